@@ -1,0 +1,15 @@
+//! CRM types and business rules. No I/O: no database, no HTTP, no clock reads.
+//!
+//! Architecture invariant: this crate depends on no diesel, actix or I/O crate. Everything
+//! here is a pure function of its inputs and is unit-tested in place.
+
+pub mod access;
+pub mod company;
+pub mod contact;
+pub mod listing;
+pub mod record;
+pub mod user;
+pub mod validation;
+pub mod values;
+
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,112 @@
+//! What every business record shares: merge-patch changes and ownership.
+
+/// One field of a JSON merge-patch: absent (keep), `null` (clear) or a value (set).
+/// A create is a patch applied to an empty record, so both share one rule set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// From a field that is either absent or present (create bodies).
+    pub fn from_option(value: Option<T>) -> Self {
+        value.map_or(Patch::Keep, Patch::Set)
+    }
+
+    /// From a merge-patch field: absent, `null`, or present.
+    pub fn from_double_option(value: Option<Option<T>>) -> Self {
+        match value {
+            None => Patch::Keep,
+            Some(None) => Patch::Clear,
+            Some(Some(v)) => Patch::Set(v),
+        }
+    }
+
+    /// True when the field was mentioned.
+    pub fn is_given(&self) -> bool {
+        !matches!(self, Patch::Keep)
+    }
+
+    /// Parses a set value, keeping keep/clear as they are.
+    pub fn try_map<U, E>(self, parse: impl FnOnce(T) -> Result<U, E>) -> Result<Patch<U>, E> {
+        Ok(match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(v) => Patch::Set(parse(v)?),
+        })
+    }
+
+    /// The field's value after the patch, given its current value.
+    pub fn resolve(self, current: Option<T>) -> Option<T> {
+        match self {
+            Patch::Keep => current,
+            Patch::Clear => None,
+            Patch::Set(v) => Some(v),
+        }
+    }
+}
+
+/// Text as stored for search: every part lower-cased and joined, for one indexed column.
+pub fn search_text<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    parts.into_iter().flatten().filter(|p| !p.is_empty()).map(str::to_lowercase).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_keeps_clears_or_sets() {
+        assert_eq!(Patch::<i32>::Keep.resolve(Some(1)), Some(1));
+        assert_eq!(Patch::<i32>::Clear.resolve(Some(1)), None);
+        assert_eq!(Patch::Set(2).resolve(Some(1)), Some(2));
+        assert_eq!(Patch::from_double_option(Some(None::<i32>)), Patch::Clear);
+    }
+
+    #[test]
+    fn search_text_skips_missing_parts() {
+        assert_eq!(search_text([Some("Ada"), None, Some("ADA@X.IO")]), "ada ada@x.io");
+    }
+}
+
+/// A record as stored: its data plus identity, version and timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored<T> {
+    pub id: String,
+    pub data: T,
+    /// Incremented by every change; the API's `ETag`.
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Set while the record is soft-deleted (restorable by an admin).
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Records that carry an owner and a team, which decide who reaches them.
+pub trait Owned {
+    /// The record's owner and team.
+    fn ownership(&self) -> crate::access::Ownership<'_>;
+}
+
+impl Owned for crate::contact::ContactData {
+    fn ownership(&self) -> crate::access::Ownership<'_> {
+        crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
+    }
+}
+
+impl Owned for crate::company::CompanyData {
+    fn ownership(&self) -> crate::access::Ownership<'_> {
+        crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
+    }
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<crate::listing::Position>,
+}

@@ -1,0 +1,11 @@
+DROP TABLE idempotency_keys;
+DROP TABLE contacts;
+DROP TABLE companies;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE token_families;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP TABLE users;
+DROP TABLE roles;
+DROP TABLE instance_settings;

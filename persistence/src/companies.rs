@@ -1,0 +1,185 @@
+//! Companies storage.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::access::Visibility;
+use domain::company::CompanyData;
+use domain::listing::{CommonFilters, PageRequest};
+use domain::record::{Page, Stored};
+use domain::values::{Address, Currency, Money, Tags};
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::{companies, contacts};
+use crate::{DbConnection, from_db_time, to_db_time};
+
+crate::records::record_queries!(companies, CompanyRow, CompanyData);
+
+/// A company as stored.
+pub type Company = Stored<CompanyData>;
+
+/// Filters specific to company lists.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyFilters {
+    pub common: CommonFilters,
+    /// Exact normalised domain (`example.com`).
+    pub domain: Option<String>,
+}
+
+#[derive(Queryable)]
+struct CompanyRow {
+    id: String,
+    name: String,
+    sort_name: String,
+    domain: Option<String>,
+    industry: Option<String>,
+    employee_count: Option<i64>,
+    annual_revenue_minor: Option<i64>,
+    annual_revenue_currency: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    tags: String,
+    _custom_fields: String,
+    _search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+impl CompanyRow {
+    fn into_domain(self) -> StoreResult<Company> {
+        let tags: Tags = serde_json::from_str(&self.tags)?;
+        let address: Option<Address> = self.address.as_deref().map(serde_json::from_str).transpose()?;
+        let annual_revenue = match (self.annual_revenue_minor, self.annual_revenue_currency) {
+            (Some(amount_minor), Some(currency)) => Some(Money {
+                amount_minor,
+                currency: Currency::parse("annual_revenue.currency", &currency)
+                    .map_err(|e| StoreError::Internal(format!("stored currency unreadable: {}", e.message)))?,
+            }),
+            _ => None,
+        };
+        Ok(Stored {
+            id: self.id,
+            data: CompanyData {
+                name: self.name,
+                domain: self.domain,
+                industry: self.industry,
+                employee_count: self.employee_count,
+                annual_revenue,
+                phone: self.phone,
+                address,
+                owner_id: self.owner_id,
+                team_id: self.team_id,
+                tags,
+            },
+            version: self.version,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            deleted_at: self.deleted_at.map(from_db_time),
+        })
+    }
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = companies, treat_none_as_null = true)]
+struct CompanyColumns {
+    name: String,
+    sort_name: String,
+    domain: Option<String>,
+    industry: Option<String>,
+    employee_count: Option<i64>,
+    annual_revenue_minor: Option<i64>,
+    annual_revenue_currency: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    tags: String,
+    search_text: String,
+}
+
+impl CompanyColumns {
+    fn from_data(data: &CompanyData) -> StoreResult<Self> {
+        Ok(Self {
+            name: data.name.clone(),
+            sort_name: data.sort_name(),
+            domain: data.domain.clone(),
+            industry: data.industry.clone(),
+            employee_count: data.employee_count,
+            annual_revenue_minor: data.annual_revenue.as_ref().map(|m| m.amount_minor),
+            annual_revenue_currency: data.annual_revenue.as_ref().map(|m| m.currency.as_str().to_owned()),
+            phone: data.phone.clone(),
+            address: data.address.as_ref().map(serde_json::to_string).transpose()?,
+            owner_id: data.owner_id.clone(),
+            team_id: data.team_id.clone(),
+            tags: serde_json::to_string(&data.tags)?,
+            search_text: data.search_text(),
+        })
+    }
+}
+
+/// Inserts a new company with a fresh id.
+pub fn insert(conn: &mut DbConnection, data: &CompanyData, now: DateTime<Utc>) -> StoreResult<Company> {
+    let id = crate::new_id();
+    let now = to_db_time(now);
+    diesel::insert_into(companies::table)
+        .values((
+            companies::id.eq(&id),
+            CompanyColumns::from_data(data)?,
+            companies::version.eq(1_i64),
+            companies::created_at.eq(now),
+            companies::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, &id, &Visibility::Everything)
+}
+
+/// Writes `data` over the company if it is still at `version`; `Stale` otherwise.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &CompanyData,
+    now: DateTime<Utc>,
+) -> StoreResult<Company> {
+    let changed = diesel::update(companies::table)
+        .filter(companies::id.eq(id).and(companies::version.eq(version)).and(companies::deleted_at.is_null()))
+        .set((
+            CompanyColumns::from_data(data)?,
+            companies::version.eq(version + 1),
+            companies::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::Stale);
+    }
+    find(conn, id, &Visibility::Everything)
+}
+
+/// One page of companies the visibility reaches, filtered and sorted.
+pub fn list(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &CompanyFilters,
+    page: &PageRequest,
+) -> StoreResult<Page<Company>> {
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    if let Some(domain) = &filters.domain {
+        query = query.filter(companies::domain.eq(domain.clone()));
+    }
+    let limit = page.limit.get() as usize;
+    let rows: Vec<CompanyRow> = queries::paged(query, &page.sort, page.after.as_ref(), limit as i64 + 1)?.load(conn)?;
+    crate::records::into_page(rows, &page.sort, limit)
+}
+
+/// Removes for good the companies soft-deleted before `cutoff`; their contacts stay and
+/// lose the link.
+pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    let expired = companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
+    diesel::update(contacts::table.filter(contacts::company_id.eq_any(expired)))
+        .set(contacts::company_id.eq(None::<String>))
+        .execute(conn)?;
+    Ok(diesel::delete(companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}

@@ -1,0 +1,189 @@
+//! Contacts storage.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::access::Visibility;
+use domain::contact::{ContactData, ContactEmail, ContactPhone};
+use domain::listing::{CommonFilters, PageRequest};
+use domain::record::{Page, Stored};
+use domain::values::{Address, Tags};
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::contacts;
+use crate::{DbConnection, enum_text, from_db_time, text_enum, to_db_time};
+
+crate::records::record_queries!(contacts, ContactRow, ContactData);
+
+/// A contact as stored (the domain data plus identity and timestamps).
+pub type Contact = Stored<ContactData>;
+
+/// Filters specific to contact lists.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilters {
+    pub common: CommonFilters,
+    pub company_id: Option<String>,
+    pub lifecycle_stage: Option<domain::contact::LifecycleStage>,
+}
+
+#[derive(Queryable)]
+struct ContactRow {
+    id: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    sort_name: String,
+    emails: String,
+    phones: String,
+    _primary_email: Option<String>,
+    job_title: Option<String>,
+    company_id: Option<String>,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    tags: String,
+    address: Option<String>,
+    source: Option<String>,
+    lifecycle_stage: Option<String>,
+    notes: Option<String>,
+    _custom_fields: String,
+    _search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+impl ContactRow {
+    fn into_domain(self) -> StoreResult<Contact> {
+        let emails: Vec<ContactEmail> = serde_json::from_str(&self.emails)?;
+        let phones: Vec<ContactPhone> = serde_json::from_str(&self.phones)?;
+        let tags: Tags = serde_json::from_str(&self.tags)?;
+        let address: Option<Address> = self.address.as_deref().map(serde_json::from_str).transpose()?;
+        Ok(Stored {
+            id: self.id,
+            data: ContactData {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                emails,
+                phones,
+                job_title: self.job_title,
+                company_id: self.company_id,
+                owner_id: self.owner_id,
+                team_id: self.team_id,
+                tags,
+                address,
+                source: self.source.as_deref().map(text_enum).transpose()?,
+                lifecycle_stage: self.lifecycle_stage.as_deref().map(text_enum).transpose()?,
+                notes: self.notes,
+            },
+            version: self.version,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            deleted_at: self.deleted_at.map(from_db_time),
+        })
+    }
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+struct ContactColumns {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    sort_name: String,
+    emails: String,
+    phones: String,
+    primary_email: Option<String>,
+    job_title: Option<String>,
+    company_id: Option<String>,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    tags: String,
+    address: Option<String>,
+    source: Option<String>,
+    lifecycle_stage: Option<String>,
+    notes: Option<String>,
+    search_text: String,
+}
+
+impl ContactColumns {
+    fn from_data(data: &ContactData) -> StoreResult<Self> {
+        Ok(Self {
+            first_name: data.first_name.clone(),
+            last_name: data.last_name.clone(),
+            sort_name: data.sort_name(),
+            emails: serde_json::to_string(&data.emails)?,
+            phones: serde_json::to_string(&data.phones)?,
+            primary_email: data.primary_email().map(str::to_owned),
+            job_title: data.job_title.clone(),
+            company_id: data.company_id.clone(),
+            owner_id: data.owner_id.clone(),
+            team_id: data.team_id.clone(),
+            tags: serde_json::to_string(&data.tags)?,
+            address: data.address.as_ref().map(serde_json::to_string).transpose()?,
+            source: data.source.as_ref().map(enum_text).transpose()?,
+            lifecycle_stage: data.lifecycle_stage.as_ref().map(enum_text).transpose()?,
+            notes: data.notes.clone(),
+            search_text: data.search_text(),
+        })
+    }
+}
+
+/// Inserts a new contact with a fresh id.
+pub fn insert(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -> StoreResult<Contact> {
+    let id = crate::new_id();
+    let now = to_db_time(now);
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(&id),
+            ContactColumns::from_data(data)?,
+            contacts::version.eq(1_i64),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, &id, &Visibility::Everything)
+}
+
+/// Writes `data` over the contact if it is still at `version`; `Stale` otherwise.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &ContactData,
+    now: DateTime<Utc>,
+) -> StoreResult<Contact> {
+    let changed = diesel::update(contacts::table)
+        .filter(contacts::id.eq(id).and(contacts::version.eq(version)).and(contacts::deleted_at.is_null()))
+        .set((
+            ContactColumns::from_data(data)?,
+            contacts::version.eq(version + 1),
+            contacts::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::Stale);
+    }
+    find(conn, id, &Visibility::Everything)
+}
+
+/// One page of contacts the visibility reaches, filtered and sorted.
+pub fn list(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &ContactFilters,
+    page: &PageRequest,
+) -> StoreResult<Page<Contact>> {
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    if let Some(company_id) = &filters.company_id {
+        query = query.filter(contacts::company_id.eq(company_id.clone()));
+    }
+    if let Some(stage) = &filters.lifecycle_stage {
+        query = query.filter(contacts::lifecycle_stage.eq(enum_text(stage)?));
+    }
+    let limit = page.limit.get() as usize;
+    let rows: Vec<ContactRow> = queries::paged(query, &page.sort, page.after.as_ref(), limit as i64 + 1)?.load(conn)?;
+    crate::records::into_page(rows, &page.sort, limit)
+}
+
+/// Soft-deleted contacts whose retention period ended before `cutoff`, removed for good.
+pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::delete(contacts::table.filter(contacts::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}

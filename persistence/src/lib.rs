@@ -1,0 +1,70 @@
+//! Storage for the CRM: diesel over SQLite (embedded default) and PostgreSQL, one code path.
+//!
+//! Architecture invariant: only this crate knows SQL and the two backends. Backend
+//! differences are confined to `connection.rs` (opening and preparing connections),
+//! `Store::write` (SQLite's single writer) and `Store::migrate` (PostgreSQL's advisory lock).
+//! Repository functions take a `&mut DbConnection`, so they compose inside one transaction.
+
+pub mod auth;
+pub mod companies;
+pub mod connection;
+pub mod contacts;
+pub mod error;
+pub mod idempotency;
+mod records;
+pub mod roles;
+mod schema;
+pub mod settings;
+pub mod store;
+pub mod teams;
+pub mod users;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection};
+pub use error::{StoreError, StoreResult};
+pub use store::{Store, StoreOptions};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// The backend type queries are built for.
+pub(crate) type Db = <DbConnection as diesel::Connection>::Backend;
+
+/// A new time-ordered, unguessable identifier (UUIDv7), as the API shows it.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// UTC wall time at microsecond precision, the finer of the two backends' common ground
+/// (PostgreSQL keeps microseconds, SQLite whatever it is given).
+pub(crate) fn to_db_time(time: DateTime<Utc>) -> NaiveDateTime {
+    let naive = time.naive_utc();
+    DateTime::from_timestamp_micros(time.timestamp_micros()).map_or(naive, |t| t.naive_utc())
+}
+
+pub(crate) fn from_db_time(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern used with `ESCAPE '\'`.
+pub(crate) fn escape_like(raw: &str) -> String {
+    let mut escaped = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Text of a serde enum (`"web_form"`), for storage.
+pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::String(text) => Ok(text),
+        other => Err(StoreError::Internal(format!("enum stored as non-string {other}"))),
+    }
+}
+
+/// The serde enum named by stored text.
+pub(crate) fn text_enum<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    Ok(serde_json::from_value(serde_json::Value::String(text.to_owned()))?)
+}

@@ -1,0 +1,283 @@
+//! Query pieces every business record table shares, written once.
+//!
+//! Each record table has `id`, `owner_id`, `team_id`, `tags`, `search_text`, `sort_name`,
+//! `created_at`, `updated_at` and `deleted_at`; `record_queries!` builds visibility,
+//! common filters and keyset pagination for one such table.
+
+use domain::listing::{Direction, Position, RecordSort, SortKey, SortValue};
+use domain::record::{Page, Stored};
+
+use crate::error::{StoreError, StoreResult};
+
+/// A loaded row of a record table.
+pub(crate) trait RecordRow {
+    type Data;
+    /// The row's cursor values for these sort keys.
+    fn position(&self, keys: &[SortKey<RecordSort>]) -> Position;
+    /// The row as domain data; fails only on corrupt stored JSON.
+    fn into_stored(self) -> StoreResult<Stored<Self::Data>>;
+}
+
+/// Turns `limit + 1` loaded rows into a page and the cursor of the next one.
+pub(crate) fn into_page<R: RecordRow>(
+    mut rows: Vec<R>,
+    keys: &[SortKey<RecordSort>],
+    limit: usize,
+) -> StoreResult<Page<Stored<R::Data>>> {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if has_more { rows.last().map(|row| row.position(keys)) } else { None };
+    let items = rows.into_iter().map(RecordRow::into_stored).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page { items, next })
+}
+
+/// The LIKE pattern matching one tag inside the stored JSON array (`["a","b"]`).
+pub(crate) fn tag_pattern(tag: &str) -> String {
+    format!("%\"{}\"%", crate::escape_like(tag))
+}
+
+/// The LIKE pattern for a substring search.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    format!("%{}%", crate::escape_like(text))
+}
+
+/// The cursor values of a row for the given sort keys.
+pub(crate) fn position_of(
+    keys: &[SortKey<RecordSort>],
+    id: &str,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+    sort_name: &str,
+) -> Position {
+    let values = keys
+        .iter()
+        .map(|key| match key.key {
+            RecordSort::CreatedAt => SortValue::Time(created_at.and_utc().timestamp_micros()),
+            RecordSort::UpdatedAt => SortValue::Time(updated_at.and_utc().timestamp_micros()),
+            RecordSort::Name => SortValue::Text(sort_name.to_owned()),
+        })
+        .collect();
+    Position { values, id: id.to_owned() }
+}
+
+/// A cursor time value as the database stores it.
+pub(crate) fn cursor_time(value: &SortValue) -> StoreResult<chrono::NaiveDateTime> {
+    match value {
+        SortValue::Time(micros) => chrono::DateTime::from_timestamp_micros(*micros)
+            .map(|t| t.naive_utc())
+            .ok_or_else(|| StoreError::Internal("cursor time out of range".into())),
+        SortValue::Text(_) => Err(StoreError::Internal("cursor value does not fit its sort key".into())),
+    }
+}
+
+/// A cursor text value.
+pub(crate) fn cursor_text(value: &SortValue) -> StoreResult<String> {
+    match value {
+        SortValue::Text(text) => Ok(text.clone()),
+        SortValue::Time(_) => Err(StoreError::Internal("cursor value does not fit its sort key".into())),
+    }
+}
+
+/// The direction the `id` tie-breaker follows: the last key's.
+pub(crate) fn tie_direction(keys: &[SortKey<RecordSort>]) -> Direction {
+    keys.last().map_or(Direction::Ascending, |k| k.direction)
+}
+
+macro_rules! record_queries {
+    ($table:ident, $row:ty, $data:ty) => {
+        /// A live record the visibility reaches; `NotFound` otherwise.
+        pub fn find(
+            conn: &mut crate::DbConnection,
+            id: &str,
+            visibility: &domain::access::Visibility,
+        ) -> crate::StoreResult<domain::record::Stored<$data>> {
+            use diesel::prelude::*;
+            let row: $row = queries::visible(visibility, false).filter($table::id.eq(id)).first(conn)?;
+            crate::records::RecordRow::into_stored(row)
+        }
+
+        /// A soft-deleted record the visibility reaches.
+        pub fn find_deleted(
+            conn: &mut crate::DbConnection,
+            id: &str,
+            visibility: &domain::access::Visibility,
+        ) -> crate::StoreResult<domain::record::Stored<$data>> {
+            use diesel::prelude::*;
+            let row: $row = queries::visible(visibility, true).filter($table::id.eq(id)).first(conn)?;
+            crate::records::RecordRow::into_stored(row)
+        }
+
+        /// Soft-deletes the record if it is still at `version`; `Stale` otherwise.
+        pub fn soft_delete(
+            conn: &mut crate::DbConnection,
+            id: &str,
+            version: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::StoreResult<()> {
+            use diesel::prelude::*;
+            let now = crate::to_db_time(now);
+            let changed = diesel::update($table::table)
+                .filter($table::id.eq(id).and($table::version.eq(version)).and($table::deleted_at.is_null()))
+                .set(($table::deleted_at.eq(Some(now)), $table::version.eq(version + 1), $table::updated_at.eq(now)))
+                .execute(conn)?;
+            if changed == 0 { Err(crate::StoreError::Stale) } else { Ok(()) }
+        }
+
+        /// Brings a soft-deleted record back.
+        pub fn restore(
+            conn: &mut crate::DbConnection,
+            id: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::StoreResult<domain::record::Stored<$data>> {
+            use diesel::prelude::*;
+            let changed = diesel::update($table::table)
+                .filter($table::id.eq(id).and($table::deleted_at.is_not_null()))
+                .set((
+                    $table::deleted_at.eq(None::<chrono::NaiveDateTime>),
+                    $table::version.eq($table::version + 1),
+                    $table::updated_at.eq(crate::to_db_time(now)),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Err(crate::StoreError::NotFound);
+            }
+            find(conn, id, &domain::access::Visibility::Everything)
+        }
+
+        /// Shared list machinery for this record table.
+        pub(crate) mod queries {
+            use diesel::prelude::*;
+            use diesel::sql_types::{Bool, Nullable};
+            use domain::access::Visibility;
+            use domain::listing::{CommonFilters, Direction, Position, RecordSort, SortKey};
+
+            use crate::error::StoreResult;
+            use crate::records::{contains_pattern, cursor_text, cursor_time, tag_pattern, tie_direction};
+            use crate::schema::$table;
+            use crate::Db;
+
+            pub(crate) type Query<'a> = $table::BoxedQuery<'a, Db>;
+            pub(crate) type Predicate = Box<dyn BoxableExpression<$table::table, Db, SqlType = Nullable<Bool>>>;
+
+            /// Rows the visibility reaches, live or soft-deleted.
+            pub(crate) fn visible<'a>(visibility: &Visibility, deleted: bool) -> Query<'a> {
+                let query = if deleted {
+                    $table::table.filter($table::deleted_at.is_not_null()).into_boxed()
+                } else {
+                    $table::table.filter($table::deleted_at.is_null()).into_boxed()
+                };
+                match visibility {
+                    Visibility::Everything => query,
+                    Visibility::Nothing => query.filter($table::id.is_null()),
+                    Visibility::OwnedBy(user_id) => query.filter($table::owner_id.eq(user_id.clone())),
+                    Visibility::Team { teammate_ids, team_ids } => query.filter(
+                        $table::owner_id.eq_any(teammate_ids.clone()).or($table::team_id.eq_any(team_ids.clone())),
+                    ),
+                }
+            }
+
+            /// Applies the filters all record lists share.
+            pub(crate) fn filtered<'a>(mut query: Query<'a>, filters: &CommonFilters) -> Query<'a> {
+                if let Some(owner_id) = &filters.owner_id {
+                    query = query.filter($table::owner_id.eq(owner_id.clone()));
+                }
+                if let Some(tag) = &filters.tag {
+                    query = query.filter($table::tags.like(tag_pattern(tag)).escape('\\'));
+                }
+                if let Some(after) = filters.created_after {
+                    query = query.filter($table::created_at.gt(crate::to_db_time(after)));
+                }
+                if let Some(before) = filters.created_before {
+                    query = query.filter($table::created_at.lt(crate::to_db_time(before)));
+                }
+                if let Some(q) = &filters.q {
+                    query = query.filter($table::search_text.like(contains_pattern(q)).escape('\\'));
+                }
+                query
+            }
+
+            fn after_value(key: RecordSort, direction: Direction, value: &domain::listing::SortValue) -> StoreResult<(Predicate, Predicate)> {
+                macro_rules! compare {
+                    ($column:expr, $value:expr) => {{
+                        let value = $value;
+                        let after: Predicate = match direction {
+                            Direction::Ascending => Box::new($column.gt(value.clone()).nullable()),
+                            Direction::Descending => Box::new($column.lt(value.clone()).nullable()),
+                        };
+                        let equal: Predicate = Box::new($column.eq(value).nullable());
+                        (after, equal)
+                    }};
+                }
+                Ok(match key {
+                    RecordSort::CreatedAt => compare!($table::created_at, cursor_time(value)?),
+                    RecordSort::UpdatedAt => compare!($table::updated_at, cursor_time(value)?),
+                    RecordSort::Name => compare!($table::sort_name, cursor_text(value)?),
+                })
+            }
+
+            /// Orders by the sort keys plus `id`, and starts after `position` when given:
+            /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR (... AND id > last_id)`.
+            pub(crate) fn paged<'a>(
+                mut query: Query<'a>,
+                keys: &[SortKey<RecordSort>],
+                position: Option<&Position>,
+                limit: i64,
+            ) -> StoreResult<Query<'a>> {
+                use domain::listing::RecordSort;
+                for key in keys {
+                    query = match (key.key, key.direction) {
+                        (RecordSort::CreatedAt, Direction::Ascending) => query.then_order_by($table::created_at.asc()),
+                        (RecordSort::CreatedAt, Direction::Descending) => query.then_order_by($table::created_at.desc()),
+                        (RecordSort::UpdatedAt, Direction::Ascending) => query.then_order_by($table::updated_at.asc()),
+                        (RecordSort::UpdatedAt, Direction::Descending) => query.then_order_by($table::updated_at.desc()),
+                        (RecordSort::Name, Direction::Ascending) => query.then_order_by($table::sort_name.asc()),
+                        (RecordSort::Name, Direction::Descending) => query.then_order_by($table::sort_name.desc()),
+                    };
+                }
+                let tie = tie_direction(keys);
+                query = match tie {
+                    Direction::Ascending => query.then_order_by($table::id.asc()),
+                    Direction::Descending => query.then_order_by($table::id.desc()),
+                };
+                if let Some(position) = position {
+                    let mut chain: Option<Predicate> = None;
+                    for index in 0..=keys.len() {
+                        let mut term: Predicate = match keys.get(index).zip(position.values.get(index)) {
+                            Some((key, value)) => after_value(key.key, key.direction, value)?.0,
+                            None => match tie {
+                                Direction::Ascending => Box::new($table::id.gt(position.id.clone()).nullable()),
+                                Direction::Descending => Box::new($table::id.lt(position.id.clone()).nullable()),
+                            },
+                        };
+                        for earlier in (0..index).rev() {
+                            if let (Some(key), Some(value)) = (keys.get(earlier), position.values.get(earlier)) {
+                                let equal = after_value(key.key, key.direction, value)?.1;
+                                term = Box::new(equal.and(term));
+                            }
+                        }
+                        chain = Some(match chain {
+                            None => term,
+                            Some(previous) => Box::new(previous.or(term)),
+                        });
+                    }
+                    if let Some(predicate) = chain {
+                        query = query.filter(predicate);
+                    }
+                }
+                Ok(query.limit(limit))
+            }
+        }
+
+        impl crate::records::RecordRow for $row {
+            type Data = $data;
+            fn position(&self, keys: &[domain::listing::SortKey<domain::listing::RecordSort>]) -> domain::listing::Position {
+                crate::records::position_of(keys, &self.id, self.created_at, self.updated_at, &self.sort_name)
+            }
+            fn into_stored(self) -> crate::StoreResult<domain::record::Stored<Self::Data>> {
+                self.into_domain()
+            }
+        }
+    };
+}
+
+pub(crate) use record_queries;

@@ -1,0 +1,137 @@
+//! The connection pool, migrations, and the two ways to use a connection: read and write.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::connection::{Backend, ConnectionManager, DatabaseUrl, DbConnection};
+use crate::error::{StoreError, StoreResult};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+
+/// Arbitrary but fixed: every process migrating the same PostgreSQL database takes this lock.
+const MIGRATION_LOCK_KEY: i64 = 0x0c4d_0001;
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections open at once; keep at or below the threads that block on the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub checkout_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, checkout_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Shared access to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<ConnectionManager>,
+    backend: Backend,
+    /// SQLite allows one writer; taking this in-process lock before `BEGIN` avoids the
+    /// reader-to-writer upgrade deadlock that busy_timeout cannot resolve.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool; fails at once with the database's own message when it is unreachable.
+    pub fn open(url: &DatabaseUrl, options: &StoreOptions) -> StoreResult<Self> {
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_connections)
+            .min_idle(Some(1))
+            // No `SELECT 1` round trip on every checkout; broken connections are detected by
+            // `has_broken` and replaced.
+            .test_on_check_out(false)
+            .connection_timeout(options.checkout_timeout)
+            .build_unchecked(ConnectionManager::new(url.clone()));
+        // build_unchecked + one checkout gives the real connection error instead of r2d2's
+        // generic timeout message.
+        let manager = ConnectionManager::new(url.clone());
+        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let backend = url.backend();
+        let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self { pool, backend, sqlite_writer })
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn connection(&self) -> StoreResult<r2d2::PooledConnection<ConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` on a pooled connection with no transaction: for single-statement reads.
+    pub fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut connection = self.connection()?;
+        f(&mut connection)
+    }
+
+    /// Runs `f` in one transaction; any error rolls everything back.
+    pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut connection = self.connection()?;
+        let _writer = match &self.sqlite_writer {
+            // A poisoned lock only means another writer panicked; the database is intact.
+            Some(lock) => Some(lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+            None => None,
+        };
+        let connection: &mut DbConnection = &mut connection;
+        connection.transaction(f)
+    }
+
+    fn migrations(&self) -> EmbeddedMigrations {
+        match self.backend {
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+        }
+    }
+
+    /// Applies pending migrations; on PostgreSQL under an advisory lock so several processes
+    /// may start at once. Returns the versions applied.
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut connection = self.connection()?;
+        let migrations = self.migrations();
+        let lock = self.backend == Backend::Postgres;
+        if lock {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut *connection)?;
+        }
+        let applied = connection
+            .run_pending_migrations(migrations)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
+        if lock {
+            connection.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+        }
+        applied
+    }
+
+    /// True when the database answers and every migration is applied (`/readyz`).
+    pub fn is_ready(&self) -> StoreResult<bool> {
+        let mut connection = self.connection()?;
+        connection
+            .has_pending_migration(self.migrations())
+            .map(|pending| !pending)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Pool figures for monitoring: (open connections, idle connections).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}

@@ -1,1 +1,15 @@
+//! The CRM's HTTP API.
+//!
+//! Architecture invariant: only this crate knows HTTP. Handlers parse, authorise, call
+//! `domain` and `persistence`, and map the result; they build no SQL and hold no rules.
 
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod support;

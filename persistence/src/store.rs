@@ -16,6 +16,18 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/s
 /// Arbitrary but fixed: every process migrating the same PostgreSQL database takes this lock.
 const MIGRATION_LOCK_KEY: i64 = 0x0c4d_0001;
 
+/// Why a transaction was rolled back: the caller's error is kept aside, the database's is carried.
+enum Rollback {
+    Caller,
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Rollback {
+    fn from(error: diesel::result::Error) -> Self {
+        Rollback::Database(error)
+    }
+}
+
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -76,14 +88,15 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `f` on a pooled connection with no transaction: for single-statement reads.
-    pub fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+    /// Runs `f` on a pooled connection with no transaction: for reads, which need no
+    /// BEGIN/COMMIT round trips.
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
         let mut connection = self.connection()?;
         f(&mut connection)
     }
 
-    /// Runs `f` in one transaction; any error rolls everything back.
-    pub fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+    /// Runs `f` in one transaction; any error, the caller's own included, rolls it all back.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
         let mut connection = self.connection()?;
         let _writer = match &self.sqlite_writer {
             // A poisoned lock only means another writer panicked; the database is intact.
@@ -91,7 +104,22 @@ impl Store {
             None => None,
         };
         let connection: &mut DbConnection = &mut connection;
-        connection.transaction(f)
+        let mut outcome: Option<Result<T, E>> = None;
+        let committed = connection.transaction::<(), Rollback, _>(|conn| match f(conn) {
+            Ok(value) => {
+                outcome = Some(Ok(value));
+                Ok(())
+            }
+            Err(error) => {
+                outcome = Some(Err(error));
+                Err(Rollback::Caller)
+            }
+        });
+        match committed {
+            Ok(()) | Err(Rollback::Caller) => outcome
+                .unwrap_or_else(|| Err(StoreError::Internal("transaction ended without an outcome".into()).into())),
+            Err(Rollback::Database(error)) => Err(StoreError::from(error).into()),
+        }
     }
 
     fn migrations(&self) -> EmbeddedMigrations {

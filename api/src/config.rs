@@ -1,0 +1,108 @@
+//! Configuration from the environment; every setting is optional for a first run.
+
+use std::time::Duration;
+
+use persistence::DatabaseUrl;
+
+/// Where the embedded default database lives when `DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://crm.sqlite3";
+/// The listen address when `CRM_LISTEN` is unset.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub listen: String,
+    /// `None` means: use the secret generated and kept in the database.
+    pub jwt_secret: Option<Vec<u8>>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests per minute per caller (API key, token or client address).
+    pub rate_limit_per_minute: u32,
+    /// Login and refresh attempts per minute per client address.
+    pub login_rate_limit_per_minute: u32,
+    pub db_max_connections: u32,
+    pub db_checkout_timeout: Duration,
+    /// Origins a browser app may call from (`CRM_CORS_ORIGINS`, comma-separated).
+    pub cors_origins: Vec<String>,
+    /// Days a soft-deleted record stays restorable before it is purged.
+    pub retention_days: u32,
+    /// Worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+}
+
+/// A setting that is present but unusable; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got `{raw}`"))),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let database_url = DatabaseUrl::parse(&var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()))
+            .map_err(ConfigError)?;
+        let jwt_secret = match var("CRM_JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError("CRM_JWT_SECRET must be at least 32 bytes long".into()));
+            }
+            other => other.map(String::into_bytes),
+        };
+        let cors_origins = var("CRM_CORS_ORIGINS")
+            .map(|raw| raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            database_url,
+            listen: var("CRM_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            jwt_secret,
+            admin_email: var("CRM_ADMIN_EMAIL"),
+            admin_password: var("CRM_ADMIN_PASSWORD"),
+            access_token_ttl: Duration::from_secs(number("CRM_ACCESS_TOKEN_TTL_SECONDS", 900)?),
+            refresh_token_ttl: Duration::from_secs(number("CRM_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)?),
+            max_body_bytes: number("CRM_MAX_BODY_BYTES", 1024 * 1024)?,
+            rate_limit_per_minute: number("CRM_RATE_LIMIT_PER_MINUTE", 1200)?,
+            login_rate_limit_per_minute: number("CRM_LOGIN_RATE_LIMIT_PER_MINUTE", 20)?,
+            db_max_connections: number("CRM_DB_MAX_CONNECTIONS", 8)?,
+            db_checkout_timeout: Duration::from_millis(number("CRM_DB_TIMEOUT_MS", 5000)?),
+            cors_origins,
+            retention_days: number("CRM_RETENTION_DAYS", 30)?,
+            workers: var("CRM_WORKERS").map(|w| w.parse()).transpose().map_err(|_| ConfigError("CRM_WORKERS must be a whole number".into()))?,
+        })
+    }
+
+    /// Defaults for `url`, as a test or embedding program would start from.
+    pub fn for_database(database_url: DatabaseUrl) -> Self {
+        Self {
+            database_url,
+            listen: "127.0.0.1:0".into(),
+            jwt_secret: None,
+            admin_email: None,
+            admin_password: None,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 1024 * 1024,
+            rate_limit_per_minute: 1200,
+            login_rate_limit_per_minute: 20,
+            db_max_connections: 8,
+            db_checkout_timeout: Duration::from_secs(5),
+            cors_origins: Vec::new(),
+            retention_days: 30,
+            workers: Some(2),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Request extractors: the caller, conditional and idempotency headers, and the error
+//! handlers that turn actix's own extractor failures into problem answers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
+use domain::access::Principal;
+use persistence::{StoreError, auth, roles, users};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::credentials::{API_KEY_PREFIX, secret_hash};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The sign-in session, when the caller used an access token.
+    pub session_id: Option<String>,
+}
+
+impl Caller {
+    /// The id idempotency keys are scoped to: the key itself, or the user.
+    pub fn idempotency_scope(&self) -> String {
+        match &self.principal.api_key_id {
+            Some(key_id) => format!("key:{key_id}"),
+            None => format!("user:{}", self.principal.user_id),
+        }
+    }
+
+    /// Admin-only areas: users, teams, roles, restore.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.principal.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only administrators may do this".into()))
+        }
+    }
+}
+
+fn unauthorized(reason: &str) -> ApiError {
+    ApiError::Unauthorized(reason.to_owned())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let credential = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().map(str::to_owned).map_err(|_| ()))
+            .transpose();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let credential = credential
+                .map_err(|()| unauthorized("the Authorization header is not valid text"))?
+                .ok_or_else(|| unauthorized("send `Authorization: Bearer <access token or API key>`"))?;
+            let token = credential
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| unauthorized("the Authorization header must use the Bearer scheme"))?
+                .to_owned();
+            if token.starts_with(API_KEY_PREFIX) {
+                resolve_api_key(&state, token).await
+            } else {
+                let claims = state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
+                state
+                    .read(move |conn| {
+                        if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
+                            return Err(unauthorized("this session has ended; sign in again"));
+                        }
+                        let membership = users::membership(conn, &claims.sub).map_err(not_found_is_unauthorized)?;
+                        if !membership.user.active {
+                            return Err(unauthorized("this account is deactivated"));
+                        }
+                        Ok(Caller {
+                            principal: Principal {
+                                user_id: membership.user.id,
+                                api_key_id: None,
+                                grants: membership.grants,
+                                team_ids: membership.team_ids,
+                                teammate_ids: membership.teammate_ids,
+                            },
+                            session_id: Some(claims.sid),
+                        })
+                    })
+                    .await
+            }
+        })
+    }
+}
+
+fn not_found_is_unauthorized(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => unauthorized("the credential's user no longer exists"),
+        other => other.into(),
+    }
+}
+
+async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<Caller, ApiError> {
+    let hash = secret_hash(&token);
+    let (caller, key) = state
+        .read(move |conn| {
+            let now = Utc::now();
+            let key = auth::find_usable_api_key(conn, &hash, now)?
+                .ok_or_else(|| unauthorized("the API key is invalid, expired or revoked"))?;
+            let membership = users::membership(conn, &key.user_id).map_err(not_found_is_unauthorized)?;
+            if !membership.user.active {
+                return Err(unauthorized("the API key's owner is deactivated"));
+            }
+            let grants = match &key.role_id {
+                Some(role_id) => membership.grants.intersect(&roles::find(conn, role_id)?.grants),
+                None => membership.grants,
+            };
+            let caller = Caller {
+                principal: Principal {
+                    user_id: membership.user.id,
+                    api_key_id: Some(key.id.clone()),
+                    grants,
+                    team_ids: membership.team_ids,
+                    teammate_ids: membership.teammate_ids,
+                },
+                session_id: None,
+            };
+            Ok((caller, key))
+        })
+        .await?;
+    let now = Utc::now();
+    if key.last_used_at().is_none_or(|last| now - last > chrono::TimeDelta::minutes(1)) {
+        state.write(move |conn| Ok(auth::note_api_key_use(conn, &key, now)?)).await?;
+    }
+    Ok(caller)
+}
+
+/// The version named by `If-Match` (`"3"` or `W/"3"`); `None` when absent or `*`.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i64>);
+
+impl IfMatch {
+    /// Refuses with 412 when the caller's version is not the current one.
+    pub fn check(self, current: i64) -> Result<(), ApiError> {
+        match self.0 {
+            Some(expected) if expected != current => Err(ApiError::PreconditionFailed(format!(
+                "If-Match names version {expected} but the record is at version {current}; fetch it again"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = match req.headers().get(header::IF_MATCH).map(|v| v.to_str()) {
+            None => Ok(IfMatch(None)),
+            Some(Ok(raw)) => {
+                let raw = raw.trim();
+                if raw == "*" {
+                    Ok(IfMatch(None))
+                } else {
+                    raw.trim_start_matches("W/")
+                        .strip_prefix('"')
+                        .and_then(|r| r.strip_suffix('"'))
+                        .and_then(|v| v.parse().ok())
+                        .map(|v| IfMatch(Some(v)))
+                        .ok_or_else(|| ApiError::bad_request("If-Match must be an ETag given by this API, such as \"3\""))
+                }
+            }
+            Some(Err(_)) => Err(ApiError::bad_request("If-Match is not valid text")),
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// The `ETag` of a record version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The client's `Idempotency-Key`, when sent.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub Option<String>);
+
+/// Longest accepted idempotency key.
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+            None => Ok(IdempotencyKey(None)),
+            Some(Ok(key)) if !key.trim().is_empty() && key.len() <= IDEMPOTENCY_KEY_MAX => {
+                Ok(IdempotencyKey(Some(key.trim().to_owned())))
+            }
+            Some(_) => Err(ApiError::bad_request(format!(
+                "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"
+            ))),
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// Query parameters of an operation that takes none: any parameter is refused, so a typo
+/// is never silently ignored.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// Maps body failures: wrong type → 415, too large → 413, malformed or unknown field → 400.
+pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api_error = match &error {
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("send the body as application/json (or application/merge-patch+json for PATCH)".into())
+        }
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge(format!("the body must be at most {limit} bytes"))
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request(format!("the body does not fit the schema: {e}")),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+        other => ApiError::bad_request(format!("the body could not be read: {other}")),
+    };
+    api_error.into()
+}
+
+/// Maps query-string failures (unknown or malformed parameters) to 400.
+pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let detail = match &error {
+        QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::bad_request(format!("invalid query parameters: {detail}")).into()
+}
+
+/// A path segment that does not parse names nothing that exists: 404.
+pub fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound("no such resource".into()).into()
+}

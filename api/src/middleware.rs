@@ -1,0 +1,131 @@
+//! The layer every request and answer passes through: request id, rate limits, and
+//! problem+json for every error, including the ones actix produces itself (404, 405, 413).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+
+use crate::credentials::secret_hash;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::state::AppState;
+
+/// The request's id, echoed in `X-Request-Id`, problem bodies and log lines.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Header carrying the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(&REQUEST_ID)?.to_str().ok()?;
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    valid.then(|| value.to_owned())
+}
+
+/// Which budget a request counts against: its credential, or its address when anonymous.
+fn rate_key(req: &ServiceRequest) -> (String, bool) {
+    let address = req.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let path = req.path();
+    if path == "/api/v1/auth/login" || path == "/api/v1/auth/refresh" {
+        return (format!("login:{address}"), true);
+    }
+    match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(credential) => (format!("credential:{}", &secret_hash(credential)[..32]), false),
+        None => (format!("address:{address}"), false),
+    }
+}
+
+/// Adds request id and rate-limit headers and turns every error answer into problem+json.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let quota = req.app_data::<web::Data<AppState>>().map(|state| {
+        let (key, is_login) = rate_key(&req);
+        let limit =
+            if is_login { state.config.login_rate_limit_per_minute } else { state.config.rate_limit_per_minute };
+        state.limiter.check(&key, limit)
+    });
+
+    let response = match quota {
+        Some(quota) if !quota.allowed => {
+            let error = ApiError::TooManyRequests { retry_after_seconds: quota.reset_seconds };
+            let (http_request, _) = req.into_parts();
+            ServiceResponse::new(http_request, error.error_response())
+        }
+        _ => next.call(req).await?.map_into_boxed_body(),
+    };
+    let mut response = if response.status().is_client_error() || response.status().is_server_error() {
+        as_problem(response, &request_id).await
+    } else {
+        response
+    };
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    if let Some(quota) = quota {
+        headers.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(quota.limit));
+        headers.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(quota.remaining));
+        headers.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(quota.reset_seconds));
+    }
+    Ok(response)
+}
+
+/// Rewrites an error answer as problem+json carrying the request id, keeping its headers.
+async fn as_problem(response: ServiceResponse<BoxBody>, request_id: &str) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let detail = response.response().error().map(ToString::to_string).unwrap_or_default();
+        log::error!("request_id={request_id} internal error: {detail}");
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let (http_request, http_response) = response.into_parts();
+    let (head, body) = http_response.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let parsed: Option<serde_json::Value> = if is_problem { serde_json::from_slice(&bytes).ok() } else { None };
+    let mut problem = match parsed {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => match serde_json::to_value(generic_problem(status)) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+    };
+    problem.insert("request_id".into(), serde_json::Value::String(request_id.to_owned()));
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut http_response = head.set_body(BoxBody::new(body));
+    http_response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    ServiceResponse::new(http_request, http_response)
+}
+
+/// A problem for an error actix answered itself, from its status alone.
+fn generic_problem(status: StatusCode) -> Problem {
+    let (slug, detail) = match status {
+        StatusCode::NOT_FOUND => ("not-found", "no such resource; see /docs for the API's paths"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "this method is not allowed on this resource"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "the request body is larger than this server accepts"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "send the body as application/json"),
+        StatusCode::BAD_REQUEST => ("bad-request", "the request is malformed"),
+        _ if status.is_server_error() => ("internal", "an internal error occurred; quote the request_id when reporting it"),
+        _ => ("about-blank", "the request cannot be processed"),
+    };
+    Problem {
+        problem_type: format!("/problems/{slug}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+        request_id: None,
+        errors: Vec::new(),
+    }
+}

@@ -1,0 +1,98 @@
+//! The OpenAPI 3.1 document, generated from the handlers and types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{FieldProblem, Problem};
+use crate::routes;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT access token or crm_ API key")
+                        .description(Some(
+                            "An access token from POST /api/v1/auth/login, or an API key from POST /api/v1/api-keys.",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Open CRM API",
+        version = "1.0.0",
+        description = "A CRM as a JSON REST API.\n\nConventions: JSON bodies with snake_case fields; unknown body fields and query parameters are refused (400). Lists are keyset-paginated (`limit`, `cursor`, answer `{data, next_cursor}`). Errors are RFC 9457 problem+json with `request_id` and, for validation, `errors[]`. `ETag`/`If-Match` give optimistic concurrency; `Idempotency-Key` makes POSTs safe to retry. Every answer carries `X-Request-Id` and `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset`.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::contacts::list,
+        routes::contacts::create,
+        routes::contacts::get,
+        routes::contacts::update,
+        routes::contacts::delete,
+        routes::contacts::restore,
+        routes::companies::list,
+        routes::companies::create,
+        routes::companies::get,
+        routes::companies::update,
+        routes::companies::delete,
+        routes::companies::restore,
+        routes::companies::list_contacts,
+        routes::auth::login,
+        routes::auth::refresh,
+        routes::auth::logout,
+        routes::auth::me,
+        routes::users::list,
+        routes::users::create,
+        routes::users::get,
+        routes::users::update,
+        routes::teams::list,
+        routes::teams::create,
+        routes::teams::get,
+        routes::teams::update,
+        routes::teams::delete,
+        routes::teams::add_member,
+        routes::teams::remove_member,
+        routes::roles::list,
+        routes::roles::create,
+        routes::roles::get,
+        routes::roles::update,
+        routes::roles::delete,
+        routes::api_keys::list,
+        routes::api_keys::create,
+        routes::api_keys::get,
+        routes::api_keys::revoke,
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign in, refresh, sign out, who am I"),
+        (name = "contacts", description = "People"),
+        (name = "companies", description = "Organisations (accounts)"),
+        (name = "users", description = "Users (admins only)"),
+        (name = "teams", description = "Teams that share visibility (admins only)"),
+        (name = "roles", description = "Roles and their grants (admins only)"),
+        (name = "api-keys", description = "API keys for scripts"),
+        (name = "operations", description = "Health probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON, as committed in `openapi/openapi.json`.
+pub fn document_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}

@@ -1,0 +1,472 @@
+//! `/api/v1/companies`: organisations; the same shape as contacts.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module};
+use domain::company::{CompanyChanges, CompanyData, MoneyInput};
+use domain::listing::CommonFilters;
+use domain::record::{Owned, Patch};
+use persistence::companies::{self, Company, CompanyFilters};
+use persistence::{StoreError, contacts};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::routes::common::{AddressBody, MoneyBody, Page};
+use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
+use crate::state::AppState;
+use crate::support::{
+    Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
+    encode_cursor, ok_with_etag, page_request,
+};
+
+/// A company (account).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyView {
+    pub id: String,
+    #[schema(example = "Acme Ltd")]
+    pub name: String,
+    /// Normalised: no scheme, no `www.`, lower case.
+    #[schema(example = "acme.example")]
+    pub domain: Option<String>,
+    #[schema(example = "Manufacturing")]
+    pub industry: Option<String>,
+    #[schema(example = 250)]
+    pub employee_count: Option<i64>,
+    pub annual_revenue: Option<MoneyBody>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub address: Option<AddressBody>,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub tags: Vec<String>,
+    /// Values of admin-defined custom fields, keyed by field key.
+    #[schema(value_type = Object, additional_properties = true)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while the company is deleted and restorable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Company> for CompanyView {
+    fn from(company: Company) -> Self {
+        let data = company.data;
+        CompanyView {
+            id: company.id,
+            name: data.name,
+            domain: data.domain,
+            industry: data.industry,
+            employee_count: data.employee_count,
+            annual_revenue: data
+                .annual_revenue
+                .map(|m| MoneyBody { amount_minor: m.amount_minor, currency: m.currency.as_str().to_owned() }),
+            phone: data.phone,
+            address: data.address.map(Into::into),
+            owner_id: data.owner_id,
+            team_id: data.team_id,
+            tags: data.tags.as_slice().to_vec(),
+            custom_fields: serde_json::Map::new(),
+            created_at: company.created_at,
+            updated_at: company.updated_at,
+            deleted_at: company.deleted_at,
+        }
+    }
+}
+
+/// Fields of a company to create (POST; `name` required) or change (PATCH, JSON merge-patch).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyInput {
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Acme Ltd")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 260))]
+    #[schema(value_type = Option<String>, max_length = 260, example = "https://www.acme.example")]
+    pub domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 100))]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub industry: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(range(min = 0, max = 10_000_000))]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000)]
+    pub employee_count: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(value_type = Option<MoneyBody>)]
+    pub annual_revenue: Option<Option<MoneyBody>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 40))]
+    #[schema(value_type = Option<String>, max_length = 40, example = "+44 20 7946 0000")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(value_type = Option<AddressBody>)]
+    pub address: Option<Option<AddressBody>>,
+    /// Defaults to the caller on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    /// Replaces the whole list; tags are lower-cased.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    pub tags: Option<Option<Vec<String>>>,
+    /// Values of custom fields; must be empty until custom fields are defined.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl CompanyInput {
+    /// The domain changes this body asks for; the body stays intact for the idempotency hash.
+    fn to_changes(&self) -> Result<CompanyChanges, ApiError> {
+        self.validate()?;
+        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
+        let revenue = self
+            .annual_revenue
+            .clone()
+            .map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
+        Ok(CompanyChanges {
+            name: Patch::from_double_option(self.name.clone()),
+            domain: Patch::from_double_option(self.domain.clone()),
+            industry: Patch::from_double_option(self.industry.clone()),
+            employee_count: Patch::from_double_option(self.employee_count),
+            annual_revenue: Patch::from_double_option(revenue),
+            phone: Patch::from_double_option(self.phone.clone()),
+            address: Patch::from_double_option(self.address.clone().map(|o| o.map(Into::into))),
+            owner_id: Patch::from_double_option(self.owner_id.clone()),
+            team_id: Patch::from_double_option(self.team_id.clone()),
+            tags: Patch::from_double_option(self.tags.clone()),
+        })
+    }
+}
+
+/// Filters, sort and paging of the company list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyListParams {
+    /// Page size, 1 to 100 (default 25). Larger values are refused, not clamped.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
+    pub sort: Option<String>,
+    pub owner_id: Option<String>,
+    pub tag: Option<String>,
+    /// Exact domain (normalised the same way as stored).
+    pub domain: Option<String>,
+    /// Created strictly after this time (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text search over name, domain, phone and industry.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// List deleted (restorable) companies instead; admins only.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+fn not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found("company"),
+        other => other.into(),
+    }
+}
+
+/// Lists companies the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/companies", tag = "companies", operation_id = "list_companies", summary = "List companies",
+    description = "Keyset-paginated, filtered and sorted. Only companies the caller's role reaches are listed.",
+    params(CompanyListParams),
+    responses(
+        (status = 200, description = "A page of companies", body = Page<CompanyView>),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read companies", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query<CompanyListParams>) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    caller.principal.may_in_module(Module::Companies, Action::Read)?;
+    check_deleted_listing(&caller.principal, params.deleted)?;
+    let tag = params
+        .tag
+        .as_deref()
+        .map(|t| domain::values::Tags::parse_one("tag", t))
+        .transpose()
+        .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
+    let domain = params
+        .domain
+        .as_deref()
+        .map(|d| domain::values::DomainName::parse("domain", d))
+        .transpose()
+        .map_err(|e| ApiError::bad_field("domain", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(params.q.as_deref()).map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    let filters = CompanyFilters {
+        common: CommonFilters {
+            owner_id: params.owner_id,
+            tag,
+            created_after: params.created_after,
+            created_before: params.created_before,
+            q,
+            deleted: params.deleted,
+        },
+        domain: domain.map(|d| d.as_str().to_owned()),
+    };
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
+    let request = page.clone();
+    let result = state.read(move |conn| Ok(companies::list(conn, &visibility, &filters, &request)?)).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        next_cursor: encode_cursor(&page, result.next),
+        data: result.items.into_iter().map(CompanyView::from).collect::<Vec<_>>(),
+    }))
+}
+
+/// Creates a company.
+#[utoipa::path(
+    post, path = "/api/v1/companies", tag = "companies", operation_id = "create_company", summary = "Create a company",
+    description = "Send `Idempotency-Key` to make retries safe: a retry returns the first answer.",
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = CompanyInput, example = json!({"name": "Acme Ltd", "domain": "https://www.acme.example", "industry": "Manufacturing", "employee_count": 250, "annual_revenue": {"amount_minor": 250000000, "currency": "EUR"}})),
+    responses(
+        (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = CompanyView,
+            headers(("Location" = String, description = "URL of the new company"), ("ETag" = String, description = "Version"))),
+        (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not create companies (for that owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field values, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<CompanyInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    caller.principal.may_in_module(Module::Companies, Action::Create)?;
+    let mut changes = body.to_changes()?;
+    if !changes.owner_id.is_given() {
+        changes.owner_id = Patch::Set(caller.principal.user_id.clone());
+    }
+    let data = CompanyData::apply(None, changes)?;
+    caller.principal.may_create(Module::Companies, data.ownership())?;
+    create_idempotently(&state, &caller, key, "POST /api/v1/companies", &body, move |conn| {
+        check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
+        let company = companies::insert(conn, &data, Utc::now())?;
+        let location = format!("/api/v1/companies/{}", company.id);
+        let version = company.version;
+        Created::new(&CompanyView::from(company), location, version)
+    })
+    .await
+}
+
+/// Reads one company.
+#[utoipa::path(
+    get, path = "/api/v1/companies/{id}", tag = "companies", operation_id = "get_company", summary = "Get a company",
+    description = "Answers 404 both for companies that do not exist and for ones the caller may not see.",
+    params(("id" = String, Path, description = "Company id"), NoParams),
+    responses(
+        (status = 200, description = "The company; `ETag` is its version", body = CompanyView, headers(("ETag" = String, description = "Version"))),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
+    let id = id.into_inner();
+    let company = state.read(move |conn| companies::find(conn, &id, &visibility).map_err(not_found)).await?;
+    let version = company.version;
+    Ok(ok_with_etag(&CompanyView::from(company), version))
+}
+
+/// Changes a company (JSON merge-patch).
+#[utoipa::path(
+    patch, path = "/api/v1/companies/{id}", tag = "companies", operation_id = "update_company", summary = "Update a company",
+    description = "JSON merge-patch: absent fields are kept, `null` clears a field, lists are replaced whole. Send `If-Match` to refuse the change if the company changed since you read it (412).",
+    params(("id" = String, Path, description = "Company id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = CompanyInput, content_type = "application/merge-patch+json", example = json!({"employee_count": 300, "phone": null})),
+    responses(
+        (status = 200, description = "The changed company", body = CompanyView, headers(("ETag" = String, description = "New version"))),
+        (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but the role may not edit it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<CompanyInput>,
+) -> Result<HttpResponse, ApiError> {
+    let changes = body.into_inner().to_changes()?;
+    let id = id.into_inner();
+    let company = state
+        .write(move |conn| {
+            let principal = &caller.principal;
+            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read)).map_err(not_found)?;
+            principal.may(Module::Companies, Action::Edit, current.data.ownership())?;
+            if_match.check(current.version)?;
+            let data = CompanyData::apply(Some(&current.data), changes)?;
+            if data.owner_id != current.data.owner_id || data.team_id != current.data.team_id {
+                principal.may(Module::Companies, Action::Edit, data.ownership()).map_err(|_| {
+                    ApiError::Forbidden("your role does not allow assigning this company to that owner or team".into())
+                })?;
+                check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
+            }
+            Ok(companies::update(conn, &id, current.version, &data, Utc::now())?)
+        })
+        .await?;
+    let version = company.version;
+    Ok(ok_with_etag(&CompanyView::from(company), version))
+}
+
+/// Deletes a company (soft).
+#[utoipa::path(
+    delete, path = "/api/v1/companies/{id}", tag = "companies", operation_id = "delete_company", summary = "Delete a company",
+    description = "Soft delete: the company leaves lists and reads, its contacts stay, and an admin can restore it until the retention period ends.",
+    params(("id" = String, Path, description = "Company id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but the role may not delete it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state
+        .write(move |conn| {
+            let principal = &caller.principal;
+            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read)).map_err(not_found)?;
+            principal.may(Module::Companies, Action::Delete, current.data.ownership())?;
+            if_match.check(current.version)?;
+            Ok(companies::soft_delete(conn, &id, current.version, Utc::now())?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restores a deleted company.
+#[utoipa::path(
+    post, path = "/api/v1/companies/{id}/restore", tag = "companies", operation_id = "restore_company", summary = "Restore a deleted company",
+    description = "Admins only. List restorable companies with `GET /api/v1/companies?deleted=true`.",
+    params(("id" = String, Path, description = "Company id"), NoParams),
+    responses(
+        (status = 200, description = "The restored company", body = CompanyView, headers(("ETag" = String, description = "New version"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No deleted company with this id", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn restore(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let company = state.write(move |conn| companies::restore(conn, &id, Utc::now()).map_err(not_found)).await?;
+    let version = company.version;
+    Ok(ok_with_etag(&CompanyView::from(company), version))
+}
+
+/// Lists a company's contacts.
+#[utoipa::path(
+    get, path = "/api/v1/companies/{id}/contacts", tag = "companies", operation_id = "list_company_contacts", summary = "List a company's contacts",
+    description = "The same parameters as GET /api/v1/contacts; `company_id` is taken from the path.",
+    params(("id" = String, Path, description = "Company id"), ContactListParams),
+    responses(
+        (status = 200, description = "A page of the company's contacts the caller may see", body = Page<ContactView>),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read contacts", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<ContactListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = params.into_inner();
+    caller.principal.may_in_module(Module::Contacts, Action::Read)?;
+    check_deleted_listing(&caller.principal, params.deleted)?;
+    params.company_id = Some(id.into_inner());
+    let filters = contact_filters(&params)?;
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let company_visibility = caller.principal.visibility(Module::Companies, Action::Read);
+    let contact_visibility = caller.principal.visibility(Module::Contacts, Action::Read);
+    let request = page.clone();
+    let result = state
+        .read(move |conn| {
+            let company_id = filters.company_id.clone().unwrap_or_default();
+            companies::find(conn, &company_id, &company_visibility).map_err(not_found)?;
+            Ok(contacts::list(conn, &contact_visibility, &filters, &request)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        next_cursor: encode_cursor(&page, result.next),
+        data: result.items.into_iter().map(ContactView::from).collect::<Vec<_>>(),
+    }))
+}
+
+/// Registers the company routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/companies").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/companies/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/companies/{id}/restore").route(web::post().to(restore)))
+        .service(web::resource("/companies/{id}/contacts").route(web::get().to(list_contacts)));
+}

@@ -1,0 +1,478 @@
+//! `/api/v1/contacts`: the reference resource; every other record type has this shape.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module};
+use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
+use domain::listing::CommonFilters;
+use domain::record::{Owned, Patch};
+use persistence::contacts::{self, Contact, ContactFilters};
+use persistence::{StoreError, companies};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
+use crate::state::AppState;
+use crate::support::{
+    Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
+    encode_cursor, ok_with_etag, page_request,
+};
+
+/// A contact: a person, optionally belonging to a company.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    #[schema(example = "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61")]
+    pub id: String,
+    #[schema(example = "Ada")]
+    pub first_name: Option<String>,
+    #[schema(example = "Lovelace")]
+    pub last_name: Option<String>,
+    pub emails: Vec<EmailBody>,
+    pub phones: Vec<PhoneBody>,
+    #[schema(example = "Head of Analytics")]
+    pub job_title: Option<String>,
+    pub company_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    #[schema(example = json!(["vip"]))]
+    pub tags: Vec<String>,
+    pub address: Option<AddressBody>,
+    pub source: Option<Source>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    pub notes: Option<String>,
+    /// Values of admin-defined custom fields, keyed by field key.
+    #[schema(value_type = Object, additional_properties = true)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set while the contact is deleted and restorable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Contact> for ContactView {
+    fn from(contact: Contact) -> Self {
+        let data = contact.data;
+        ContactView {
+            id: contact.id,
+            first_name: data.first_name,
+            last_name: data.last_name,
+            emails: data.emails.into_iter().map(Into::into).collect(),
+            phones: data.phones.into_iter().map(Into::into).collect(),
+            job_title: data.job_title,
+            company_id: data.company_id,
+            owner_id: data.owner_id,
+            team_id: data.team_id,
+            tags: data.tags.as_slice().to_vec(),
+            address: data.address.map(Into::into),
+            source: data.source,
+            lifecycle_stage: data.lifecycle_stage,
+            notes: data.notes,
+            custom_fields: serde_json::Map::new(),
+            created_at: contact.created_at,
+            updated_at: contact.updated_at,
+            deleted_at: contact.deleted_at,
+        }
+    }
+}
+
+/// Fields of a contact to create (POST) or change (PATCH, JSON merge-patch: an absent field
+/// is kept, `null` clears it). A contact needs a first name, a last name or an email.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Ada")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Lovelace")]
+    pub last_name: Option<Option<String>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10), nested)]
+    #[schema(value_type = Option<Vec<EmailBody>>, max_items = 10)]
+    pub emails: Option<Option<Vec<EmailBody>>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10), nested)]
+    #[schema(value_type = Option<Vec<PhoneBody>>, max_items = 10)]
+    pub phones: Option<Option<Vec<PhoneBody>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub job_title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub company_id: Option<Option<String>>,
+    /// Defaults to the caller on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    /// Replaces the whole list; tags are lower-cased.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50, example = json!(["vip"]))]
+    pub tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(value_type = Option<AddressBody>)]
+    pub address: Option<Option<AddressBody>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Source>)]
+    pub source: Option<Option<Source>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LifecycleStage>)]
+    pub lifecycle_stage: Option<Option<LifecycleStage>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10000))]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub notes: Option<Option<String>>,
+    /// Values of custom fields; must be empty until custom fields are defined.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl ContactInput {
+    /// The domain changes this body asks for; the body stays intact for the idempotency hash.
+    fn to_changes(&self) -> Result<ContactChanges, ApiError> {
+        self.validate()?;
+        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
+        let emails = self.emails.clone().map(|o| {
+            o.map(|list| list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect())
+        });
+        let phones = self.phones.clone().map(|o| {
+            o.map(|list| list.into_iter().map(|p| PhoneInput { number: p.number, label: p.label, primary: p.primary }).collect())
+        });
+        Ok(ContactChanges {
+            first_name: Patch::from_double_option(self.first_name.clone()),
+            last_name: Patch::from_double_option(self.last_name.clone()),
+            emails: Patch::from_double_option(emails),
+            phones: Patch::from_double_option(phones),
+            job_title: Patch::from_double_option(self.job_title.clone()),
+            company_id: Patch::from_double_option(self.company_id.clone()),
+            owner_id: Patch::from_double_option(self.owner_id.clone()),
+            team_id: Patch::from_double_option(self.team_id.clone()),
+            tags: Patch::from_double_option(self.tags.clone()),
+            address: Patch::from_double_option(self.address.clone().map(|o| o.map(Into::into))),
+            source: Patch::from_double_option(self.source),
+            lifecycle_stage: Patch::from_double_option(self.lifecycle_stage),
+            notes: Patch::from_double_option(self.notes.clone()),
+        })
+    }
+}
+
+/// Filters, sort and paging of the contact list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListParams {
+    /// Page size, 1 to 100 (default 25). Larger values are refused, not clamped.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
+    #[param(example = "-created_at")]
+    pub sort: Option<String>,
+    pub owner_id: Option<String>,
+    pub company_id: Option<String>,
+    pub tag: Option<String>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Created strictly after this time (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text search over names, emails, phones and job title.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// List deleted (restorable) contacts instead; admins only.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// The list filters both contact lists (all contacts, a company's contacts) take.
+pub(crate) fn contact_filters(params: &ContactListParams) -> Result<ContactFilters, ApiError> {
+    let tag = params
+        .tag
+        .as_deref()
+        .map(|t| domain::values::Tags::parse_one("tag", t))
+        .transpose()
+        .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(params.q.as_deref()).map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    Ok(ContactFilters {
+        common: CommonFilters {
+            owner_id: params.owner_id.clone(),
+            tag,
+            created_after: params.created_after,
+            created_before: params.created_before,
+            q,
+            deleted: params.deleted,
+        },
+        company_id: params.company_id.clone(),
+        lifecycle_stage: params.lifecycle_stage,
+    })
+}
+
+/// Lists contacts the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/contacts", tag = "contacts", operation_id = "list_contacts",
+    summary = "List contacts",
+    description = "Keyset-paginated, filtered and sorted. Only contacts the caller's role reaches are listed.",
+    params(ContactListParams),
+    responses(
+        (status = 200, description = "A page of contacts", body = Page<ContactView>),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read contacts", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query<ContactListParams>) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    caller.principal.may_in_module(Module::Contacts, Action::Read)?;
+    check_deleted_listing(&caller.principal, params.deleted)?;
+    let filters = contact_filters(&params)?;
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let visibility = caller.principal.visibility(Module::Contacts, Action::Read);
+    let request = page.clone();
+    let result = state.read(move |conn| Ok(contacts::list(conn, &visibility, &filters, &request)?)).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        next_cursor: encode_cursor(&page, result.next),
+        data: result.items.into_iter().map(ContactView::from).collect::<Vec<_>>(),
+    }))
+}
+
+/// A company a contact links to must exist and be visible to the caller.
+fn check_company(conn: &mut persistence::DbConnection, caller: &Caller, company_id: Option<&str>) -> Result<(), ApiError> {
+    let Some(company_id) = company_id else { return Ok(()) };
+    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
+    match companies::find(conn, company_id, &visibility) {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound) => Err(ApiError::invalid_field("company_id", "not_found", "names no company you can see")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Creates a contact.
+#[utoipa::path(
+    post, path = "/api/v1/contacts", tag = "contacts", operation_id = "create_contact",
+    summary = "Create a contact",
+    description = "Emails are lower-cased, phones normalised to E.164. Send `Idempotency-Key` to make retries safe: a retry returns the first answer.",
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = ContactInput, example = json!({"first_name": "Ada", "last_name": "Lovelace", "emails": [{"email": "ada@example.com"}], "phones": [{"number": "+44 20 7946 0000", "label": "work"}], "tags": ["vip"], "lifecycle_stage": "acquisition"})),
+    responses(
+        (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = ContactView,
+            headers(("Location" = String, description = "URL of the new contact"), ("ETag" = String, description = "Version"))),
+        (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not create contacts (for that owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field values, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<ContactInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    caller.principal.may_in_module(Module::Contacts, Action::Create)?;
+    let mut changes = body.to_changes()?;
+    if !changes.owner_id.is_given() {
+        changes.owner_id = Patch::Set(caller.principal.user_id.clone());
+    }
+    let data = ContactData::apply(None, changes)?;
+    caller.principal.may_create(Module::Contacts, data.ownership())?;
+    let for_write = caller.clone();
+    create_idempotently(&state, &caller, key, "POST /api/v1/contacts", &body, move |conn| {
+        check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
+        check_company(conn, &for_write, data.company_id.as_deref())?;
+        let contact = contacts::insert(conn, &data, Utc::now())?;
+        let location = format!("/api/v1/contacts/{}", contact.id);
+        let version = contact.version;
+        Created::new(&ContactView::from(contact), location, version)
+    })
+    .await
+}
+
+/// Reads one contact.
+#[utoipa::path(
+    get, path = "/api/v1/contacts/{id}", tag = "contacts", operation_id = "get_contact",
+    summary = "Get a contact",
+    description = "Answers 404 both for contacts that do not exist and for ones the caller may not see.",
+    params(("id" = String, Path, description = "Contact id"), NoParams),
+    responses(
+        (status = 200, description = "The contact; `ETag` is its version", body = ContactView, headers(("ETag" = String, description = "Version"))),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+    let visibility = caller.principal.visibility(Module::Contacts, Action::Read);
+    let id = id.into_inner();
+    let contact = state.read(move |conn| contacts::find(conn, &id, &visibility).map_err(not_found)).await?;
+    let version = contact.version;
+    Ok(ok_with_etag(&ContactView::from(contact), version))
+}
+
+fn not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found("contact"),
+        other => other.into(),
+    }
+}
+
+/// Changes a contact (JSON merge-patch).
+#[utoipa::path(
+    patch, path = "/api/v1/contacts/{id}", tag = "contacts", operation_id = "update_contact",
+    summary = "Update a contact",
+    description = "JSON merge-patch: absent fields are kept, `null` clears a field, lists are replaced whole. Send `If-Match` with the ETag you read to refuse the change if someone changed the contact since (412).",
+    params(("id" = String, Path, description = "Contact id"), NoParams,
+        ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = ContactInput, content_type = "application/merge-patch+json", example = json!({"job_title": "CTO", "notes": null})),
+    responses(
+        (status = 200, description = "The changed contact", body = ContactView, headers(("ETag" = String, description = "New version"))),
+        (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but the role may not edit it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<ContactInput>,
+) -> Result<HttpResponse, ApiError> {
+    let changes = body.into_inner().to_changes()?;
+    let id = id.into_inner();
+    let contact = state
+        .write(move |conn| {
+            let principal = &caller.principal;
+            let current = contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
+            principal.may(Module::Contacts, Action::Edit, current.data.ownership())?;
+            if_match.check(current.version)?;
+            let data = ContactData::apply(Some(&current.data), changes)?;
+            if data.ownership().owner_id != current.data.ownership().owner_id
+                || data.ownership().team_id != current.data.ownership().team_id
+            {
+                principal.may(Module::Contacts, Action::Edit, data.ownership()).map_err(|_| {
+                    ApiError::Forbidden("your role does not allow assigning this contact to that owner or team".into())
+                })?;
+                check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
+            }
+            if data.company_id != current.data.company_id {
+                check_company(conn, &caller, data.company_id.as_deref())?;
+            }
+            Ok(contacts::update(conn, &id, current.version, &data, Utc::now())?)
+        })
+        .await?;
+    let version = contact.version;
+    Ok(ok_with_etag(&ContactView::from(contact), version))
+}
+
+/// Deletes a contact (soft: an admin can restore it during the retention period).
+#[utoipa::path(
+    delete, path = "/api/v1/contacts/{id}", tag = "contacts", operation_id = "delete_contact",
+    summary = "Delete a contact",
+    description = "Soft delete: the contact leaves lists and reads, and an admin can restore it until the retention period (CRM_RETENTION_DAYS, default 30) ends.",
+    params(("id" = String, Path, description = "Contact id"), NoParams,
+        ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but the role may not delete it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact, or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    state
+        .write(move |conn| {
+            let principal = &caller.principal;
+            let current = contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
+            principal.may(Module::Contacts, Action::Delete, current.data.ownership())?;
+            if_match.check(current.version)?;
+            Ok(contacts::soft_delete(conn, &id, current.version, Utc::now())?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restores a deleted contact.
+#[utoipa::path(
+    post, path = "/api/v1/contacts/{id}/restore", tag = "contacts", operation_id = "restore_contact",
+    summary = "Restore a deleted contact",
+    description = "Admins only. List restorable contacts with `GET /api/v1/contacts?deleted=true`.",
+    params(("id" = String, Path, description = "Contact id"), NoParams),
+    responses(
+        (status = 200, description = "The restored contact", body = ContactView, headers(("ETag" = String, description = "New version"))),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No deleted contact with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn restore(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let contact = state.write(move |conn| contacts::restore(conn, &id, Utc::now()).map_err(not_found)).await?;
+    let version = contact.version;
+    Ok(ok_with_etag(&ContactView::from(contact), version))
+}
+
+/// Registers the contact routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/contacts").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/contacts/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/contacts/{id}/restore").route(web::post().to(restore)));
+}

@@ -1,0 +1,172 @@
+//! Building and starting the server: bootstrap the database, then bind and serve.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{App, HttpServer, web};
+use chrono::Utc;
+use domain::access::BuiltInRole;
+use domain::user::NewUser;
+use persistence::{Backend, Store, StoreError, StoreOptions, roles, settings, users};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::credentials::{TokenKeys, hash_password, random_token};
+use crate::error::ApiError;
+use crate::extract::{json_error, path_error, query_error};
+use crate::middleware::request_context;
+use crate::openapi::ApiDoc;
+use crate::state::{AppState, RateLimiter};
+use crate::routes;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Opens the database, applies migrations and makes sure roles, the token secret and a
+/// first admin exist. Safe to run from several processes at once.
+pub fn bootstrap(config: &Config) -> Result<(Store, TokenKeys), StartError> {
+    let store = Store::open(
+        &config.database_url,
+        &StoreOptions { max_connections: config.db_max_connections, checkout_timeout: config.db_checkout_timeout },
+    )?;
+    let applied = store.migrate()?;
+    if !applied.is_empty() {
+        log::info!("applied migrations: {}", applied.join(", "));
+    }
+    store.write(|conn| roles::sync_builtin(conn, Utc::now()))?;
+    let secret = match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            if store.backend() == Backend::Postgres {
+                log::warn!("CRM_JWT_SECRET is not set: using a secret generated and kept in the database");
+            }
+            store.write(|conn| settings::get_or_init(conn, "jwt_secret", &random_token()))?.into_bytes()
+        }
+    };
+    ensure_first_admin(&store, config)?;
+    Ok((store, TokenKeys::new(&secret, config.access_token_ttl)))
+}
+
+fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> {
+    if store.read(users::count)? > 0 {
+        return Ok(());
+    }
+    let email = config.admin_email.clone().unwrap_or_else(|| "admin@example.com".to_owned());
+    let (password, generated) = match &config.admin_password {
+        Some(password) => (password.clone(), false),
+        None => (random_token(), true),
+    };
+    let admin = NewUser::parse(&email, "Administrator", &password, BuiltInRole::Admin.key())
+        .map_err(|e| StartError::Setup(format!("CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD are not usable: {e}")))?;
+    let hash = hash_password(admin.password.expose()).map_err(StartError::Setup)?;
+    let created = store.write(|conn| {
+        users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now())
+    });
+    match created {
+        Ok(user) if generated => log::warn!(
+            "created the first admin: email {} password {password} (shown once; change it with PATCH /api/v1/users/{})",
+            user.email,
+            user.id
+        ),
+        Ok(user) => log::info!("created the first admin {}", user.email),
+        // Another process created it at the same moment.
+        Err(StoreError::Conflict(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    Ok(())
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Bootstraps the database and binds `config.listen` (port 0 picks a free port).
+    pub fn build(config: Config) -> Result<Self, StartError> {
+        let (store, keys) = bootstrap(&config)?;
+        let listener = TcpListener::bind(&config.listen)
+            .map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
+        let workers = config.workers;
+        let state = web::Data::new(AppState { store, keys, config, limiter: RateLimiter::default() });
+        let mut server = HttpServer::new(move || app(state.clone()));
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartError::Bind { address: "listener".into(), source })?
+            .run();
+        Ok(Self { server, port })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
+        .allowed_header("idempotency-key")
+        .allowed_header("x-request-id")
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
+        .expose_headers(["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
+}
+
+/// The application: routes, extractor configuration and middleware.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = state.config.max_body_bytes;
+    let origins = state.config.cors_origins.clone();
+    App::new()
+        .app_data(state)
+        .app_data(web::JsonConfig::default().limit(max_body).content_type_required(true).error_handler(json_error))
+        .app_data(web::PayloadConfig::new(max_body))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .wrap(cors(&origins))
+        .wrap(from_fn(request_context))
+        .wrap(Logger::new(r#"%{r}a "%r" %s %b %Dms request_id=%{x-request-id}o"#))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .service(web::redirect("/docs", "/docs/"))
+        .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+        .service(web::scope("/api/v1").configure(routes::configure))
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such resource; the API lives under /api/v1 and is described at /docs".into())) }))
+}

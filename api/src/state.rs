@@ -1,0 +1,88 @@
+//! What every handler shares: the store, token keys, configuration, rate limiter.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use persistence::{DbConnection, Store};
+
+use crate::config::Config;
+use crate::credentials::TokenKeys;
+use crate::error::ApiError;
+
+/// Shared application state.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: TokenKeys,
+    pub config: Config,
+    pub limiter: RateLimiter,
+}
+
+fn blocking_failed<E: std::fmt::Display>(error: E) -> ApiError {
+    ApiError::Internal(format!("blocking task failed: {error}"))
+}
+
+impl AppState {
+    /// Runs a read on the blocking pool, off actix's executor threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        web::block(move || store.read(f)).await.map_err(blocking_failed)?
+    }
+
+    /// Runs one transaction on the blocking pool.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        web::block(move || store.write(f)).await.map_err(blocking_failed)?
+    }
+}
+
+/// The outcome of counting one request against a caller's budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets.
+    pub reset_seconds: u64,
+    pub allowed: bool,
+}
+
+/// Fixed one-minute windows per caller key, in process memory. Several processes behind a
+/// load balancer each enforce the limit on their share of the traffic.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+const MAX_TRACKED_CALLERS: usize = 100_000;
+
+impl RateLimiter {
+    /// Counts one request for `key` against `limit` per minute.
+    pub fn check(&self, key: &str, limit: u32) -> Quota {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() >= MAX_TRACKED_CALLERS {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        let allowed = entry.1 < limit;
+        if allowed {
+            entry.1 += 1;
+        }
+        let reset_seconds = WINDOW.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
+        Quota { limit, remaining: limit.saturating_sub(entry.1), reset_seconds, allowed }
+    }
+}

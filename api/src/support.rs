@@ -1,0 +1,232 @@
+//! Pieces every resource's handlers share: cursors, idempotent creation, reference checks,
+//! merge-patch fields.
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use domain::access::Principal;
+use domain::listing::{Direction, Limit, PageRequest, Position, RecordSort, SortField, SortKey, parse_sort};
+use persistence::idempotency::{self, StoredResponse};
+use persistence::{DbConnection, StoreError, teams, users};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::credentials::secret_hash;
+use crate::error::ApiError;
+use crate::extract::{Caller, IdempotencyKey, etag};
+use crate::state::AppState;
+
+/// Deserialises a merge-patch field: absent → `None`, `null` → `Some(None)`, value → `Some(Some(v))`.
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn sort_signature(keys: &[SortKey<RecordSort>]) -> String {
+    keys.iter()
+        .map(|key| {
+            let name = RecordSort::FIELDS.iter().find(|(_, k)| *k == key.key).map_or("", |(n, _)| *n);
+            match key.direction {
+                Direction::Ascending => name.to_owned(),
+                Direction::Descending => format!("-{name}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorToken {
+    /// The sort the cursor was made for; reusing it with another sort is refused.
+    s: String,
+    p: Position,
+}
+
+/// Sort, cursor and limit of a list request, validated together.
+pub fn page_request(limit: Option<u32>, cursor: Option<&str>, sort: Option<&str>) -> Result<PageRequest, ApiError> {
+    let limit = Limit::parse(limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
+    let sort = parse_sort::<RecordSort>(sort).map_err(|e| ApiError::bad_field("sort", e.code, e.message))?;
+    let after = match cursor.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let invalid = || ApiError::bad_field("cursor", "invalid_cursor", "is not a cursor returned by this list");
+            let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+            let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+            if token.s != sort_signature(&sort) || !token.p.fits(&sort) {
+                return Err(ApiError::bad_field("cursor", "cursor_mismatch", "was made for another sort order; start again without it"));
+            }
+            Some(token.p)
+        }
+    };
+    Ok(PageRequest { sort, after, limit })
+}
+
+/// The opaque `next_cursor` for a page.
+pub fn encode_cursor(page: &PageRequest, next: Option<Position>) -> Option<String> {
+    next.map(|p| {
+        let token = CursorToken { s: sort_signature(&page.sort), p };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+    })
+}
+
+/// A 201 answer, as built inside the creating transaction.
+#[derive(Debug)]
+pub struct Created {
+    pub body: String,
+    pub location: String,
+    pub version: i64,
+}
+
+impl Created {
+    /// Serialises `view` as the answer for the record at `location`.
+    pub fn new<T: Serialize>(view: &T, location: String, version: i64) -> Result<Self, ApiError> {
+        let body = serde_json::to_string(view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Self { body, location, version })
+    }
+}
+
+enum Outcome {
+    Fresh(Created),
+    Replay(StoredResponse),
+}
+
+/// Runs a create once per `Idempotency-Key`: the stored answer is written in the same
+/// transaction as the record, so a retry (even a concurrent one) gets the first answer
+/// and nothing is created twice. The same key with another body is refused with 422.
+pub async fn create_idempotently<B, F>(
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    route: &str,
+    body: &B,
+    create: F,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Serialize,
+    F: FnOnce(&mut DbConnection) -> Result<Created, ApiError> + Send + 'static,
+{
+    let Some(key) = key.0 else {
+        let created = state.write(create).await?;
+        return Ok(created_response(&created));
+    };
+    let canonical = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let request_hash = secret_hash(&format!("{route}\n{canonical}"));
+    let scope = caller.idempotency_scope();
+    let (scope_for_retry, key_for_retry, hash_for_retry) = (scope.clone(), key.clone(), request_hash.clone());
+    let outcome = state
+        .write(move |conn| {
+            if let Some(stored) = idempotency::find(conn, &scope, &key)? {
+                return replay_or_refuse(stored, &request_hash);
+            }
+            let created = create(conn)?;
+            let stored = StoredResponse {
+                request_hash,
+                status: 201,
+                body: created.body.clone(),
+                location: Some(created.location.clone()),
+            };
+            idempotency::insert(conn, &scope, &key, &stored, Utc::now())?;
+            Ok(Outcome::Fresh(created))
+        })
+        .await;
+    let outcome = match outcome {
+        // A concurrent request with the same key won the race: answer as it did.
+        Err(ApiError::Conflict(reason)) => state
+            .read(move |conn| match idempotency::find(conn, &scope_for_retry, &key_for_retry)? {
+                Some(stored) => replay_or_refuse(stored, &hash_for_retry),
+                None => Err(ApiError::Conflict(reason)),
+            })
+            .await?,
+        other => other?,
+    };
+    Ok(match outcome {
+        Outcome::Fresh(created) => created_response(&created),
+        Outcome::Replay(stored) => {
+            let status = u16::try_from(stored.status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::CREATED);
+            let mut response = HttpResponse::build(status);
+            response.content_type("application/json").insert_header(("Idempotent-Replayed", "true"));
+            if let Some(location) = stored.location {
+                response.insert_header((header::LOCATION, location));
+            }
+            response.body(stored.body)
+        }
+    })
+}
+
+fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<Outcome, ApiError> {
+    if stored.request_hash == request_hash {
+        Ok(Outcome::Replay(stored))
+    } else {
+        Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "idempotency_key_reused",
+            "was already used with a different request; use a new key for a new request",
+        ))
+    }
+}
+
+fn created_response(created: &Created) -> HttpResponse {
+    HttpResponse::Created()
+        .content_type("application/json")
+        .insert_header((header::LOCATION, created.location.clone()))
+        .insert_header((header::ETAG, etag(created.version)))
+        .body(created.body.clone())
+}
+
+/// A 200 answer with the record's `ETag`.
+pub fn ok_with_etag<T: Serialize>(view: &T, version: i64) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(view)
+}
+
+/// Checks that an owner and team named on a record exist and can own records.
+pub fn check_owner_and_team(conn: &mut DbConnection, owner_id: Option<&str>, team_id: Option<&str>) -> Result<(), ApiError> {
+    if let Some(owner_id) = owner_id {
+        match users::find(conn, owner_id) {
+            Ok(user) if user.active => {}
+            Ok(_) => return Err(ApiError::invalid_field("owner_id", "inactive_user", "names a deactivated user")),
+            Err(StoreError::NotFound) => return Err(ApiError::invalid_field("owner_id", "not_found", "names no user")),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    if let Some(team_id) = team_id
+        && !teams::exists(conn, team_id)?
+    {
+        return Err(ApiError::invalid_field("team_id", "not_found", "names no team"));
+    }
+    Ok(())
+}
+
+/// Refuses listing soft-deleted records to anyone but admins.
+pub fn check_deleted_listing(principal: &Principal, deleted: bool) -> Result<(), ApiError> {
+    if deleted && !principal.is_admin() {
+        return Err(ApiError::Forbidden("only administrators may list deleted records".into()));
+    }
+    Ok(())
+}
+
+/// A `custom_fields` object must be empty until custom fields are defined.
+pub fn check_custom_fields(value: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), ApiError> {
+    match value.and_then(|map| map.keys().next()) {
+        Some(key) => Err(ApiError::bad_field(
+            &format!("custom_fields.{key}"),
+            "unknown_field",
+            "is not a defined custom field; none are defined for this record type yet",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The page size of a list paged by id (users, teams).
+pub fn id_page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    let limit = Limit::parse(limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
+    Ok(i64::from(limit.get()))
+}
+
+/// Cuts `limit + 1` rows loaded in id order to a page and the cursor (last id) of the next.
+pub fn id_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if has_more { rows.last().map(|row| id(row).to_owned()) } else { None };
+    (rows, next)
+}

@@ -177,18 +177,26 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<ValidationErrors> for ApiError {
-    fn from(errors: ValidationErrors) -> Self {
-        let errors: Vec<FieldProblem> = errors
-            .errors()
-            .iter()
-            .map(|e| FieldProblem { field: e.field.clone(), code: e.code.to_owned(), message: e.message.clone() })
-            .collect();
+impl ApiError {
+    /// A 422 listing each refused field.
+    pub fn unprocessable(errors: Vec<FieldProblem>) -> Self {
         let detail = match errors.as_slice() {
             [one] => format!("`{}` {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
         ApiError::Unprocessable { detail, errors }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::unprocessable(
+            errors
+                .errors()
+                .iter()
+                .map(|e| FieldProblem { field: e.field.clone(), code: e.code.to_owned(), message: e.message.clone() })
+                .collect(),
+        )
     }
 }
 
@@ -262,6 +270,7 @@ fn describe(error: &validator::ValidationError) -> String {
     let param = |name: &str| error.params.get(name).map(ToString::to_string);
     match (error.code.as_ref(), param("min"), param("max")) {
         ("length", None, Some(max)) => format!("must be at most {max} long"),
+        ("length", _, _) if param("equal").is_some() => format!("must be exactly {} long", param("equal").unwrap_or_default()),
         ("length", Some(min), Some(max)) => format!("must be between {min} and {max} long"),
         ("range", Some(min), Some(max)) => format!("must be between {min} and {max}"),
         (code, _, _) => format!("failed the `{code}` rule"),

@@ -230,3 +230,34 @@ pub fn id_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> (Vec
     let next = if has_more { rows.last().map(|row| id(row).to_owned()) } else { None };
     (rows, next)
 }
+
+/// Combines the request-shape check (validator) with the domain's parse, reporting every
+/// refused field once: the domain's finding wins where both refuse the same field.
+pub fn validated<T>(
+    shape: Result<(), validator::ValidationErrors>,
+    parsed: Result<T, domain::ValidationErrors>,
+) -> Result<T, ApiError> {
+    let shape_problems = match shape {
+        Ok(()) => Vec::new(),
+        Err(errors) => match ApiError::from(errors) {
+            ApiError::Unprocessable { errors, .. } => errors,
+            _ => Vec::new(),
+        },
+    };
+    match parsed {
+        Ok(value) if shape_problems.is_empty() => Ok(value),
+        Ok(_) => Err(ApiError::unprocessable(shape_problems)),
+        Err(domain_errors) => {
+            let mut problems = match ApiError::from(domain_errors) {
+                ApiError::Unprocessable { errors, .. } => errors,
+                _ => Vec::new(),
+            };
+            for problem in shape_problems {
+                if !problems.iter().any(|p| p.field == problem.field) {
+                    problems.push(problem);
+                }
+            }
+            Err(ApiError::unprocessable(problems))
+        }
+    }
+}

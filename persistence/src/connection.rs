@@ -88,6 +88,16 @@ impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
         Self { url }
     }
+
+    /// Opens one connection before the pool does, reporting the database's own error, and
+    /// puts a SQLite file in WAL mode (a property of the file, kept across connections).
+    pub fn prepare_database(&self) -> Result<(), ConnectError> {
+        let mut connection = r2d2::ManageConnection::connect(self)?;
+        if let DbConnection::Sqlite(sqlite) = &mut connection {
+            sqlite.batch_execute("PRAGMA journal_mode = WAL;")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a connection could not be opened.
@@ -110,10 +120,10 @@ impl r2d2::ManageConnection for ConnectionManager {
                 let mut connection = SqliteConnection::establish(self.url.target())?;
                 // busy_timeout first: the other pragmas may already need the lock.
                 // synchronous = FULL because an acknowledged write must survive a power cut.
-                connection.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON;",
-                )?;
+                // journal_mode is set once per file in `prepare_database`: switching it from
+                // several new connections at once fails with "database is locked".
+                connection
+                    .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
                 Ok(DbConnection::Sqlite(connection))
             }
         }

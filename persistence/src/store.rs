@@ -62,6 +62,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens a pool; fails at once with the database's own message when it is unreachable.
     pub fn open(url: &DatabaseUrl, options: &StoreOptions) -> StoreResult<Self> {
+        ConnectionManager::new(url.clone()).prepare_database().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .min_idle(Some(1))
@@ -69,11 +70,9 @@ impl Store {
             // `has_broken` and replaced.
             .test_on_check_out(false)
             .connection_timeout(options.checkout_timeout)
+            // The database was reached above; build_unchecked avoids r2d2's generic
+            // timeout message hiding a real error.
             .build_unchecked(ConnectionManager::new(url.clone()));
-        // build_unchecked + one checkout gives the real connection error instead of r2d2's
-        // generic timeout message.
-        let manager = ConnectionManager::new(url.clone());
-        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let backend = url.backend();
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self { pool, backend, sqlite_writer })

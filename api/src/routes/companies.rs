@@ -19,7 +19,7 @@ use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
 use crate::support::{
     Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
-    encode_cursor, ok_with_etag, page_request,
+    encode_cursor, ok_with_etag, page_request, validated,
 };
 
 /// A company (account).
@@ -130,7 +130,6 @@ pub struct CompanyInput {
 impl CompanyInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
     fn to_changes(&self) -> Result<CompanyChanges, ApiError> {
-        self.validate()?;
         check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let revenue = self
             .annual_revenue
@@ -268,11 +267,12 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Companies, Action::Create)?;
+    let shape = body.validate();
     let mut changes = body.to_changes()?;
     if !changes.owner_id.is_given() {
         changes.owner_id = Patch::Set(caller.principal.user_id.clone());
     }
-    let data = CompanyData::apply(None, changes)?;
+    let data = validated(shape, CompanyData::apply(None, changes))?;
     caller.principal.may_create(Module::Companies, data.ownership())?;
     create_idempotently(&state, &caller, key, "POST /api/v1/companies", &body, move |conn| {
         check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
@@ -335,6 +335,7 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let shape = body.validate();
     let changes = body.into_inner().to_changes()?;
     let id = id.into_inner();
     let company = state
@@ -343,7 +344,7 @@ pub async fn update(
             let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read)).map_err(not_found)?;
             principal.may(Module::Companies, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
-            let data = CompanyData::apply(Some(&current.data), changes)?;
+            let data = validated(shape, CompanyData::apply(Some(&current.data), changes))?;
             if data.owner_id != current.data.owner_id || data.team_id != current.data.team_id {
                 principal.may(Module::Companies, Action::Edit, data.ownership()).map_err(|_| {
                     ApiError::Forbidden("your role does not allow assigning this company to that owner or team".into())

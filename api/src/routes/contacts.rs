@@ -18,7 +18,7 @@ use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
 use crate::support::{
     Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
-    encode_cursor, ok_with_etag, page_request,
+    encode_cursor, ok_with_etag, page_request, validated,
 };
 
 /// A contact: a person, optionally belonging to a company.
@@ -144,7 +144,6 @@ pub struct ContactInput {
 impl ContactInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
     fn to_changes(&self) -> Result<ContactChanges, ApiError> {
-        self.validate()?;
         check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let emails = self.emails.clone().map(|o| {
             o.map(|list| list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect())
@@ -294,11 +293,12 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Contacts, Action::Create)?;
+    let shape = body.validate();
     let mut changes = body.to_changes()?;
     if !changes.owner_id.is_given() {
         changes.owner_id = Patch::Set(caller.principal.user_id.clone());
     }
-    let data = ContactData::apply(None, changes)?;
+    let data = validated(shape, ContactData::apply(None, changes))?;
     caller.principal.may_create(Module::Contacts, data.ownership())?;
     let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/contacts", &body, move |conn| {
@@ -373,6 +373,7 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let shape = body.validate();
     let changes = body.into_inner().to_changes()?;
     let id = id.into_inner();
     let contact = state
@@ -381,7 +382,7 @@ pub async fn update(
             let current = contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
             principal.may(Module::Contacts, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
-            let data = ContactData::apply(Some(&current.data), changes)?;
+            let data = validated(shape, ContactData::apply(Some(&current.data), changes))?;
             if data.ownership().owner_id != current.data.ownership().owner_id
                 || data.ownership().team_id != current.data.ownership().team_id
             {

@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::routes::common::Page;
 use crate::state::AppState;
-use crate::support::{Created, create_idempotently, id_page, id_page_limit, ok_with_etag};
+use crate::support::{Created, create_idempotently, id_page, id_page_limit, ok_with_etag, validated};
 
 /// A user.
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,8 +152,7 @@ pub async fn create(
     body: web::Json<UserCreate>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    body.validate()?;
-    let new_user = NewUser::parse(&body.email, &body.name, &body.password, &body.role_id)?;
+    let new_user = validated(body.validate(), NewUser::parse(&body.email, &body.name, &body.password, &body.role_id))?;
     let hash = web::block(move || hash_password(new_user.password.expose()).map(|hash| (new_user, hash)))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

@@ -1,0 +1,9 @@
+//! End-to-end tests: every scenario runs against SQLite and PostgreSQL.
+
+mod e2e {
+    mod access;
+    mod auth;
+    mod contacts;
+    mod errors;
+    mod openapi;
+}

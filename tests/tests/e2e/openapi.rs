@@ -1,0 +1,68 @@
+use actix_web::http::Method;
+use e2e::{Backend, TestApp};
+use serde_json::Value;
+
+fn committed() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let text = std::fs::read_to_string(path).expect("openapi/openapi.json is committed");
+    serde_json::from_str(&text).expect("openapi/openapi.json is JSON")
+}
+
+#[actix_web::test]
+async fn the_served_document_equals_the_committed_one() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let served = app.request(Method::GET, "/api/v1/openapi.json").send().await.assert_status(200);
+    assert!(
+        served.body == committed(),
+        "openapi/openapi.json is out of date: regenerate it with `cargo run --bin crm -- openapi > openapi/openapi.json`"
+    );
+    assert_eq!(served.body, serde_json::from_str::<Value>(&api::openapi::document_json()).expect("document is JSON"));
+}
+
+#[test]
+fn every_operation_is_documented_completely() {
+    let document = committed();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            operations += 1;
+            let name = format!("{method} {path}");
+            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{name}: no tags");
+            assert!(operation["operationId"].is_string(), "{name}: no operationId");
+            let responses = operation["responses"].as_object().expect("responses");
+            for (status, response) in responses {
+                assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{name} {status}: no description");
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(response["content"]["application/problem+json"].is_object(), "{name} {status}: not problem+json");
+                }
+            }
+            let public = path.starts_with("/healthz") || path.starts_with("/readyz") || path.ends_with("/auth/login") || path.ends_with("/auth/refresh");
+            if !public {
+                assert!(operation["security"].is_array(), "{name}: no security");
+                assert!(responses.contains_key("401"), "{name}: no 401");
+            }
+        }
+    }
+    assert!(operations >= 38, "only {operations} operations documented");
+}
+
+#[test]
+fn schema_limits_are_the_domain_limits() {
+    let document = committed();
+    let contact = &document["components"]["schemas"]["ContactInput"]["properties"];
+    assert_eq!(contact["first_name"]["maxLength"], domain_limit(domain::values::SHORT_TEXT_MAX));
+    assert_eq!(contact["notes"]["maxLength"], domain_limit(domain::values::LONG_TEXT_MAX));
+    assert_eq!(contact["tags"]["maxItems"], domain_limit(domain::values::TAGS_MAX));
+    assert_eq!(contact["emails"]["maxItems"], domain_limit(domain::contact::CHANNELS_MAX));
+    let email = &document["components"]["schemas"]["EmailBody"]["properties"]["email"];
+    assert_eq!(email["maxLength"], domain_limit(domain::values::EMAIL_MAX));
+    let company = &document["components"]["schemas"]["CompanyInput"]["properties"];
+    assert_eq!(company["employee_count"]["maximum"], domain_limit(domain::company::EMPLOYEES_MAX as usize));
+}
+
+fn domain_limit(limit: usize) -> Value {
+    Value::from(limit)
+}

@@ -81,7 +81,10 @@ impl Config {
             db_checkout_timeout: Duration::from_millis(number("CRM_DB_TIMEOUT_MS", 5000)?),
             cors_origins,
             retention_days: number("CRM_RETENTION_DAYS", 30)?,
-            workers: var("CRM_WORKERS").map(|w| w.parse()).transpose().map_err(|_| ConfigError("CRM_WORKERS must be a whole number".into()))?,
+            workers: var("CRM_WORKERS")
+                .map(|w| w.parse())
+                .transpose()
+                .map_err(|_| ConfigError("CRM_WORKERS must be a whole number".into()))?,
         })
     }
 

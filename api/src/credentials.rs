@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -152,7 +152,8 @@ mod tests {
         let keys = TokenKeys::new(&[7; 32], Duration::from_secs(60));
         let now = Utc::now().timestamp();
         let claims = format!(r#"{{"sub":"u","sid":"s","iat":{now},"exp":{},"iss":"crm","aud":"crm-api"}}"#, now + 60);
-        let forged = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(claims));
+        let forged =
+            format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(claims));
         assert!(keys.verify(&forged).is_none());
     }
 

@@ -270,7 +270,9 @@ fn describe(error: &validator::ValidationError) -> String {
     let param = |name: &str| error.params.get(name).map(ToString::to_string);
     match (error.code.as_ref(), param("min"), param("max")) {
         ("length", None, Some(max)) => format!("must be at most {max} long"),
-        ("length", _, _) if param("equal").is_some() => format!("must be exactly {} long", param("equal").unwrap_or_default()),
+        ("length", _, _) if param("equal").is_some() => {
+            format!("must be exactly {} long", param("equal").unwrap_or_default())
+        }
         ("length", Some(min), Some(max)) => format!("must be between {min} and {max} long"),
         ("range", Some(min), Some(max)) => format!("must be between {min} and {max}"),
         (code, _, _) => format!("failed the `{code}` rule"),

@@ -74,7 +74,8 @@ impl FromRequest for Caller {
             if token.starts_with(API_KEY_PREFIX) {
                 resolve_api_key(&state, token).await
             } else {
-                let claims = state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
+                let claims =
+                    state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
                 state
                     .read(move |conn| {
                         if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
@@ -176,7 +177,9 @@ impl FromRequest for IfMatch {
                         .and_then(|r| r.strip_suffix('"'))
                         .and_then(|v| v.parse().ok())
                         .map(|v| IfMatch(Some(v)))
-                        .ok_or_else(|| ApiError::bad_request("If-Match must be an ETag given by this API, such as \"3\""))
+                        .ok_or_else(|| {
+                            ApiError::bad_request("If-Match must be an ETag given by this API, such as \"3\"")
+                        })
                 }
             }
             Some(Err(_)) => Err(ApiError::bad_request("If-Match is not valid text")),
@@ -224,13 +227,15 @@ pub struct NoParams {}
 /// Maps body failures: wrong type → 415, too large → 413, malformed or unknown field → 400.
 pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api_error = match &error {
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("send the body as application/json (or application/merge-patch+json for PATCH)".into())
-        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as application/json (or application/merge-patch+json for PATCH)".into(),
+        ),
         JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("the body must be at most {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request(format!("the body does not fit the schema: {e}")),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad_request(format!("the body does not fit the schema: {e}"))
+        }
         JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
         other => ApiError::bad_request(format!("the body could not be read: {other}")),
     };

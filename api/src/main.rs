@@ -69,9 +69,11 @@ fn create_admin(args: &[String]) -> Result<(), String> {
     let [email, name] = args else {
         return Err(format!("create-admin needs EMAIL and NAME\n\n{USAGE}"));
     };
-    let password = std::env::var("CRM_ADMIN_PASSWORD").map_err(|_| "set CRM_ADMIN_PASSWORD to the new admin's password".to_owned())?;
+    let password = std::env::var("CRM_ADMIN_PASSWORD")
+        .map_err(|_| "set CRM_ADMIN_PASSWORD to the new admin's password".to_owned())?;
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let admin = NewUser::parse(email, name, &password, domain::access::BuiltInRole::Admin.key()).map_err(|e| e.to_string())?;
+    let admin =
+        NewUser::parse(email, name, &password, domain::access::BuiltInRole::Admin.key()).map_err(|e| e.to_string())?;
     let store = Store::open(&config.database_url, &StoreOptions::default()).map_err(|e| e.to_string())?;
     store.migrate().map_err(|e| e.to_string())?;
     store.write(|conn| persistence::roles::sync_builtin(conn, Utc::now())).map_err(|e| e.to_string())?;
@@ -79,7 +81,9 @@ fn create_admin(args: &[String]) -> Result<(), String> {
     let user = store
         .write(|conn| users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now()))
         .map_err(|e| match e {
-            persistence::StoreError::Conflict(_) => format!("a user with email {email} already exists"),
+            persistence::StoreError::Conflict(_) => {
+                format!("a user with email {email} already exists")
+            }
             other => other.to_string(),
         })?;
     println!("created admin {} ({})", user.email, user.id);

@@ -87,10 +87,8 @@ async fn as_problem(response: ServiceResponse<BoxBody>, request_id: &str) -> Ser
         let detail = response.response().error().map(ToString::to_string).unwrap_or_default();
         log::error!("request_id={request_id} internal error: {detail}");
     }
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_problem =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     let (http_request, http_response) = response.into_parts();
     let (head, body) = http_response.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
@@ -117,7 +115,9 @@ fn generic_problem(status: StatusCode) -> Problem {
         StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "the request body is larger than this server accepts"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "send the body as application/json"),
         StatusCode::BAD_REQUEST => ("bad-request", "the request is malformed"),
-        _ if status.is_server_error() => ("internal", "an internal error occurred; quote the request_id when reporting it"),
+        _ if status.is_server_error() => {
+            ("internal", "an internal error occurred; quote the request_id when reporting it")
+        }
         _ => ("about-blank", "the request cannot be processed"),
     };
     Problem {

@@ -20,8 +20,8 @@ use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
 use crate::middleware::request_context;
 use crate::openapi::ApiDoc;
-use crate::state::{AppState, RateLimiter};
 use crate::routes;
+use crate::state::{AppState, RateLimiter};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +71,8 @@ fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> 
     let admin = NewUser::parse(&email, "Administrator", &password, BuiltInRole::Admin.key())
         .map_err(|e| StartError::Setup(format!("CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD are not usable: {e}")))?;
     let hash = hash_password(admin.password.expose()).map_err(StartError::Setup)?;
-    let created = store.write(|conn| {
-        users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now())
-    });
+    let created =
+        store.write(|conn| users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now()));
     match created {
         Ok(user) if generated => log::warn!(
             "created the first admin: email {} password {password} (shown once; change it with PATCH /api/v1/users/{})",
@@ -100,17 +99,16 @@ impl Application {
         let (store, keys) = bootstrap(&config)?;
         let listener = TcpListener::bind(&config.listen)
             .map_err(|source| StartError::Bind { address: config.listen.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
+        let port =
+            listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
         let state = web::Data::new(AppState { store, keys, config, limiter: RateLimiter::default() });
         let mut server = HttpServer::new(move || app(state.clone()));
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
-        let server = server
-            .listen(listener)
-            .map_err(|source| StartError::Bind { address: "listener".into(), source })?
-            .run();
+        let server =
+            server.listen(listener).map_err(|source| StartError::Bind { address: "listener".into(), source })?.run();
         Ok(Self { server, port })
     }
 
@@ -168,5 +166,9 @@ pub fn app(
         .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
         .service(web::scope("/api/v1").configure(routes::configure))
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such resource; the API lives under /api/v1 and is described at /docs".into())) }))
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
+                "no such resource; the API lives under /api/v1 and is described at /docs".into(),
+            ))
+        }))
 }

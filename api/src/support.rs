@@ -53,7 +53,11 @@ pub fn page_request(limit: Option<u32>, cursor: Option<&str>, sort: Option<&str>
             let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
             let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
             if token.s != sort_signature(&sort) || !token.p.fits(&sort) {
-                return Err(ApiError::bad_field("cursor", "cursor_mismatch", "was made for another sort order; start again without it"));
+                return Err(ApiError::bad_field(
+                    "cursor",
+                    "cursor_mismatch",
+                    "was made for another sort order; start again without it",
+                ));
             }
             Some(token.p)
         }
@@ -131,18 +135,23 @@ where
         .await;
     let outcome = match outcome {
         // A concurrent request with the same key won the race: answer as it did.
-        Err(ApiError::Conflict(reason)) => state
-            .read(move |conn| match idempotency::find(conn, &scope_for_retry, &key_for_retry)? {
-                Some(stored) => replay_or_refuse(stored, &hash_for_retry),
-                None => Err(ApiError::Conflict(reason)),
-            })
-            .await?,
+        Err(ApiError::Conflict(reason)) => {
+            state
+                .read(move |conn| match idempotency::find(conn, &scope_for_retry, &key_for_retry)? {
+                    Some(stored) => replay_or_refuse(stored, &hash_for_retry),
+                    None => Err(ApiError::Conflict(reason)),
+                })
+                .await?
+        }
         other => other?,
     };
     Ok(match outcome {
         Outcome::Fresh(created) => created_response(&created),
         Outcome::Replay(stored) => {
-            let status = u16::try_from(stored.status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::CREATED);
+            let status = u16::try_from(stored.status)
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::CREATED);
             let mut response = HttpResponse::build(status);
             response.content_type("application/json").insert_header(("Idempotent-Replayed", "true"));
             if let Some(location) = stored.location {
@@ -179,12 +188,20 @@ pub fn ok_with_etag<T: Serialize>(view: &T, version: i64) -> HttpResponse {
 }
 
 /// Checks that an owner and team named on a record exist and can own records.
-pub fn check_owner_and_team(conn: &mut DbConnection, owner_id: Option<&str>, team_id: Option<&str>) -> Result<(), ApiError> {
+pub fn check_owner_and_team(
+    conn: &mut DbConnection,
+    owner_id: Option<&str>,
+    team_id: Option<&str>,
+) -> Result<(), ApiError> {
     if let Some(owner_id) = owner_id {
         match users::find(conn, owner_id) {
             Ok(user) if user.active => {}
-            Ok(_) => return Err(ApiError::invalid_field("owner_id", "inactive_user", "names a deactivated user")),
-            Err(StoreError::NotFound) => return Err(ApiError::invalid_field("owner_id", "not_found", "names no user")),
+            Ok(_) => {
+                return Err(ApiError::invalid_field("owner_id", "inactive_user", "names a deactivated user"));
+            }
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::invalid_field("owner_id", "not_found", "names no user"));
+            }
             Err(other) => return Err(other.into()),
         }
     }

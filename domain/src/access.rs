@@ -166,7 +166,6 @@ impl BuiltInRole {
 
     /// The scopes the role grants.
     pub fn grants(self) -> Grants {
-
         use Module::*;
         use Scope::{All as A, None as N, Own as O, Team as T};
         // (read, create, edit, delete, export) per module.
@@ -248,7 +247,9 @@ impl Principal {
         match self.scope(module, action) {
             Scope::None => Visibility::Nothing,
             Scope::Own => Visibility::OwnedBy(self.user_id.clone()),
-            Scope::Team => Visibility::Team { teammate_ids: self.teammate_ids.clone(), team_ids: self.team_ids.clone() },
+            Scope::Team => {
+                Visibility::Team { teammate_ids: self.teammate_ids.clone(), team_ids: self.team_ids.clone() }
+            }
             Scope::All => Visibility::Everything,
         }
     }

@@ -79,7 +79,11 @@ impl CompanyData {
         };
         let employee_count = match changes.employee_count {
             Patch::Set(n) if !(0..=EMPLOYEES_MAX).contains(&n) => {
-                errors.push(FieldError::new("employee_count", "out_of_range", format!("must be between 0 and {EMPLOYEES_MAX}")));
+                errors.push(FieldError::new(
+                    "employee_count",
+                    "out_of_range",
+                    format!("must be between 0 and {EMPLOYEES_MAX}"),
+                ));
                 None
             }
             other => other.resolve(base.employee_count),
@@ -87,7 +91,8 @@ impl CompanyData {
         let annual_revenue = match changes.annual_revenue {
             Patch::Keep => base.annual_revenue,
             Patch::Clear => None,
-            Patch::Set(input) => match Money::parse_non_negative("annual_revenue", input.amount_minor, &input.currency) {
+            Patch::Set(input) => match Money::parse_non_negative("annual_revenue", input.amount_minor, &input.currency)
+            {
                 Ok(money) => Some(money),
                 Err(e) => {
                     errors.extend_prefixed("", e);
@@ -150,9 +155,12 @@ mod tests {
     #[test]
     fn a_company_needs_a_name_on_create_but_not_on_patch() {
         assert!(CompanyData::apply(None, CompanyChanges::default()).is_err());
-        let created = CompanyData::apply(None, CompanyChanges { name: Patch::Set("Acme".into()), ..Default::default() }).ok();
+        let created =
+            CompanyData::apply(None, CompanyChanges { name: Patch::Set("Acme".into()), ..Default::default() }).ok();
         assert!(CompanyData::apply(created.as_ref(), CompanyChanges::default()).is_ok());
-        assert!(CompanyData::apply(created.as_ref(), CompanyChanges { name: Patch::Clear, ..Default::default() }).is_err());
+        assert!(
+            CompanyData::apply(created.as_ref(), CompanyChanges { name: Patch::Clear, ..Default::default() }).is_err()
+        );
     }
 
     #[test]

@@ -180,7 +180,11 @@ pub(crate) fn parse_phones(field: &str, inputs: Vec<PhoneInput>, errors: &mut Va
                 errors.push(FieldError::new(path, "duplicate", "this number is listed twice"));
                 continue;
             }
-            phones.push(ContactPhone { number: number.as_str().to_owned(), label: input.label, primary: input.primary });
+            phones.push(ContactPhone {
+                number: number.as_str().to_owned(),
+                label: input.label,
+                primary: input.primary,
+            });
         }
     }
     let mut primaries: Vec<bool> = phones.iter().map(|p| p.primary).collect();
@@ -332,23 +336,21 @@ mod tests {
             },
         )
         .ok();
-        let patched = ContactData::apply(
-            created.as_ref(),
-            ContactChanges { job_title: Patch::Clear, ..Default::default() },
-        )
-        .ok();
+        let patched =
+            ContactData::apply(created.as_ref(), ContactChanges { job_title: Patch::Clear, ..Default::default() }).ok();
         assert_eq!(patched.as_ref().and_then(|c| c.first_name.as_deref()), Some("Ada"));
         assert_eq!(patched.and_then(|c| c.job_title), None);
     }
 
     #[test]
     fn clearing_the_only_name_of_a_contact_without_email_is_refused() {
-        let created = ContactData::apply(
-            None,
-            ContactChanges { first_name: Patch::Set("Ada".into()), ..Default::default() },
-        )
-        .ok();
-        assert!(ContactData::apply(created.as_ref(), ContactChanges { first_name: Patch::Clear, ..Default::default() }).is_err());
+        let created =
+            ContactData::apply(None, ContactChanges { first_name: Patch::Set("Ada".into()), ..Default::default() })
+                .ok();
+        assert!(
+            ContactData::apply(created.as_ref(), ContactChanges { first_name: Patch::Clear, ..Default::default() })
+                .is_err()
+        );
     }
 
     #[test]

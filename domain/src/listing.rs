@@ -67,7 +67,11 @@ pub fn parse_sort<K: SortField>(raw: Option<&str>) -> Result<Vec<SortKey<K>>, Fi
             None => (Direction::Ascending, part),
         };
         let Some((_, key)) = K::FIELDS.iter().find(|(field, _)| *field == name) else {
-            return Err(FieldError::new("sort", "unknown_sort_field", format!("`{name}` is not sortable; use one of: {}", allowed())));
+            return Err(FieldError::new(
+                "sort",
+                "unknown_sort_field",
+                format!("`{name}` is not sortable; use one of: {}", allowed()),
+            ));
         };
         if keys.iter().any(|k| k.key == *key) {
             return Err(FieldError::new("sort", "duplicate_sort_field", format!("`{name}` appears twice")));
@@ -180,7 +184,8 @@ impl Position {
             && keys.iter().zip(&self.values).all(|(key, value)| {
                 matches!(
                     (key.key, value),
-                    (RecordSort::CreatedAt | RecordSort::UpdatedAt, SortValue::Time(_)) | (RecordSort::Name, SortValue::Text(_))
+                    (RecordSort::CreatedAt | RecordSort::UpdatedAt, SortValue::Time(_))
+                        | (RecordSort::Name, SortValue::Text(_))
                 )
             })
     }

@@ -76,7 +76,11 @@ impl PhoneNumber {
     /// and brackets allowed) and normalises it to E.164.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let invalid = || {
-            FieldError::new(field, "invalid_phone", "must be a valid international phone number such as +44 20 7946 0000")
+            FieldError::new(
+                field,
+                "invalid_phone",
+                "must be a valid international phone number such as +44 20 7946 0000",
+            )
         };
         let trimmed = raw.trim();
         if trimmed.len() > 40 || !trimmed.starts_with('+') {
@@ -182,10 +186,8 @@ impl DomainName {
     /// Strips scheme, `www.` and trailing slash, lower-cases, and checks each label.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let lowered = raw.trim().to_lowercase();
-        let without_scheme = lowered
-            .strip_prefix("https://")
-            .or_else(|| lowered.strip_prefix("http://"))
-            .unwrap_or(&lowered);
+        let without_scheme =
+            lowered.strip_prefix("https://").or_else(|| lowered.strip_prefix("http://")).unwrap_or(&lowered);
         let host = without_scheme.trim_end_matches('/');
         let host = host.strip_prefix("www.").unwrap_or(host);
         let label_ok = |label: &str| {
@@ -274,9 +276,7 @@ impl Address {
     pub fn parse(field: &str, input: &AddressInput) -> Result<Option<Self>, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let mut part = |name: &str, value: &Option<String>, max: usize| {
-            value
-                .as_deref()
-                .and_then(|v| errors.collect(optional_text(&format!("{field}.{name}"), v, max)).flatten())
+            value.as_deref().and_then(|v| errors.collect(optional_text(&format!("{field}.{name}"), v, max)).flatten())
         };
         let street = part("street", &input.street, 500);
         let city = part("city", &input.city, SHORT_TEXT_MAX);

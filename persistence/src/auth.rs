@@ -58,6 +58,17 @@ pub enum Rotation {
     Invalid,
 }
 
+/// A refresh token as looked up, with its session.
+#[derive(Queryable)]
+struct PresentedToken {
+    token_id: String,
+    family_id: String,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+    user_id: String,
+    revoked_at: Option<NaiveDateTime>,
+}
+
 /// Spends `presented_hash` and issues `new_hash` in its family, detecting reuse. Must run in
 /// a write transaction; a reuse commits the revocation.
 pub fn rotate(
@@ -67,21 +78,20 @@ pub fn rotate(
     new_expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<Rotation> {
-    let found: Option<(String, String, NaiveDateTime, Option<NaiveDateTime>, String, Option<NaiveDateTime>)> =
-        refresh_tokens::table
-            .inner_join(token_families::table)
-            .filter(refresh_tokens::token_hash.eq(presented_hash))
-            .select((
-                refresh_tokens::id,
-                refresh_tokens::family_id,
-                refresh_tokens::expires_at,
-                refresh_tokens::used_at,
-                token_families::user_id,
-                token_families::revoked_at,
-            ))
-            .first(conn)
-            .optional()?;
-    let Some((token_id, family_id, expires_at, used_at, user_id, revoked_at)) = found else {
+    let found: Option<PresentedToken> = refresh_tokens::table
+        .inner_join(token_families::table)
+        .filter(refresh_tokens::token_hash.eq(presented_hash))
+        .select((
+            refresh_tokens::id,
+            refresh_tokens::family_id,
+            refresh_tokens::expires_at,
+            refresh_tokens::used_at,
+            token_families::user_id,
+            token_families::revoked_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(PresentedToken { token_id, family_id, expires_at, used_at, user_id, revoked_at }) = found else {
         return Ok(Rotation::Invalid);
     };
     if revoked_at.is_some() {
@@ -91,9 +101,11 @@ pub fn rotate(
     let spent = if used_at.is_some() {
         0
     } else {
-        diesel::update(refresh_tokens::table.filter(refresh_tokens::id.eq(&token_id).and(refresh_tokens::used_at.is_null())))
-            .set(refresh_tokens::used_at.eq(Some(db_now)))
-            .execute(conn)?
+        diesel::update(
+            refresh_tokens::table.filter(refresh_tokens::id.eq(&token_id).and(refresh_tokens::used_at.is_null())),
+        )
+        .set(refresh_tokens::used_at.eq(Some(db_now)))
+        .execute(conn)?
     };
     if spent == 0 {
         revoke_session(conn, &family_id, now)?;
@@ -108,17 +120,21 @@ pub fn rotate(
 
 /// Revokes a session: its refresh tokens stop working and so do access tokens naming it.
 pub fn revoke_session(conn: &mut DbConnection, family_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    diesel::update(token_families::table.filter(token_families::id.eq(family_id).and(token_families::revoked_at.is_null())))
-        .set(token_families::revoked_at.eq(Some(to_db_time(now))))
-        .execute(conn)?;
+    diesel::update(
+        token_families::table.filter(token_families::id.eq(family_id).and(token_families::revoked_at.is_null())),
+    )
+    .set(token_families::revoked_at.eq(Some(to_db_time(now))))
+    .execute(conn)?;
     Ok(())
 }
 
 /// Revokes every session of a user (deactivation, password change).
 pub fn revoke_all_sessions(conn: &mut DbConnection, user_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    diesel::update(token_families::table.filter(token_families::user_id.eq(user_id).and(token_families::revoked_at.is_null())))
-        .set(token_families::revoked_at.eq(Some(to_db_time(now))))
-        .execute(conn)?;
+    diesel::update(
+        token_families::table.filter(token_families::user_id.eq(user_id).and(token_families::revoked_at.is_null())),
+    )
+    .set(token_families::revoked_at.eq(Some(to_db_time(now))))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -227,7 +243,11 @@ pub fn find_api_key(conn: &mut DbConnection, id: &str) -> StoreResult<ApiKey> {
 }
 
 /// The usable key with this secret hash: not revoked, not expired.
-pub fn find_usable_api_key(conn: &mut DbConnection, secret_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<ApiKey>> {
+pub fn find_usable_api_key(
+    conn: &mut DbConnection,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<ApiKey>> {
     let now = to_db_time(now);
     Ok(api_keys::table
         .filter(api_keys::secret_hash.eq(secret_hash).and(api_keys::revoked_at.is_null()))

@@ -177,7 +177,8 @@ pub fn list(
 /// Removes for good the companies soft-deleted before `cutoff`; their contacts stay and
 /// lose the link.
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    let expired = companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
+    let expired =
+        companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
     diesel::update(contacts::table.filter(contacts::company_id.eq_any(expired)))
         .set(contacts::company_id.eq(None::<String>))
         .execute(conn)?;

@@ -122,8 +122,9 @@ impl r2d2::ManageConnection for ConnectionManager {
                 // synchronous = FULL because an acknowledged write must survive a power cut.
                 // journal_mode is set once per file in `prepare_database`: switching it from
                 // several new connections at once fails with "database is locked".
-                connection
-                    .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+                connection.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )?;
                 Ok(DbConnection::Sqlite(connection))
             }
         }

@@ -55,5 +55,6 @@ pub fn insert(
 
 /// Forgets keys older than `cutoff` (they are kept 24 hours).
 pub fn purge_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(to_db_time(cutoff)))).execute(conn)?)
+    Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(to_db_time(cutoff))))
+        .execute(conn)?)
 }

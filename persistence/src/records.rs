@@ -151,10 +151,10 @@ macro_rules! record_queries {
             use domain::access::Visibility;
             use domain::listing::{CommonFilters, Direction, Position, RecordSort, SortKey};
 
+            use crate::Db;
             use crate::error::StoreResult;
             use crate::records::{contains_pattern, cursor_text, cursor_time, tag_pattern, tie_direction};
             use crate::schema::$table;
-            use crate::Db;
 
             pub(crate) type Query<'a> = $table::BoxedQuery<'a, Db>;
             pub(crate) type Predicate = Box<dyn BoxableExpression<$table::table, Db, SqlType = Nullable<Bool>>>;
@@ -196,7 +196,11 @@ macro_rules! record_queries {
                 query
             }
 
-            fn after_value(key: RecordSort, direction: Direction, value: &domain::listing::SortValue) -> StoreResult<(Predicate, Predicate)> {
+            fn after_value(
+                key: RecordSort,
+                direction: Direction,
+                value: &domain::listing::SortValue,
+            ) -> StoreResult<(Predicate, Predicate)> {
                 macro_rules! compare {
                     ($column:expr, $value:expr) => {{
                         let value = $value;
@@ -227,9 +231,13 @@ macro_rules! record_queries {
                 for key in keys {
                     query = match (key.key, key.direction) {
                         (RecordSort::CreatedAt, Direction::Ascending) => query.then_order_by($table::created_at.asc()),
-                        (RecordSort::CreatedAt, Direction::Descending) => query.then_order_by($table::created_at.desc()),
+                        (RecordSort::CreatedAt, Direction::Descending) => {
+                            query.then_order_by($table::created_at.desc())
+                        }
                         (RecordSort::UpdatedAt, Direction::Ascending) => query.then_order_by($table::updated_at.asc()),
-                        (RecordSort::UpdatedAt, Direction::Descending) => query.then_order_by($table::updated_at.desc()),
+                        (RecordSort::UpdatedAt, Direction::Descending) => {
+                            query.then_order_by($table::updated_at.desc())
+                        }
                         (RecordSort::Name, Direction::Ascending) => query.then_order_by($table::sort_name.asc()),
                         (RecordSort::Name, Direction::Descending) => query.then_order_by($table::sort_name.desc()),
                     };
@@ -270,7 +278,10 @@ macro_rules! record_queries {
 
         impl crate::records::RecordRow for $row {
             type Data = $data;
-            fn position(&self, keys: &[domain::listing::SortKey<domain::listing::RecordSort>]) -> domain::listing::Position {
+            fn position(
+                &self,
+                keys: &[domain::listing::SortKey<domain::listing::RecordSort>],
+            ) -> domain::listing::Position {
                 crate::records::position_of(keys, &self.id, self.created_at, self.updated_at, &self.sort_name)
             }
             fn into_stored(self) -> crate::StoreResult<domain::record::Stored<Self::Data>> {

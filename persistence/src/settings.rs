@@ -2,9 +2,9 @@
 
 use diesel::prelude::*;
 
+use crate::DbConnection;
 use crate::error::{StoreError, StoreResult};
 use crate::schema::instance_settings;
-use crate::DbConnection;
 
 /// The stored value for `key`, storing `candidate` first if there is none. Several processes
 /// racing on a fresh database all end up with the one value that won.

@@ -97,11 +97,9 @@ impl Store {
     /// Runs `f` in one transaction; any error, the caller's own included, rolls it all back.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
         let mut connection = self.connection()?;
-        let _writer = match &self.sqlite_writer {
-            // A poisoned lock only means another writer panicked; the database is intact.
-            Some(lock) => Some(lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
-            None => None,
-        };
+        // A poisoned lock only means another writer panicked; the database is intact.
+        let _writer =
+            self.sqlite_writer.as_ref().map(|lock| lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let connection: &mut DbConnection = &mut connection;
         let mut outcome: Option<Result<T, E>> = None;
         let committed = connection.transaction::<(), Rollback, _>(|conn| match f(conn) {

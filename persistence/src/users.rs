@@ -169,10 +169,7 @@ pub fn membership(conn: &mut DbConnection, user_id: &str) -> StoreResult<Members
     let mut teammate_ids: Vec<String> = if team_ids.is_empty() {
         Vec::new()
     } else {
-        team_members::table
-            .filter(team_members::team_id.eq_any(&team_ids))
-            .select(team_members::user_id)
-            .load(conn)?
+        team_members::table.filter(team_members::team_id.eq_any(&team_ids)).select(team_members::user_id).load(conn)?
     };
     teammate_ids.push(user.id.clone());
     teammate_ids.sort();

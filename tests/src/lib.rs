@@ -323,7 +323,10 @@ impl TestApp {
 
     /// Signs in and returns the whole token answer.
     pub async fn login_reply(&self, email: &str, password: &str) -> Reply {
-        self.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": email, "password": password})).send().await
+        self.request(Method::POST, "/api/v1/auth/login")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
     }
 
     /// Signs in and returns the access token.
@@ -335,7 +338,11 @@ impl TestApp {
     pub async fn user_with_role(&self, email: &str, role: &str) -> (String, String) {
         let password = "user password 1234";
         let created = self
-            .post("/api/v1/users", &self.admin_token, &json!({"email": email, "name": email, "password": password, "role_id": role}))
+            .post(
+                "/api/v1/users",
+                &self.admin_token,
+                &json!({"email": email, "name": email, "password": password, "role_id": role}),
+            )
             .await
             .assert_status(201);
         (created.str("id"), self.login(email, password).await)

@@ -108,7 +108,11 @@ fn target_user(caller: &Caller, requested: Option<&str>) -> Result<String, ApiEr
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query<ApiKeyListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ApiKeyListParams>,
+) -> Result<HttpResponse, ApiError> {
     refuse_key_callers(&caller)?;
     let user_id = target_user(&caller, params.user_id.as_deref())?;
     let keys = state.read(move |conn| Ok(auth::list_api_keys(conn, Some(&user_id))?)).await?;
@@ -147,8 +151,12 @@ pub async fn create(
     create_idempotently(&state, &caller, key, "POST /api/v1/api-keys", &body.into_inner(), move |conn| {
         match users::find(conn, &user_id) {
             Ok(user) if user.active => {}
-            Ok(_) => return Err(ApiError::invalid_field("user_id", "inactive_user", "names a deactivated user")),
-            Err(StoreError::NotFound) => return Err(ApiError::invalid_field("user_id", "not_found", "names no user")),
+            Ok(_) => {
+                return Err(ApiError::invalid_field("user_id", "inactive_user", "names a deactivated user"));
+            }
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::invalid_field("user_id", "not_found", "names no user"));
+            }
             Err(other) => return Err(other.into()),
         }
         if let Some(role_id) = &role_id {
@@ -199,7 +207,12 @@ fn key_of(conn: &mut persistence::DbConnection, caller: &Caller, id: &str) -> Re
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     refuse_key_callers(&caller)?;
     let id = id.into_inner();
     let key = state.read(move |conn| key_of(conn, &caller, &id)).await?;
@@ -218,7 +231,12 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Strin
     ),
     security(("bearer" = []))
 )]
-pub async fn revoke(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     refuse_key_callers(&caller)?;
     let id = id.into_inner();
     state

@@ -83,7 +83,11 @@ fn invalid_login() -> ApiError {
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn login(state: web::Data<AppState>, _: web::Query<NoParams>, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    _: web::Query<NoParams>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.into_inner();
     let Ok(email) = EmailAddress::parse("email", &email) else {
         return Err(invalid_login());
@@ -94,7 +98,8 @@ pub async fn login(state: web::Data<AppState>, _: web::Query<NoParams>, body: we
         Some((user, hash)) => (Some(user), hash),
         None => (None, decoy_hash().to_owned()),
     };
-    let verified = web::block(move || verify_password(&password, &hash)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let verified =
+        web::block(move || verify_password(&password, &hash)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let user = match user {
         Some(user) if verified && user.active => user,
         Some(user) if verified => {
@@ -108,9 +113,8 @@ pub async fn login(state: web::Data<AppState>, _: web::Query<NoParams>, body: we
     let now = Utc::now();
     let refresh_expires = now + state.config.refresh_token_ttl;
     let user_id = user.id.clone();
-    let session_id = state
-        .write(move |conn| Ok(auth::start_session(conn, &user_id, &refresh_hash, refresh_expires, now)?))
-        .await?;
+    let session_id =
+        state.write(move |conn| Ok(auth::start_session(conn, &user_id, &refresh_hash, refresh_expires, now)?)).await?;
     let access_token = state.keys.issue(&user.id, &session_id, now).map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(TokenPair {
         access_token,
@@ -137,13 +141,18 @@ pub async fn login(state: web::Data<AppState>, _: web::Query<NoParams>, body: we
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn refresh(state: web::Data<AppState>, _: web::Query<NoParams>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    _: web::Query<NoParams>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let presented = secret_hash(&body.into_inner().refresh_token);
     let refresh_token = random_token();
     let new_hash = secret_hash(&refresh_token);
     let now = Utc::now();
     let refresh_expires = now + state.config.refresh_token_ttl;
-    let rotation = state.write(move |conn| Ok(auth::rotate(conn, &presented, &new_hash, refresh_expires, now)?)).await?;
+    let rotation =
+        state.write(move |conn| Ok(auth::rotate(conn, &presented, &new_hash, refresh_expires, now)?)).await?;
     let (user_id, session_id) = match rotation {
         Rotation::Rotated { user_id, family_id } => (user_id, family_id),
         Rotation::Reused { user_id, family_id } => {
@@ -152,7 +161,9 @@ pub async fn refresh(state: web::Data<AppState>, _: web::Query<NoParams>, body: 
                 "this refresh token was already used; the session has been revoked, sign in again".into(),
             ));
         }
-        Rotation::Invalid => return Err(ApiError::Unauthorized("the refresh token is invalid, expired or revoked".into())),
+        Rotation::Invalid => {
+            return Err(ApiError::Unauthorized("the refresh token is invalid, expired or revoked".into()));
+        }
     };
     let lookup = user_id.clone();
     let user = state.read(move |conn| Ok(users::find(conn, &lookup)?)).await?;
@@ -182,7 +193,11 @@ pub async fn refresh(state: web::Data<AppState>, _: web::Query<NoParams>, body: 
     ),
     security(("bearer" = []))
 )]
-pub async fn logout(state: web::Data<AppState>, caller: Caller, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let Some(session_id) = caller.session_id else {
         return Err(ApiError::bad_request("an API key has no session; revoke it with DELETE /api/v1/api-keys/{id}"));
     };

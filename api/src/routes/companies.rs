@@ -200,7 +200,11 @@ fn not_found(error: StoreError) -> ApiError {
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query<CompanyListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<CompanyListParams>,
+) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     caller.principal.may_in_module(Module::Companies, Action::Read)?;
     check_deleted_listing(&caller.principal, params.deleted)?;
@@ -216,7 +220,8 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query
         .map(|d| domain::values::DomainName::parse("domain", d))
         .transpose()
         .map_err(|e| ApiError::bad_field("domain", e.code, e.message))?;
-    let q = domain::listing::parse_text_query(params.q.as_deref()).map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(params.q.as_deref())
+        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
     let filters = CompanyFilters {
         common: CommonFilters {
             owner_id: params.owner_id,
@@ -299,7 +304,12 @@ pub async fn create(
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let visibility = caller.principal.visibility(Module::Companies, Action::Read);
     let id = id.into_inner();
     let company = state.read(move |conn| companies::find(conn, &id, &visibility).map_err(not_found)).await?;
@@ -341,7 +351,8 @@ pub async fn update(
     let company = state
         .write(move |conn| {
             let principal = &caller.principal;
-            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read)).map_err(not_found)?;
+            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read))
+                .map_err(not_found)?;
             principal.may(Module::Companies, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
             let data = validated(shape, CompanyData::apply(Some(&current.data), changes))?;
@@ -386,7 +397,8 @@ pub async fn delete(
     state
         .write(move |conn| {
             let principal = &caller.principal;
-            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read)).map_err(not_found)?;
+            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read))
+                .map_err(not_found)?;
             principal.may(Module::Companies, Action::Delete, current.data.ownership())?;
             if_match.check(current.version)?;
             Ok(companies::soft_delete(conn, &id, current.version, Utc::now())?)
@@ -408,7 +420,12 @@ pub async fn delete(
     ),
     security(("bearer" = []))
 )]
-pub async fn restore(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
     let company = state.write(move |conn| companies::restore(conn, &id, Utc::now()).map_err(not_found)).await?;

@@ -146,10 +146,14 @@ impl ContactInput {
     fn to_changes(&self) -> Result<ContactChanges, ApiError> {
         check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let emails = self.emails.clone().map(|o| {
-            o.map(|list| list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect())
+            o.map(|list| {
+                list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect()
+            })
         });
         let phones = self.phones.clone().map(|o| {
-            o.map(|list| list.into_iter().map(|p| PhoneInput { number: p.number, label: p.label, primary: p.primary }).collect())
+            o.map(|list| {
+                list.into_iter().map(|p| PhoneInput { number: p.number, label: p.label, primary: p.primary }).collect()
+            })
         });
         Ok(ContactChanges {
             first_name: Patch::from_double_option(self.first_name.clone()),
@@ -206,7 +210,8 @@ pub(crate) fn contact_filters(params: &ContactListParams) -> Result<ContactFilte
         .map(|t| domain::values::Tags::parse_one("tag", t))
         .transpose()
         .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
-    let q = domain::listing::parse_text_query(params.q.as_deref()).map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(params.q.as_deref())
+        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
     Ok(ContactFilters {
         common: CommonFilters {
             owner_id: params.owner_id.clone(),
@@ -237,7 +242,11 @@ pub(crate) fn contact_filters(params: &ContactListParams) -> Result<ContactFilte
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query<ContactListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ContactListParams>,
+) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     caller.principal.may_in_module(Module::Contacts, Action::Read)?;
     check_deleted_listing(&caller.principal, params.deleted)?;
@@ -253,12 +262,20 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, params: web::Query
 }
 
 /// A company a contact links to must exist and be visible to the caller.
-fn check_company(conn: &mut persistence::DbConnection, caller: &Caller, company_id: Option<&str>) -> Result<(), ApiError> {
-    let Some(company_id) = company_id else { return Ok(()) };
+fn check_company(
+    conn: &mut persistence::DbConnection,
+    caller: &Caller,
+    company_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(company_id) = company_id else {
+        return Ok(());
+    };
     let visibility = caller.principal.visibility(Module::Companies, Action::Read);
     match companies::find(conn, company_id, &visibility) {
         Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => Err(ApiError::invalid_field("company_id", "not_found", "names no company you can see")),
+        Err(StoreError::NotFound) => {
+            Err(ApiError::invalid_field("company_id", "not_found", "names no company you can see"))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -328,7 +345,12 @@ pub async fn create(
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let visibility = caller.principal.visibility(Module::Contacts, Action::Read);
     let id = id.into_inner();
     let contact = state.read(move |conn| contacts::find(conn, &id, &visibility).map_err(not_found)).await?;
@@ -379,7 +401,8 @@ pub async fn update(
     let contact = state
         .write(move |conn| {
             let principal = &caller.principal;
-            let current = contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
+            let current =
+                contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
             principal.may(Module::Contacts, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
             let data = validated(shape, ContactData::apply(Some(&current.data), changes))?;
@@ -431,7 +454,8 @@ pub async fn delete(
     state
         .write(move |conn| {
             let principal = &caller.principal;
-            let current = contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
+            let current =
+                contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
             principal.may(Module::Contacts, Action::Delete, current.data.ownership())?;
             if_match.check(current.version)?;
             Ok(contacts::soft_delete(conn, &id, current.version, Utc::now())?)
@@ -457,7 +481,12 @@ pub async fn delete(
     ),
     security(("bearer" = []))
 )]
-pub async fn restore(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
     let contact = state.write(move |conn| contacts::restore(conn, &id, Utc::now()).map_err(not_found)).await?;

@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Grants, Module, Scope};
 use domain::values::{SHORT_TEXT_MAX, optional_text, required_text};
-use persistence::roles::{self, Role};
 use persistence::StoreError;
+use persistence::roles::{self, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -77,7 +77,9 @@ impl RoleInput {
         let name = required_text("name", &self.name, SHORT_TEXT_MAX)?;
         let description = optional_text("description", &self.description, 10_000)?.unwrap_or_default();
         let grants = Grants::from_entries(
-            self.grants.iter().flat_map(|(module, actions)| actions.iter().map(move |(action, scope)| (*module, *action, *scope))),
+            self.grants
+                .iter()
+                .flat_map(|(module, actions)| actions.iter().map(move |(action, scope)| (*module, *action, *scope))),
         );
         Ok((name, description, grants))
     }
@@ -101,7 +103,11 @@ fn role_error(error: StoreError) -> ApiError {
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, _caller: Caller, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let found = state.read(|conn| Ok(roles::list(conn)?)).await?;
     Ok(HttpResponse::Ok().json(found.into_iter().map(RoleView::from).collect::<Vec<_>>()))
 }
@@ -149,7 +155,12 @@ pub async fn create(
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, _caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let role = state.read(move |conn| roles::find(conn, &id).map_err(role_error)).await?;
     Ok(HttpResponse::Ok().json(RoleView::from(role)))
@@ -205,7 +216,12 @@ pub async fn update(
     ),
     security(("bearer" = []))
 )]
-pub async fn delete(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
     state
@@ -215,7 +231,9 @@ pub async fn delete(state: web::Data<AppState>, caller: Caller, id: web::Path<St
             }
             let holders = roles::usage(conn, &id)?;
             if holders > 0 {
-                return Err(ApiError::Conflict(format!("the role is held by {holders} users or API keys; reassign them first")));
+                return Err(ApiError::Conflict(format!(
+                    "the role is held by {holders} users or API keys; reassign them first"
+                )));
             }
             roles::delete(conn, &id).map_err(role_error)
         })
@@ -225,9 +243,10 @@ pub async fn delete(state: web::Data<AppState>, caller: Caller, id: web::Path<St
 
 /// Registers the role routes.
 pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/roles").route(web::get().to(list)).route(web::post().to(create)))
-        .service(
-            web::resource("/roles/{id}").route(web::get().to(get)).route(web::patch().to(update)).route(web::delete().to(delete)),
-        );
+    config.service(web::resource("/roles").route(web::get().to(list)).route(web::post().to(create))).service(
+        web::resource("/roles/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
 }

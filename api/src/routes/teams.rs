@@ -29,7 +29,13 @@ pub struct TeamView {
 
 impl From<Team> for TeamView {
     fn from(team: Team) -> Self {
-        TeamView { id: team.id, name: team.name, member_ids: team.member_ids, created_at: team.created_at, updated_at: team.updated_at }
+        TeamView {
+            id: team.id,
+            name: team.name,
+            member_ids: team.member_ids,
+            created_at: team.created_at,
+            updated_at: team.updated_at,
+        }
     }
 }
 
@@ -66,7 +72,11 @@ fn team_name(input: &TeamInput) -> Result<String, ApiError> {
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, _caller: Caller, params: web::Query<UserListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    params: web::Query<UserListParams>,
+) -> Result<HttpResponse, ApiError> {
     let limit = id_page_limit(params.limit)?;
     let after = params.cursor.clone();
     let found = state.read(move |conn| Ok(teams::list(conn, after.as_deref(), limit + 1)?)).await?;
@@ -118,7 +128,12 @@ pub async fn create(
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, _caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let team = state.read(move |conn| teams::find(conn, &id).map_err(not_found)).await?;
     let version = team.version;
@@ -177,7 +192,12 @@ pub async fn update(
     ),
     security(("bearer" = []))
 )]
-pub async fn delete(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
     state.write(move |conn| teams::delete(conn, &id).map_err(not_found)).await?;
@@ -251,7 +271,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(web::resource("/teams").route(web::get().to(list)).route(web::post().to(create)))
         .service(
-            web::resource("/teams/{id}").route(web::get().to(get)).route(web::patch().to(update)).route(web::delete().to(delete)),
+            web::resource("/teams/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
         )
         .service(
             web::resource("/teams/{id}/members/{user_id}")

@@ -120,7 +120,11 @@ pub(crate) fn check_role(conn: &mut persistence::DbConnection, role_id: &str) ->
     ),
     security(("bearer" = []))
 )]
-pub async fn list(state: web::Data<AppState>, _caller: Caller, params: web::Query<UserListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    params: web::Query<UserListParams>,
+) -> Result<HttpResponse, ApiError> {
     let limit = id_page_limit(params.limit)?;
     let after = params.cursor.clone();
     let found = state.read(move |conn| Ok(users::list(conn, after.as_deref(), limit + 1)?)).await?;
@@ -163,9 +167,9 @@ pub async fn create(
         check_role(conn, &new_user.role_id)?;
         let user = users::insert(conn, new_user.email.as_str(), &new_user.name, &hash, &new_user.role_id, Utc::now())
             .map_err(|e| match e {
-                StoreError::Conflict(_) => ApiError::Conflict("a user with this email already exists".into()),
-                other => other.into(),
-            })?;
+            StoreError::Conflict(_) => ApiError::Conflict("a user with this email already exists".into()),
+            other => other.into(),
+        })?;
         let location = format!("/api/v1/users/{}", user.id);
         let version = user.version;
         Created::new(&UserView::from(user), location, version)
@@ -184,7 +188,12 @@ pub async fn create(
     ),
     security(("bearer" = []))
 )]
-pub async fn get(state: web::Data<AppState>, _caller: Caller, id: web::Path<String>, _: web::Query<NoParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let user = state.read(move |conn| users::find(conn, &id).map_err(user_not_found)).await?;
     let version = user.version;
@@ -244,7 +253,8 @@ pub async fn update(
             }
             let admin = domain::access::BuiltInRole::Admin.key();
             let is_active_admin = current.active && current.role_id == admin;
-            let stays = patch.active.unwrap_or(current.active) && patch.role_id.as_deref().unwrap_or(&current.role_id) == admin;
+            let stays =
+                patch.active.unwrap_or(current.active) && patch.role_id.as_deref().unwrap_or(&current.role_id) == admin;
             let admins = if is_active_admin && !stays { users::count_active_admins(conn)? } else { 0 };
             check_admin_change(&actor, &id, is_active_admin, stays, admins).map_err(|refusal| match refusal {
                 UserChangeRefused::SelfLockout => ApiError::Conflict("you cannot deactivate or demote yourself".into()),
@@ -269,4 +279,3 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(web::resource("/users").route(web::get().to(list)).route(web::post().to(create)))
         .service(web::resource("/users/{id}").route(web::get().to(get)).route(web::patch().to(update)));
 }
-

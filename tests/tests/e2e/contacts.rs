@@ -3,7 +3,10 @@ use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};
 
 fn ids(reply: &e2e::Reply) -> Vec<String> {
-    reply.body["data"].as_array().map(|rows| rows.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    reply.body["data"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 on_both_backends! {

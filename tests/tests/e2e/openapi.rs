@@ -34,12 +34,21 @@ fn every_operation_is_documented_completely() {
             assert!(operation["operationId"].is_string(), "{name}: no operationId");
             let responses = operation["responses"].as_object().expect("responses");
             for (status, response) in responses {
-                assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{name} {status}: no description");
+                assert!(
+                    response["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{name} {status}: no description"
+                );
                 if status.starts_with('4') || status.starts_with('5') {
-                    assert!(response["content"]["application/problem+json"].is_object(), "{name} {status}: not problem+json");
+                    assert!(
+                        response["content"]["application/problem+json"].is_object(),
+                        "{name} {status}: not problem+json"
+                    );
                 }
             }
-            let public = path.starts_with("/healthz") || path.starts_with("/readyz") || path.ends_with("/auth/login") || path.ends_with("/auth/refresh");
+            let public = path.starts_with("/healthz")
+                || path.starts_with("/readyz")
+                || path.ends_with("/auth/login")
+                || path.ends_with("/auth/refresh");
             if !public {
                 assert!(operation["security"].is_array(), "{name}: no security");
                 assert!(responses.contains_key("401"), "{name}: no 401");

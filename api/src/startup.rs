@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use domain::access::BuiltInRole;
 use domain::user::NewUser;
-use persistence::{Backend, Store, StoreError, StoreOptions, roles, settings, users};
+use persistence::{Backend, Store, StoreError, StoreOptions, maintenance, roles, settings, users};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -87,6 +87,30 @@ fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> 
     Ok(())
 }
 
+/// Every `interval`, removes records whose retention ended and day-old idempotency answers.
+/// Each process runs its own; the purge is idempotent, so several processes are safe.
+fn spawn_purge(store: Store, retention_days: u32, interval: std::time::Duration) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            let store = store.clone();
+            let purged = web::block(move || {
+                let now = Utc::now();
+                let records_cutoff = now - chrono::TimeDelta::days(i64::from(retention_days));
+                store.write(|conn| maintenance::purge(conn, records_cutoff, now - chrono::TimeDelta::days(1)))
+            })
+            .await;
+            match purged {
+                Ok(Ok(counts)) if counts != maintenance::Purged::default() => log::info!("purged {counts:?}"),
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => log::warn!("purge failed: {error}"),
+                Err(error) => log::warn!("purge task failed: {error}"),
+            }
+        }
+    });
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -102,6 +126,7 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
+        spawn_purge(store.clone(), config.retention_days, config.purge_interval);
         let state = web::Data::new(AppState { store, keys, config, limiter: RateLimiter::default() });
         let mut server = HttpServer::new(move || app(state.clone()));
         if let Some(workers) = workers {

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod contacts;
 pub mod error;
 pub mod idempotency;
+pub mod maintenance;
 mod records;
 pub mod roles;
 mod schema;

@@ -160,3 +160,23 @@ impl Store {
         (state.connections, state.idle_connections)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn migration_names(backend: &str) -> BTreeSet<String> {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
+        std::fs::read_dir(folder)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let postgres = migration_names("postgres");
+        assert!(!postgres.is_empty());
+        assert_eq!(postgres, migration_names("sqlite"));
+    }
+}

@@ -6,4 +6,5 @@ mod e2e {
     mod contacts;
     mod errors;
     mod openapi;
+    mod retention;
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod records;
 pub mod routes;
 pub mod startup;
 pub mod state;

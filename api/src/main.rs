@@ -14,6 +14,7 @@ const USAGE: &str = "usage: crm [serve | migrate | openapi | create-admin EMAIL 
   migrate       apply database migrations and exit
   openapi       print the OpenAPI document to stdout
   create-admin  create an admin user; the password is read from CRM_ADMIN_PASSWORD
+  healthcheck   exit 0 when the server on CRM_LISTEN answers /healthz (for containers)
 
 Configuration comes from the environment: DATABASE_URL (default sqlite://crm.sqlite3),
 CRM_LISTEN (default 127.0.0.1:8080), CRM_JWT_SECRET, CRM_ADMIN_EMAIL, CRM_ADMIN_PASSWORD,
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         "create-admin" => create_admin(&args[1..]),
+        "healthcheck" => healthcheck(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -88,4 +90,24 @@ fn create_admin(args: &[String]) -> Result<(), String> {
         })?;
     println!("created admin {} ({})", user.email, user.id);
     Ok(())
+}
+
+/// Asks the local server for `/healthz` over plain HTTP, so a container needs no curl.
+fn healthcheck() -> Result<(), String> {
+    use std::io::{Read, Write};
+    let listen = std::env::var("CRM_LISTEN").unwrap_or_else(|_| api::config::DEFAULT_LISTEN.to_owned());
+    let port = listen.rsplit(':').next().unwrap_or("8080");
+    let address = format!("127.0.0.1:{port}");
+    let timeout = std::time::Duration::from_secs(3);
+    let socket = address.parse().map_err(|e| format!("bad address {address}: {e}"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&socket, timeout).map_err(|e| format!("{address}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        Err(format!("unhealthy: {}", answer.lines().next().unwrap_or("no answer")))
+    }
 }

@@ -23,11 +23,14 @@ use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::{AppState, RateLimiter};
 
+/// Serialises start-up steps across processes sharing one database.
+const BOOTSTRAP_LOCK: i64 = 0x0c4d_0002;
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
+    #[error("database ({step}): {source}")]
+    Store { step: &'static str, source: StoreError },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("{0}")]
@@ -37,22 +40,29 @@ pub enum StartError {
 /// Opens the database, applies migrations and makes sure roles, the token secret and a
 /// first admin exist. Safe to run from several processes at once.
 pub fn bootstrap(config: &Config) -> Result<(Store, TokenKeys), StartError> {
+    let at = |step: &'static str| move |source: StoreError| StartError::Store { step, source };
     let store = Store::open(
         &config.database_url,
         &StoreOptions { max_connections: config.db_max_connections, checkout_timeout: config.db_checkout_timeout },
-    )?;
-    let applied = store.migrate()?;
+    )
+    .map_err(at("connecting"))?;
+    let applied = store.migrate().map_err(at("migrating"))?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
-    store.write(|conn| roles::sync_builtin(conn, Utc::now()))?;
+    store
+        .write_serialized(BOOTSTRAP_LOCK, |conn| roles::sync_builtin(conn, Utc::now()))
+        .map_err(at("seeding roles"))?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
         None => {
             if store.backend() == Backend::Postgres {
                 log::warn!("CRM_JWT_SECRET is not set: using a secret generated and kept in the database");
             }
-            store.write(|conn| settings::get_or_init(conn, "jwt_secret", &random_token()))?.into_bytes()
+            store
+                .write_serialized(BOOTSTRAP_LOCK, |conn| settings::get_or_init(conn, "jwt_secret", &random_token()))
+                .map_err(at("token secret"))?
+                .into_bytes()
         }
     };
     ensure_first_admin(&store, config)?;
@@ -60,7 +70,8 @@ pub fn bootstrap(config: &Config) -> Result<(Store, TokenKeys), StartError> {
 }
 
 fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> {
-    if store.read(users::count)? > 0 {
+    let at = |source: StoreError| StartError::Store { step: "first admin", source };
+    if store.read(users::count).map_err(at)? > 0 {
         return Ok(());
     }
     let email = config.admin_email.clone().unwrap_or_else(|| "admin@example.com".to_owned());
@@ -71,18 +82,22 @@ fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> 
     let admin = NewUser::parse(&email, "Administrator", &password, BuiltInRole::Admin.key())
         .map_err(|e| StartError::Setup(format!("CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD are not usable: {e}")))?;
     let hash = hash_password(admin.password.expose()).map_err(StartError::Setup)?;
-    let created =
-        store.write(|conn| users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now()));
+    // Re-checked under the lock: another process may have created the first admin meanwhile.
+    let created = store.write_serialized(BOOTSTRAP_LOCK, |conn| {
+        if users::count(conn)? > 0 {
+            return Ok(None);
+        }
+        users::insert(conn, admin.email.as_str(), &admin.name, &hash, &admin.role_id, Utc::now()).map(Some)
+    });
     match created {
-        Ok(user) if generated => log::warn!(
+        Ok(None) => {}
+        Ok(Some(user)) if generated => log::warn!(
             "created the first admin: email {} password {password} (shown once; change it with PATCH /api/v1/users/{})",
             user.email,
             user.id
         ),
-        Ok(user) => log::info!("created the first admin {}", user.email),
-        // Another process created it at the same moment.
-        Err(StoreError::Conflict(_)) => {}
-        Err(other) => return Err(other.into()),
+        Ok(Some(user)) => log::info!("created the first admin {}", user.email),
+        Err(other) => return Err(at(other)),
     }
     Ok(())
 }

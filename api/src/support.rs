@@ -6,7 +6,6 @@ use actix_web::http::{StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use domain::access::Principal;
 use domain::listing::{Direction, Limit, PageRequest, Position, RecordSort, SortField, SortKey, parse_sort};
 use persistence::idempotency::{self, StoredResponse};
 use persistence::{DbConnection, StoreError, teams, users};
@@ -209,14 +208,6 @@ pub fn check_owner_and_team(
         && !teams::exists(conn, team_id)?
     {
         return Err(ApiError::invalid_field("team_id", "not_found", "names no team"));
-    }
-    Ok(())
-}
-
-/// Refuses listing soft-deleted records to anyone but admins.
-pub fn check_deleted_listing(principal: &Principal, deleted: bool) -> Result<(), ApiError> {
-    if deleted && !principal.is_admin() {
-        return Err(ApiError::Forbidden("only administrators may list deleted records".into()));
     }
     Ok(())
 }

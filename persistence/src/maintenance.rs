@@ -15,7 +15,11 @@ pub struct Purged {
 
 /// Removes records soft-deleted before `records_cutoff` (their retention ended) and
 /// idempotency answers stored before `keys_cutoff`.
-pub fn purge(conn: &mut DbConnection, records_cutoff: DateTime<Utc>, keys_cutoff: DateTime<Utc>) -> StoreResult<Purged> {
+pub fn purge(
+    conn: &mut DbConnection,
+    records_cutoff: DateTime<Utc>,
+    keys_cutoff: DateTime<Utc>,
+) -> StoreResult<Purged> {
     Ok(Purged {
         contacts: contacts::purge_deleted_before(conn, records_cutoff)?,
         companies: companies::purge_deleted_before(conn, records_cutoff)?,

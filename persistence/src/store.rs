@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -16,17 +17,8 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/s
 /// Arbitrary but fixed: every process migrating the same PostgreSQL database takes this lock.
 const MIGRATION_LOCK_KEY: i64 = 0x0c4d_0001;
 
-/// Why a transaction was rolled back: the caller's error is kept aside, the database's is carried.
-enum Rollback {
-    Caller,
-    Database(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Rollback {
-    fn from(error: diesel::result::Error) -> Self {
-        Rollback::Database(error)
-    }
-}
+/// The transaction manager behind `DbConnection`.
+type Manager = <DbConnection as Connection>::TransactionManager;
 
 /// Pool settings.
 #[derive(Debug, Clone)]
@@ -96,26 +88,60 @@ impl Store {
 
     /// Runs `f` in one transaction; any error, the caller's own included, rolls it all back.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E> {
-        let mut connection = self.connection()?;
+        self.transaction(None, f)
+    }
+
+    /// Like [`Store::write`], but transactions passing the same `lock` run one after the other
+    /// across every process sharing the database (start-up steps such as seeding roles).
+    pub fn write_serialized<T, E: From<StoreError>>(
+        &self,
+        lock: i64,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(Some(lock), f)
+    }
+
+    fn transaction<T, E: From<StoreError>>(
+        &self,
+        lock: Option<i64>,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut pooled = self.connection()?;
+        let connection: &mut DbConnection = &mut pooled;
+        // In-process writers queue on a mutex rather than on SQLite's sleeping busy handler.
         // A poisoned lock only means another writer panicked; the database is intact.
         let _writer =
             self.sqlite_writer.as_ref().map(|lock| lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let connection: &mut DbConnection = &mut connection;
-        let mut outcome: Option<Result<T, E>> = None;
-        let committed = connection.transaction::<(), Rollback, _>(|conn| match f(conn) {
-            Ok(value) => {
-                outcome = Some(Ok(value));
-                Ok(())
+        let begun = match &mut *connection {
+            // IMMEDIATE takes the write lock up front, so a writer in another process waits
+            // (busy_timeout) instead of failing later on a read-to-write upgrade. SQLite
+            // writers are serialised anyway, which makes `lock` moot there.
+            DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE"),
+            DbConnection::Postgresql(inner) => {
+                AnsiTransactionManager::begin_transaction(inner).and_then(|()| match lock {
+                    Some(key) => {
+                        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({key})")).execute(inner).map(drop)
+                    }
+                    None => Ok(()),
+                })
             }
+        };
+        if let Err(error) = begun {
+            let _ = Manager::rollback_transaction(connection);
+            return Err(StoreError::from(error).into());
+        }
+        match f(connection) {
+            Ok(value) => match Manager::commit_transaction(connection) {
+                Ok(()) => Ok(value),
+                Err(error) => {
+                    let _ = Manager::rollback_transaction(connection);
+                    Err(StoreError::from(error).into())
+                }
+            },
             Err(error) => {
-                outcome = Some(Err(error));
-                Err(Rollback::Caller)
+                let _ = Manager::rollback_transaction(connection);
+                Err(error)
             }
-        });
-        match committed {
-            Ok(()) | Err(Rollback::Caller) => outcome
-                .unwrap_or_else(|| Err(StoreError::Internal("transaction ended without an outcome".into()).into())),
-            Err(Rollback::Database(error)) => Err(StoreError::from(error).into()),
         }
     }
 
@@ -129,20 +155,25 @@ impl Store {
     /// Applies pending migrations; on PostgreSQL under an advisory lock so several processes
     /// may start at once. Returns the versions applied.
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
-        let mut connection = self.connection()?;
         let migrations = self.migrations();
-        let lock = self.backend == Backend::Postgres;
-        if lock {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(&mut *connection)?;
+        let run = |conn: &mut DbConnection| {
+            conn.run_pending_migrations(migrations)
+                .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+        };
+        match self.backend {
+            // Each migration runs in a savepoint of one IMMEDIATE transaction, so a second
+            // process finds them applied instead of racing to run them too.
+            Backend::Sqlite => self.write(run),
+            // A session lock, held across the migrations' own transactions.
+            Backend::Postgres => {
+                let mut connection = self.connection()?;
+                connection.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+                let applied = run(&mut connection);
+                connection.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+                applied
+            }
         }
-        let applied = connection
-            .run_pending_migrations(migrations)
-            .map(|versions| versions.iter().map(ToString::to_string).collect())
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
-        if lock {
-            connection.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
-        }
-        applied
     }
 
     /// True when the database answers and every migration is applied (`/readyz`).
@@ -169,7 +200,9 @@ mod tests {
     fn migration_names(backend: &str) -> BTreeSet<String> {
         let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
         std::fs::read_dir(folder)
-            .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|entries| {
+                entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+            })
             .unwrap_or_default()
     }
 

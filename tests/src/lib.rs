@@ -82,7 +82,11 @@ fn postgres_server_url() -> String {
 /// A database made for one test and removed after it.
 pub enum TestDb {
     Sqlite(tempfile_dir::TempDir),
-    Postgres { name: String },
+    Postgres {
+        name: String,
+    },
+    /// Another `TestApp` owns the database.
+    Borrowed,
 }
 
 /// A minimal temporary directory, removed on drop.
@@ -164,6 +168,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub admin_token: String,
     pub db: TestDb,
+    /// The configuration the server started with (its database included).
+    pub config: Config,
     client: awc::Client,
 }
 
@@ -270,6 +276,18 @@ impl Req<'_> {
     }
 }
 
+fn start_server(config: Config) -> String {
+    let application = Application::build(config).expect("test server starts");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    actix_web::rt::spawn(application.run_until_stopped());
+    base
+}
+
+/// A fresh database and its URL, for tests that start servers themselves.
+pub fn fresh_database(backend: Backend) -> (TestDb, DatabaseUrl) {
+    TestDb::create(backend)
+}
+
 impl TestApp {
     /// Starts a server on a fresh database of `backend`.
     pub async fn spawn(backend: Backend) -> Self {
@@ -287,13 +305,38 @@ impl TestApp {
         config.db_max_connections = 4;
         config.login_rate_limit_per_minute = 1000;
         adjust(&mut config);
-        let application = Application::build(config).expect("test server starts");
-        let base = format!("http://127.0.0.1:{}", application.port());
-        actix_web::rt::spawn(application.run_until_stopped());
+        let base = start_server(config.clone());
         let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-        let mut app = TestApp { base, backend, admin_token: String::new(), db, client };
+        let mut app = TestApp { base, backend, admin_token: String::new(), db, config, client };
         app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
+    }
+
+    /// Starts a server on a database a test prepared itself (the test keeps it alive).
+    pub async fn spawn_on(config: Config) -> Self {
+        let backend = match config.database_url.backend() {
+            persistence::Backend::Sqlite => Backend::Sqlite,
+            persistence::Backend::Postgres => Backend::Postgres,
+        };
+        let base = start_server(config.clone());
+        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+        let mut app = TestApp { base, backend, admin_token: String::new(), db: TestDb::Borrowed, config, client };
+        app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Starts another server process-alike on the same database, as a restart or a second
+    /// instance behind a load balancer would; returns a client aimed at it.
+    pub fn second_server(&self) -> TestApp {
+        let base = start_server(self.config.clone());
+        TestApp {
+            base,
+            backend: self.backend,
+            admin_token: self.admin_token.clone(),
+            db: TestDb::Borrowed,
+            config: self.config.clone(),
+            client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
+        }
     }
 
     /// Starts building a request.

@@ -7,4 +7,5 @@ mod e2e {
     mod errors;
     mod openapi;
     mod retention;
+    mod startup;
 }

@@ -198,6 +198,7 @@ fn key_of(conn: &mut persistence::DbConnection, caller: &Caller, id: &str) -> Re
 /// Reads one API key.
 #[utoipa::path(
     get, path = "/api/v1/api-keys/{id}", tag = "api-keys", operation_id = "get_api_key", summary = "Get an API key",
+    description = "Your own key, or any key for admins; others' keys answer 404.",
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
@@ -222,6 +223,7 @@ pub async fn get(
 /// Revokes an API key; it stops working at once.
 #[utoipa::path(
     delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", operation_id = "revoke_api_key", summary = "Revoke an API key",
+    description = "The key answers 401 from the next request on. Revoking twice changes nothing.",
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
         (status = 204, description = "Revoked (also when it already was)"),

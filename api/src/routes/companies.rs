@@ -5,22 +5,20 @@ use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::company::{CompanyChanges, CompanyData, MoneyInput};
 use domain::listing::CommonFilters;
-use domain::record::{Owned, Patch};
+use domain::record::Patch;
 use persistence::companies::{self, Company, CompanyFilters};
-use persistence::{StoreError, contacts};
+use persistence::contacts;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
-use crate::support::{
-    Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
-    encode_cursor, ok_with_etag, page_request, validated,
-};
+use crate::support::{check_custom_fields, double_option, page_request, validated};
 
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,12 +176,17 @@ pub struct CompanyListParams {
     pub deleted: bool,
 }
 
-fn not_found(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found("company"),
-        other => other.into(),
-    }
-}
+/// Companies as the shared record flow sees them.
+pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
+    module: Module::Companies,
+    noun: "company",
+    collection: "companies",
+    find: companies::find,
+    insert: companies::insert,
+    update: companies::update,
+    soft_delete: companies::soft_delete,
+    restore: companies::restore,
+};
 
 /// Lists companies the caller may see.
 #[utoipa::path(
@@ -206,22 +209,14 @@ pub async fn list(
     params: web::Query<CompanyListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
-    caller.principal.may_in_module(Module::Companies, Action::Read)?;
-    check_deleted_listing(&caller.principal, params.deleted)?;
-    let tag = params
-        .tag
-        .as_deref()
-        .map(|t| domain::values::Tags::parse_one("tag", t))
-        .transpose()
-        .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
+    let visibility = records::authorize_list(&caller, Module::Companies, params.deleted)?;
+    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
     let domain = params
         .domain
         .as_deref()
         .map(|d| domain::values::DomainName::parse("domain", d))
         .transpose()
         .map_err(|e| ApiError::bad_field("domain", e.code, e.message))?;
-    let q = domain::listing::parse_text_query(params.q.as_deref())
-        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
     let filters = CompanyFilters {
         common: CommonFilters {
             owner_id: params.owner_id,
@@ -234,13 +229,9 @@ pub async fn list(
         domain: domain.map(|d| d.as_str().to_owned()),
     };
     let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
-    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
     let request = page.clone();
     let result = state.read(move |conn| Ok(companies::list(conn, &visibility, &filters, &request)?)).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        next_cursor: encode_cursor(&page, result.next),
-        data: result.items.into_iter().map(CompanyView::from).collect::<Vec<_>>(),
-    }))
+    Ok(records::page_response::<_, CompanyView>(&page, result))
 }
 
 /// Creates a company.
@@ -274,19 +265,9 @@ pub async fn create(
     caller.principal.may_in_module(Module::Companies, Action::Create)?;
     let shape = body.validate();
     let mut changes = body.to_changes()?;
-    if !changes.owner_id.is_given() {
-        changes.owner_id = Patch::Set(caller.principal.user_id.clone());
-    }
+    records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, CompanyData::apply(None, changes))?;
-    caller.principal.may_create(Module::Companies, data.ownership())?;
-    create_idempotently(&state, &caller, key, "POST /api/v1/companies", &body, move |conn| {
-        check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
-        let company = companies::insert(conn, &data, Utc::now())?;
-        let location = format!("/api/v1/companies/{}", company.id);
-        let version = company.version;
-        Created::new(&CompanyView::from(company), location, version)
-    })
-    .await
+    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, |_, _, _| Ok(())).await
 }
 
 /// Reads one company.
@@ -310,11 +291,7 @@ pub async fn get(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
-    let id = id.into_inner();
-    let company = state.read(move |conn| companies::find(conn, &id, &visibility).map_err(not_found)).await?;
-    let version = company.version;
-    Ok(ok_with_etag(&CompanyView::from(company), version))
+    records::get::<_, CompanyView>(&COMPANIES, &state, caller, id.into_inner()).await
 }
 
 /// Changes a company (JSON merge-patch).
@@ -347,26 +324,16 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
     let changes = body.into_inner().to_changes()?;
-    let id = id.into_inner();
-    let company = state
-        .write(move |conn| {
-            let principal = &caller.principal;
-            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read))
-                .map_err(not_found)?;
-            principal.may(Module::Companies, Action::Edit, current.data.ownership())?;
-            if_match.check(current.version)?;
-            let data = validated(shape, CompanyData::apply(Some(&current.data), changes))?;
-            if data.owner_id != current.data.owner_id || data.team_id != current.data.team_id {
-                principal.may(Module::Companies, Action::Edit, data.ownership()).map_err(|_| {
-                    ApiError::Forbidden("your role does not allow assigning this company to that owner or team".into())
-                })?;
-                check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
-            }
-            Ok(companies::update(conn, &id, current.version, &data, Utc::now())?)
-        })
-        .await?;
-    let version = company.version;
-    Ok(ok_with_etag(&CompanyView::from(company), version))
+    records::update::<_, CompanyView>(
+        &COMPANIES,
+        &state,
+        caller,
+        id.into_inner(),
+        if_match,
+        move |current| validated(shape, CompanyData::apply(Some(current), changes)),
+        |_, _, _, _| Ok(()),
+    )
+    .await
 }
 
 /// Deletes a company (soft).
@@ -393,18 +360,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .write(move |conn| {
-            let principal = &caller.principal;
-            let current = companies::find(conn, &id, &principal.visibility(Module::Companies, Action::Read))
-                .map_err(not_found)?;
-            principal.may(Module::Companies, Action::Delete, current.data.ownership())?;
-            if_match.check(current.version)?;
-            Ok(companies::soft_delete(conn, &id, current.version, Utc::now())?)
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    records::delete(&COMPANIES, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted company.
@@ -426,11 +382,7 @@ pub async fn restore(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = id.into_inner();
-    let company = state.write(move |conn| companies::restore(conn, &id, Utc::now()).map_err(not_found)).await?;
-    let version = company.version;
-    Ok(ok_with_etag(&CompanyView::from(company), version))
+    records::restore::<_, CompanyView>(&COMPANIES, &state, caller, id.into_inner()).await
 }
 
 /// Lists a company's contacts.
@@ -454,25 +406,19 @@ pub async fn list_contacts(
     params: web::Query<ContactListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = params.into_inner();
-    caller.principal.may_in_module(Module::Contacts, Action::Read)?;
-    check_deleted_listing(&caller.principal, params.deleted)?;
+    let contact_visibility = records::authorize_list(&caller, Module::Contacts, params.deleted)?;
     params.company_id = Some(id.into_inner());
     let filters = contact_filters(&params)?;
     let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
-    let company_visibility = caller.principal.visibility(Module::Companies, Action::Read);
-    let contact_visibility = caller.principal.visibility(Module::Contacts, Action::Read);
     let request = page.clone();
     let result = state
         .read(move |conn| {
             let company_id = filters.company_id.clone().unwrap_or_default();
-            companies::find(conn, &company_id, &company_visibility).map_err(not_found)?;
+            COMPANIES.find_visible(conn, &caller, &company_id)?;
             Ok(contacts::list(conn, &contact_visibility, &filters, &request)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page {
-        next_cursor: encode_cursor(&page, result.next),
-        data: result.items.into_iter().map(ContactView::from).collect::<Vec<_>>(),
-    }))
+    Ok(records::page_response::<_, ContactView>(&page, result))
 }
 
 /// Registers the company routes.

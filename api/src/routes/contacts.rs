@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
 use domain::listing::CommonFilters;
-use domain::record::{Owned, Patch};
+use domain::record::Patch;
 use persistence::contacts::{self, Contact, ContactFilters};
 use persistence::{StoreError, companies};
 use serde::{Deserialize, Serialize};
@@ -14,12 +14,10 @@ use validator::Validate;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
-use crate::support::{
-    Created, check_custom_fields, check_deleted_listing, check_owner_and_team, create_idempotently, double_option,
-    encode_cursor, ok_with_etag, page_request, validated,
-};
+use crate::support::{check_custom_fields, double_option, page_request, validated};
 
 /// A contact: a person, optionally belonging to a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -226,6 +224,18 @@ pub(crate) fn contact_filters(params: &ContactListParams) -> Result<ContactFilte
     })
 }
 
+/// Contacts as the shared record flow sees them.
+pub static CONTACTS: RecordKind<ContactData> = RecordKind {
+    module: Module::Contacts,
+    noun: "contact",
+    collection: "contacts",
+    find: contacts::find,
+    insert: contacts::insert,
+    update: contacts::update,
+    soft_delete: contacts::soft_delete,
+    restore: contacts::restore,
+};
+
 /// Lists contacts the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/contacts", tag = "contacts", operation_id = "list_contacts",
@@ -248,17 +258,12 @@ pub async fn list(
     params: web::Query<ContactListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
-    caller.principal.may_in_module(Module::Contacts, Action::Read)?;
-    check_deleted_listing(&caller.principal, params.deleted)?;
+    let visibility = records::authorize_list(&caller, Module::Contacts, params.deleted)?;
     let filters = contact_filters(&params)?;
     let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
-    let visibility = caller.principal.visibility(Module::Contacts, Action::Read);
     let request = page.clone();
     let result = state.read(move |conn| Ok(contacts::list(conn, &visibility, &filters, &request)?)).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        next_cursor: encode_cursor(&page, result.next),
-        data: result.items.into_iter().map(ContactView::from).collect::<Vec<_>>(),
-    }))
+    Ok(records::page_response::<_, ContactView>(&page, result))
 }
 
 /// A company a contact links to must exist and be visible to the caller.
@@ -312,19 +317,10 @@ pub async fn create(
     caller.principal.may_in_module(Module::Contacts, Action::Create)?;
     let shape = body.validate();
     let mut changes = body.to_changes()?;
-    if !changes.owner_id.is_given() {
-        changes.owner_id = Patch::Set(caller.principal.user_id.clone());
-    }
+    records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ContactData::apply(None, changes))?;
-    caller.principal.may_create(Module::Contacts, data.ownership())?;
-    let for_write = caller.clone();
-    create_idempotently(&state, &caller, key, "POST /api/v1/contacts", &body, move |conn| {
-        check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
-        check_company(conn, &for_write, data.company_id.as_deref())?;
-        let contact = contacts::insert(conn, &data, Utc::now())?;
-        let location = format!("/api/v1/contacts/{}", contact.id);
-        let version = contact.version;
-        Created::new(&ContactView::from(contact), location, version)
+    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, |conn, caller, data| {
+        check_company(conn, caller, data.company_id.as_deref())
     })
     .await
 }
@@ -351,18 +347,7 @@ pub async fn get(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let visibility = caller.principal.visibility(Module::Contacts, Action::Read);
-    let id = id.into_inner();
-    let contact = state.read(move |conn| contacts::find(conn, &id, &visibility).map_err(not_found)).await?;
-    let version = contact.version;
-    Ok(ok_with_etag(&ContactView::from(contact), version))
-}
-
-fn not_found(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found("contact"),
-        other => other.into(),
-    }
+    records::get::<_, ContactView>(&CONTACTS, &state, caller, id.into_inner()).await
 }
 
 /// Changes a contact (JSON merge-patch).
@@ -397,31 +382,19 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
     let changes = body.into_inner().to_changes()?;
-    let id = id.into_inner();
-    let contact = state
-        .write(move |conn| {
-            let principal = &caller.principal;
-            let current =
-                contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
-            principal.may(Module::Contacts, Action::Edit, current.data.ownership())?;
-            if_match.check(current.version)?;
-            let data = validated(shape, ContactData::apply(Some(&current.data), changes))?;
-            if data.ownership().owner_id != current.data.ownership().owner_id
-                || data.ownership().team_id != current.data.ownership().team_id
-            {
-                principal.may(Module::Contacts, Action::Edit, data.ownership()).map_err(|_| {
-                    ApiError::Forbidden("your role does not allow assigning this contact to that owner or team".into())
-                })?;
-                check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
-            }
-            if data.company_id != current.data.company_id {
-                check_company(conn, &caller, data.company_id.as_deref())?;
-            }
-            Ok(contacts::update(conn, &id, current.version, &data, Utc::now())?)
-        })
-        .await?;
-    let version = contact.version;
-    Ok(ok_with_etag(&ContactView::from(contact), version))
+    records::update::<_, ContactView>(
+        &CONTACTS,
+        &state,
+        caller,
+        id.into_inner(),
+        if_match,
+        move |current| validated(shape, ContactData::apply(Some(current), changes)),
+        |conn, caller, before, after| match &after.company_id {
+            Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
+            _ => Ok(()),
+        },
+    )
+    .await
 }
 
 /// Deletes a contact (soft: an admin can restore it during the retention period).
@@ -450,18 +423,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state
-        .write(move |conn| {
-            let principal = &caller.principal;
-            let current =
-                contacts::find(conn, &id, &principal.visibility(Module::Contacts, Action::Read)).map_err(not_found)?;
-            principal.may(Module::Contacts, Action::Delete, current.data.ownership())?;
-            if_match.check(current.version)?;
-            Ok(contacts::soft_delete(conn, &id, current.version, Utc::now())?)
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    records::delete(&CONTACTS, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted contact.
@@ -487,11 +449,7 @@ pub async fn restore(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let id = id.into_inner();
-    let contact = state.write(move |conn| contacts::restore(conn, &id, Utc::now()).map_err(not_found)).await?;
-    let version = contact.version;
-    Ok(ok_with_etag(&ContactView::from(contact), version))
+    records::restore::<_, ContactView>(&CONTACTS, &state, caller, id.into_inner()).await
 }
 
 /// Registers the contact routes.

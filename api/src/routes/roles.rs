@@ -96,6 +96,7 @@ fn role_error(error: StoreError) -> ApiError {
 /// Lists roles.
 #[utoipa::path(
     get, path = "/api/v1/roles", tag = "roles", operation_id = "list_roles", summary = "List roles",
+    description = "Any signed-in caller may list roles and their grants.",
     params(NoParams),
     responses(
         (status = 200, description = "Every role, built-in first", body = Vec<RoleView>),
@@ -115,6 +116,7 @@ pub async fn list(
 /// Creates a custom role (admins).
 #[utoipa::path(
     post, path = "/api/v1/roles", tag = "roles", operation_id = "create_role", summary = "Create a role",
+    description = "Admins only. Grants map module → action → scope; anything absent is `none`. Unknown modules, actions or scopes are refused (400).",
     params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = RoleInput,
     responses(
@@ -147,6 +149,7 @@ pub async fn create(
 /// Reads one role.
 #[utoipa::path(
     get, path = "/api/v1/roles/{id}", tag = "roles", operation_id = "get_role", summary = "Get a role",
+    description = "Any signed-in caller may read a role.",
     params(("id" = String, Path, description = "Role id"), NoParams),
     responses(
         (status = 200, description = "The role", body = RoleView),
@@ -206,6 +209,7 @@ pub async fn update(
 /// Deletes a custom role nobody uses (admins).
 #[utoipa::path(
     delete, path = "/api/v1/roles/{id}", tag = "roles", operation_id = "delete_role", summary = "Delete a role",
+    description = "Admins only. Built-in roles and roles still held by users or active API keys cannot be deleted (409).",
     params(("id" = String, Path, description = "Role id"), NoParams),
     responses(
         (status = 204, description = "Deleted"),

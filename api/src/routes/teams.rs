@@ -64,6 +64,7 @@ fn team_name(input: &TeamInput) -> Result<String, ApiError> {
 /// Lists teams.
 #[utoipa::path(
     get, path = "/api/v1/teams", tag = "teams", operation_id = "list_teams", summary = "List teams",
+    description = "Any signed-in caller may list teams, in creation order.",
     params(UserListParams),
     responses(
         (status = 200, description = "A page of teams", body = Page<TeamView>),
@@ -87,6 +88,7 @@ pub async fn list(
 /// Creates a team (admins).
 #[utoipa::path(
     post, path = "/api/v1/teams", tag = "teams", operation_id = "create_team", summary = "Create a team",
+    description = "Admins only. Team names are unique case-insensitively.",
     params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body(content = TeamInput, example = json!({"name": "EMEA sales"})),
     responses(
@@ -120,6 +122,7 @@ pub async fn create(
 /// Reads one team.
 #[utoipa::path(
     get, path = "/api/v1/teams/{id}", tag = "teams", operation_id = "get_team", summary = "Get a team",
+    description = "Any signed-in caller may read a team and its member ids.",
     params(("id" = String, Path, description = "Team id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView, headers(("ETag" = String, description = "Version"))),
@@ -143,6 +146,7 @@ pub async fn get(
 /// Renames a team (admins).
 #[utoipa::path(
     patch, path = "/api/v1/teams/{id}", tag = "teams", operation_id = "update_team", summary = "Rename a team",
+    description = "Admins only. Send `If-Match` to refuse the change if the team changed since you read it (412).",
     params(("id" = String, Path, description = "Team id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
     request_body = TeamInput,
     responses(
@@ -207,6 +211,7 @@ pub async fn delete(
 /// Adds a user to a team (admins); adding a member twice changes nothing.
 #[utoipa::path(
     put, path = "/api/v1/teams/{id}/members/{user_id}", tag = "teams", operation_id = "add_team_member", summary = "Add a member",
+    description = "Admins only. Members of a team see records owned by each other or assigned to the team, where their role's scope is `team`.",
     params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView),
@@ -240,6 +245,7 @@ pub async fn add_member(
 /// Removes a user from a team (admins); removing a non-member changes nothing.
 #[utoipa::path(
     delete, path = "/api/v1/teams/{id}/members/{user_id}", tag = "teams", operation_id = "remove_team_member", summary = "Remove a member",
+    description = "Admins only. The member loses team visibility at their next request.",
     params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView),

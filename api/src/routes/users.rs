@@ -180,6 +180,7 @@ pub async fn create(
 /// Reads one user.
 #[utoipa::path(
     get, path = "/api/v1/users/{id}", tag = "users", operation_id = "get_user", summary = "Get a user",
+    description = "Any signed-in caller may read a user.",
     params(("id" = String, Path, description = "User id"), NoParams),
     responses(
         (status = 200, description = "The user", body = UserView, headers(("ETag" = String, description = "Version"))),

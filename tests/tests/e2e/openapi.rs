@@ -30,6 +30,7 @@ fn every_operation_is_documented_completely() {
             operations += 1;
             let name = format!("{method} {path}");
             assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            assert!(operation["description"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no description");
             assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{name}: no tags");
             assert!(operation["operationId"].is_string(), "{name}: no operationId");
             let responses = operation["responses"].as_object().expect("responses");

@@ -1,0 +1,207 @@
+//! The request flow every business record type shares, written once.
+//!
+//! A record type declares itself with a [`RecordKind`]: its module (for grants), its noun
+//! (for messages) and its repository functions. Handlers keep only what differs: their DTOs,
+//! their filters and their own reference checks.
+
+use actix_web::HttpResponse;
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module, Visibility};
+use domain::record::{Owned, Patch, Stored};
+use persistence::{DbConnection, StoreError, StoreResult};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::{Caller, IdempotencyKey, IfMatch};
+use crate::state::AppState;
+use crate::support::{Created, check_owner_and_team, create_idempotently, ok_with_etag};
+
+/// Writes new data over a record still at the given version.
+pub type UpdateFn<D> = fn(&mut DbConnection, &str, i64, &D, DateTime<Utc>) -> StoreResult<Stored<D>>;
+
+/// How one record type is found, stored and named.
+pub struct RecordKind<D: 'static> {
+    pub module: Module,
+    /// Singular, for messages: "contact".
+    pub noun: &'static str,
+    /// Collection path under `/api/v1`: "contacts".
+    pub collection: &'static str,
+    pub find: fn(&mut DbConnection, &str, &Visibility) -> StoreResult<Stored<D>>,
+    pub insert: fn(&mut DbConnection, &D, DateTime<Utc>) -> StoreResult<Stored<D>>,
+    pub update: UpdateFn<D>,
+    pub soft_delete: fn(&mut DbConnection, &str, i64, DateTime<Utc>) -> StoreResult<()>,
+    pub restore: fn(&mut DbConnection, &str, DateTime<Utc>) -> StoreResult<Stored<D>>,
+}
+
+impl<D> RecordKind<D> {
+    /// Maps a missing row to "<noun> not found".
+    pub fn not_found(&self, error: StoreError) -> ApiError {
+        match error {
+            StoreError::NotFound => ApiError::not_found(self.noun),
+            other => other.into(),
+        }
+    }
+
+    /// The live record if the caller may read it.
+    pub fn find_visible(&self, conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<Stored<D>, ApiError> {
+        (self.find)(conn, id, &caller.principal.visibility(self.module, Action::Read)).map_err(|e| self.not_found(e))
+    }
+}
+
+/// Record data the shared flow can handle: owned, and movable to the blocking pool.
+pub trait RecordData: Owned + Clone + Send + 'static {}
+
+impl<T: Owned + Clone + Send + 'static> RecordData for T {}
+
+/// A new record belongs to its creator unless the request names an owner.
+pub fn default_owner(owner: &mut Patch<String>, caller: &Caller) {
+    if !owner.is_given() {
+        *owner = Patch::Set(caller.principal.user_id.clone());
+    }
+}
+
+/// GET one record.
+pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
+    kind: &'static RecordKind<D>,
+    state: &AppState,
+    caller: Caller,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.read(move |conn| kind.find_visible(conn, &caller, &id)).await?;
+    let version = record.version;
+    Ok(ok_with_etag(&V::from(record), version))
+}
+
+/// POST: checks the grant for the new record's owner, then inserts it once per
+/// idempotency key. `check` verifies the type's own references inside the transaction.
+pub async fn create<D, V, B>(
+    kind: &'static RecordKind<D>,
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    body: &B,
+    data: D,
+    check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    D: RecordData,
+    V: Serialize + From<Stored<D>>,
+    B: Serialize,
+{
+    caller.principal.may_create(kind.module, data.ownership())?;
+    let route = format!("POST /api/v1/{}", kind.collection);
+    let for_check = caller.clone();
+    create_idempotently(state, caller, key, &route, body, move |conn| {
+        let ownership = data.ownership();
+        check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
+        check(conn, &for_check, &data)?;
+        let record = (kind.insert)(conn, &data, Utc::now())?;
+        let location = format!("/api/v1/{}/{}", kind.collection, record.id);
+        let version = record.version;
+        Created::new(&V::from(record), location, version)
+    })
+    .await
+}
+
+/// PATCH: in one transaction, re-reads the record, checks the edit grant and `If-Match`,
+/// applies the changes (`apply` returns the new data, validated), re-checks ownership and
+/// references when they change, and writes the new version.
+pub async fn update<D, V>(
+    kind: &'static RecordKind<D>,
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    apply: impl FnOnce(&D) -> Result<D, ApiError> + Send + 'static,
+    check: impl FnOnce(&mut DbConnection, &Caller, &D, &D) -> Result<(), ApiError> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    D: RecordData,
+    V: Serialize + From<Stored<D>>,
+{
+    let record = state
+        .write(move |conn| {
+            let principal = &caller.principal;
+            let current = kind.find_visible(conn, &caller, &id)?;
+            principal.may(kind.module, Action::Edit, current.data.ownership())?;
+            if_match.check(current.version)?;
+            let data = apply(&current.data)?;
+            let (before, after) = (current.data.ownership(), data.ownership());
+            if before.owner_id != after.owner_id || before.team_id != after.team_id {
+                principal.may(kind.module, Action::Edit, after).map_err(|_| {
+                    ApiError::Forbidden(format!(
+                        "your role does not allow assigning this {} to that owner or team",
+                        kind.noun
+                    ))
+                })?;
+                check_owner_and_team(conn, after.owner_id, after.team_id)?;
+            }
+            check(conn, &caller, &current.data, &data)?;
+            Ok((kind.update)(conn, &id, current.version, &data, Utc::now())?)
+        })
+        .await?;
+    let version = record.version;
+    Ok(ok_with_etag(&V::from(record), version))
+}
+
+/// DELETE (soft): the record leaves lists and reads until restored or purged.
+pub async fn delete<D: RecordData>(
+    kind: &'static RecordKind<D>,
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .write(move |conn| {
+            let current = kind.find_visible(conn, &caller, &id)?;
+            caller.principal.may(kind.module, Action::Delete, current.data.ownership())?;
+            if_match.check(current.version)?;
+            Ok((kind.soft_delete)(conn, &id, current.version, Utc::now())?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// POST …/restore (admins): brings a soft-deleted record back.
+pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
+    kind: &'static RecordKind<D>,
+    state: &AppState,
+    caller: Caller,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let record = state.write(move |conn| (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))).await?;
+    let version = record.version;
+    Ok(ok_with_etag(&V::from(record), version))
+}
+
+/// The grant and admin checks every list shares.
+pub fn authorize_list(caller: &Caller, module: Module, deleted: bool) -> Result<Visibility, ApiError> {
+    caller.principal.may_in_module(module, Action::Read)?;
+    if deleted && !caller.principal.is_admin() {
+        return Err(ApiError::Forbidden("only administrators may list deleted records".into()));
+    }
+    Ok(caller.principal.visibility(module, Action::Read))
+}
+
+/// Parses the `tag` and `q` parameters every record list takes.
+pub fn tag_and_query(tag: Option<&str>, q: Option<&str>) -> Result<(Option<String>, Option<String>), ApiError> {
+    let tag = tag
+        .map(|t| domain::values::Tags::parse_one("tag", t))
+        .transpose()
+        .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(q).map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    Ok((tag, q))
+}
+
+/// Answers a list page as `{data, next_cursor}`.
+pub fn page_response<D, V: Serialize + From<Stored<D>> + utoipa::ToSchema>(
+    request: &domain::listing::PageRequest,
+    page: domain::record::Page<Stored<D>>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(crate::routes::common::Page {
+        next_cursor: crate::support::encode_cursor(request, page.next),
+        data: page.items.into_iter().map(V::from).collect::<Vec<_>>(),
+    })
+}

@@ -278,3 +278,42 @@ fn describe(error: &validator::ValidationError) -> String {
         (code, _, _) => format!("failed the `{code}` rule"),
     }
 }
+
+fn problem_responses(
+    entries: &[(&str, &str)],
+) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    entries
+        .iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+            let response = ResponseBuilder::new().description(*description).content(PROBLEM_JSON, content).build();
+            ((*status).to_owned(), response.into())
+        })
+        .collect()
+}
+
+/// The error answers every authenticated operation can give: 401, 429 and 503.
+pub struct CommonErrors;
+
+impl utoipa::IntoResponses for CommonErrors {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        problem_responses(&[
+            ("401", "Not authenticated: the credential is missing, invalid, expired or revoked"),
+            ("429", "Rate limited; retry after `Retry-After` seconds"),
+            ("503", "Database unavailable; retry after `Retry-After` seconds"),
+        ])
+    }
+}
+
+/// The error answers every public operation can give: 429 and 503.
+pub struct PublicErrors;
+
+impl utoipa::IntoResponses for PublicErrors {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        problem_responses(&[
+            ("429", "Rate limited; retry after `Retry-After` seconds"),
+            ("503", "Database unavailable; retry after `Retry-After` seconds"),
+        ])
+    }
+}

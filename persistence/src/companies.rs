@@ -12,7 +12,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::schema::{companies, contacts};
 use crate::{DbConnection, from_db_time, to_db_time};
 
-crate::records::record_queries!(companies, CompanyRow, CompanyData);
+crate::records::record_queries!(companies, CompanyRow, CompanyData, CompanyColumns);
 
 /// A company as stored.
 pub type Company = Stored<CompanyData>;
@@ -118,44 +118,6 @@ impl CompanyColumns {
             search_text: data.search_text(),
         })
     }
-}
-
-/// Inserts a new company with a fresh id.
-pub fn insert(conn: &mut DbConnection, data: &CompanyData, now: DateTime<Utc>) -> StoreResult<Company> {
-    let id = crate::new_id();
-    let now = to_db_time(now);
-    diesel::insert_into(companies::table)
-        .values((
-            companies::id.eq(&id),
-            CompanyColumns::from_data(data)?,
-            companies::version.eq(1_i64),
-            companies::created_at.eq(now),
-            companies::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    find(conn, &id, &Visibility::Everything)
-}
-
-/// Writes `data` over the company if it is still at `version`; `Stale` otherwise.
-pub fn update(
-    conn: &mut DbConnection,
-    id: &str,
-    version: i64,
-    data: &CompanyData,
-    now: DateTime<Utc>,
-) -> StoreResult<Company> {
-    let changed = diesel::update(companies::table)
-        .filter(companies::id.eq(id).and(companies::version.eq(version)).and(companies::deleted_at.is_null()))
-        .set((
-            CompanyColumns::from_data(data)?,
-            companies::version.eq(version + 1),
-            companies::updated_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(StoreError::Stale);
-    }
-    find(conn, id, &Visibility::Everything)
 }
 
 /// One page of companies the visibility reaches, filtered and sorted.

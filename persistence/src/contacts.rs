@@ -8,11 +8,11 @@ use domain::listing::{CommonFilters, PageRequest};
 use domain::record::{Page, Stored};
 use domain::values::{Address, Tags};
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::schema::contacts;
 use crate::{DbConnection, enum_text, from_db_time, text_enum, to_db_time};
 
-crate::records::record_queries!(contacts, ContactRow, ContactData);
+crate::records::record_queries!(contacts, ContactRow, ContactData, ContactColumns);
 
 /// A contact as stored (the domain data plus identity and timestamps).
 pub type Contact = Stored<ContactData>;
@@ -124,44 +124,6 @@ impl ContactColumns {
             search_text: data.search_text(),
         })
     }
-}
-
-/// Inserts a new contact with a fresh id.
-pub fn insert(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -> StoreResult<Contact> {
-    let id = crate::new_id();
-    let now = to_db_time(now);
-    diesel::insert_into(contacts::table)
-        .values((
-            contacts::id.eq(&id),
-            ContactColumns::from_data(data)?,
-            contacts::version.eq(1_i64),
-            contacts::created_at.eq(now),
-            contacts::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    find(conn, &id, &Visibility::Everything)
-}
-
-/// Writes `data` over the contact if it is still at `version`; `Stale` otherwise.
-pub fn update(
-    conn: &mut DbConnection,
-    id: &str,
-    version: i64,
-    data: &ContactData,
-    now: DateTime<Utc>,
-) -> StoreResult<Contact> {
-    let changed = diesel::update(contacts::table)
-        .filter(contacts::id.eq(id).and(contacts::version.eq(version)).and(contacts::deleted_at.is_null()))
-        .set((
-            ContactColumns::from_data(data)?,
-            contacts::version.eq(version + 1),
-            contacts::updated_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(StoreError::Stale);
-    }
-    find(conn, id, &Visibility::Everything)
 }
 
 /// One page of contacts the visibility reaches, filtered and sorted.

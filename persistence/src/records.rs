@@ -84,7 +84,7 @@ pub(crate) fn tie_direction(keys: &[SortKey<RecordSort>]) -> Direction {
 }
 
 macro_rules! record_queries {
-    ($table:ident, $row:ty, $data:ty) => {
+    ($table:ident, $row:ty, $data:ty, $columns:ty) => {
         /// A live record the visibility reaches; `NotFound` otherwise.
         pub fn find(
             conn: &mut crate::DbConnection,
@@ -105,6 +105,50 @@ macro_rules! record_queries {
             use diesel::prelude::*;
             let row: $row = queries::visible(visibility, true).filter($table::id.eq(id)).first(conn)?;
             crate::records::RecordRow::into_stored(row)
+        }
+
+        /// Inserts a new record with a fresh id.
+        pub fn insert(
+            conn: &mut crate::DbConnection,
+            data: &$data,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::StoreResult<domain::record::Stored<$data>> {
+            use diesel::prelude::*;
+            let id = crate::new_id();
+            let now = crate::to_db_time(now);
+            diesel::insert_into($table::table)
+                .values((
+                    $table::id.eq(&id),
+                    <$columns>::from_data(data)?,
+                    $table::version.eq(1_i64),
+                    $table::created_at.eq(now),
+                    $table::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            find(conn, &id, &domain::access::Visibility::Everything)
+        }
+
+        /// Writes `data` over the record if it is still at `version`; `Stale` otherwise.
+        pub fn update(
+            conn: &mut crate::DbConnection,
+            id: &str,
+            version: i64,
+            data: &$data,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::StoreResult<domain::record::Stored<$data>> {
+            use diesel::prelude::*;
+            let changed = diesel::update($table::table)
+                .filter($table::id.eq(id).and($table::version.eq(version)).and($table::deleted_at.is_null()))
+                .set((
+                    <$columns>::from_data(data)?,
+                    $table::version.eq(version + 1),
+                    $table::updated_at.eq(crate::to_db_time(now)),
+                ))
+                .execute(conn)?;
+            if changed == 0 {
+                return Err(crate::StoreError::Stale);
+            }
+            find(conn, id, &domain::access::Visibility::Everything)
         }
 
         /// Soft-deletes the record if it is still at `version`; `Stale` otherwise.

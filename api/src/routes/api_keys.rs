@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::credentials::{new_api_key, secret_hash};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
 use crate::routes::users::check_role;
 use crate::state::AppState;
@@ -103,8 +103,8 @@ fn target_user(caller: &Caller, requested: Option<&str>) -> Result<String, ApiEr
     responses(
         (status = 200, description = "The keys", body = Vec<ApiKeyView>),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another user's keys, not an admin; or called with an API key", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -128,9 +128,9 @@ pub async fn list(
     responses(
         (status = 201, description = "Created; `secret` is shown once", body = ApiKeyView, headers(("Location" = String, description = "URL of the new key"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "For another user, not an admin; or called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name, role, owner or expiry", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -202,9 +202,9 @@ fn key_of(conn: &mut persistence::DbConnection, caller: &Caller, id: &str) -> Re
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key, or not yours", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -227,9 +227,9 @@ pub async fn get(
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
         (status = 204, description = "Revoked (also when it already was)"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key, or not yours", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::credentials::{decoy_hash, random_token, secret_hash, verify_password};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, CommonErrors, Problem, PublicErrors};
 use crate::extract::{Caller, NoParams};
 use crate::state::AppState;
 
@@ -79,8 +79,7 @@ fn invalid_login() -> ApiError {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password, or deactivated account", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        PublicErrors,
     )
 )]
 pub async fn login(
@@ -137,8 +136,7 @@ pub async fn login(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, spent or revoked refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        PublicErrors,
     )
 )]
 pub async fn refresh(
@@ -189,7 +187,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "Signed out"),
         (status = 400, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -214,7 +212,7 @@ pub async fn logout(
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]

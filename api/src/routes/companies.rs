@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
@@ -196,10 +196,8 @@ pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
     responses(
         (status = 200, description = "A page of companies", body = Page<CompanyView>),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not read companies", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -244,13 +242,11 @@ pub async fn list(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = CompanyView,
             headers(("Location" = String, description = "URL of the new company"), ("ETag" = String, description = "Version"))),
         (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not create companies (for that owner)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field values, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -278,10 +274,8 @@ pub async fn create(
     responses(
         (status = 200, description = "The company; `ETag` is its version", body = CompanyView, headers(("ETag" = String, description = "Version"))),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -303,14 +297,12 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed company", body = CompanyView, headers(("ETag" = String, description = "New version"))),
         (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Visible, but the role may not edit it", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -344,12 +336,10 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Visible, but the role may not delete it", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -370,9 +360,9 @@ pub async fn delete(
     params(("id" = String, Path, description = "Company id"), NoParams),
     responses(
         (status = 200, description = "The restored company", body = CompanyView, headers(("ETag" = String, description = "New version"))),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No deleted company with this id", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -393,9 +383,9 @@ pub async fn restore(
     responses(
         (status = 200, description = "A page of the company's contacts the caller may see", body = Page<ContactView>),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not read contacts", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]

@@ -11,7 +11,7 @@ use persistence::roles::{self, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
@@ -100,7 +100,7 @@ fn role_error(error: StoreError) -> ApiError {
     params(NoParams),
     responses(
         (status = 200, description = "Every role, built-in first", body = Vec<RoleView>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -122,10 +122,10 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = RoleView, headers(("Location" = String, description = "URL of the new role"))),
         (status = 400, description = "Malformed body, unknown module, action or scope", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -153,8 +153,8 @@ pub async fn create(
     params(("id" = String, Path, description = "Role id"), NoParams),
     responses(
         (status = 200, description = "The role", body = RoleView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -178,10 +178,10 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed role", body = RoleView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A built-in role, or the name is taken", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -213,10 +213,10 @@ pub async fn update(
     params(("id" = String, Path, description = "Role id"), NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Built-in, or still held by users or API keys", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::routes::common::Page;
 use crate::routes::users::UserListParams;
@@ -69,7 +69,7 @@ fn team_name(input: &TeamInput) -> Result<String, ApiError> {
     responses(
         (status = 200, description = "A page of teams", body = Page<TeamView>),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -94,10 +94,10 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = TeamView, headers(("Location" = String, description = "URL of the new team"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -126,8 +126,8 @@ pub async fn create(
     params(("id" = String, Path, description = "Team id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView, headers(("ETag" = String, description = "Version"))),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such team", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -152,12 +152,12 @@ pub async fn get(
     responses(
         (status = 200, description = "The renamed team", body = TeamView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such team", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name already taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -190,9 +190,9 @@ pub async fn update(
     params(("id" = String, Path, description = "Team id"), NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such team", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -215,9 +215,9 @@ pub async fn delete(
     params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such team or user", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]
@@ -249,9 +249,9 @@ pub async fn add_member(
     params(("id" = String, Path, description = "Team id"), ("user_id" = String, Path, description = "User id"), NoParams),
     responses(
         (status = 200, description = "The team", body = TeamView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such team", body = Problem, content_type = "application/problem+json"),
+        CommonErrors,
     ),
     security(("bearer" = []))
 )]

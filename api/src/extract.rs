@@ -233,13 +233,22 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
         JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::PayloadTooLarge(format!("the body must be at most {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::bad_request(format!("the body does not fit the schema: {e}"))
-        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => match unknown_field(&e.to_string()) {
+            Some(field) => {
+                ApiError::bad_field(&field, "unknown_field", format!("is not a field of this request body: {e}"))
+            }
+            None => ApiError::bad_request(format!("the body does not fit the schema: {e}")),
+        },
         JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
         other => ApiError::bad_request(format!("the body could not be read: {other}")),
     };
     api_error.into()
+}
+
+/// The field serde names in "unknown field `x`, expected one of ...".
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(field, _)| field.to_owned())
 }
 
 /// Maps query-string failures (unknown or malformed parameters) to 400.
@@ -248,7 +257,13 @@ pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Erro
         QueryPayloadError::Deserialize(e) => e.to_string(),
         other => other.to_string(),
     };
-    ApiError::bad_request(format!("invalid query parameters: {detail}")).into()
+    match unknown_field(&detail) {
+        Some(field) => {
+            ApiError::bad_field(&field, "unknown_parameter", format!("is not a parameter of this operation: {detail}"))
+        }
+        None => ApiError::bad_request(format!("invalid query parameters: {detail}")),
+    }
+    .into()
 }
 
 /// A path segment that does not parse names nothing that exists: 404.

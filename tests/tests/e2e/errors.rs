@@ -46,6 +46,33 @@ on_both_backends! {
         assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(0));
     }
 
+    async fn unknown_fields_and_parameters_are_named_in_the_problem(backend) {
+        let app = TestApp::spawn(backend).await;
+        let body = app.post("/api/v1/contacts", &app.admin_token, &json!({"first_name": "A", "nickname": "B"})).await.assert_problem(400);
+        assert_eq!(body.error_fields(), ["nickname"]);
+        assert_eq!(body.body["errors"][0]["code"], json!("unknown_field"));
+        let query = app.get("/api/v1/contacts?colour=red", &app.admin_token).await.assert_problem(400);
+        assert_eq!(query.error_fields(), ["colour"]);
+    }
+
+    async fn a_browser_app_from_an_allowed_origin_passes_cors(backend) {
+        let app = TestApp::spawn_with(backend, |config| config.cors_origins = vec!["https://app.example".into()]).await;
+        let preflight = app
+            .request(Method::OPTIONS, "/api/v1/contacts")
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type, idempotency-key")
+            .send()
+            .await
+            .assert_status(200);
+        assert_eq!(preflight.header("access-control-allow-origin").as_deref(), Some("https://app.example"));
+        let listed = app.request(Method::GET, "/api/v1/contacts").token(&app.admin_token).header("origin", "https://app.example").send().await.assert_status(200);
+        let exposed = listed.header("access-control-expose-headers").unwrap_or_default().to_lowercase();
+        assert!(exposed.contains("etag") && exposed.contains("x-request-id"), "{exposed}");
+        let foreign = app.request(Method::GET, "/api/v1/contacts").token(&app.admin_token).header("origin", "https://evil.example").send().await;
+        assert!(foreign.header("access-control-allow-origin").is_none());
+    }
+
     async fn probes_report_liveness_and_readiness(backend) {
         let app = TestApp::spawn(backend).await;
         app.request(Method::GET, "/healthz").send().await.assert_status(200);

@@ -20,6 +20,22 @@ const MIGRATION_LOCK_KEY: i64 = 0x0c4d_0001;
 /// The transaction manager behind `DbConnection`.
 type Manager = <DbConnection as Connection>::TransactionManager;
 
+/// Prepares the database, retrying briefly while another process that is starting on the
+/// same fresh SQLite file holds it locked (seen as "database is locked" under load).
+fn prepare_with_retry(manager: &ConnectionManager) -> StoreResult<()> {
+    let mut attempt = 0;
+    loop {
+        match manager.prepare_database() {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < 10 && error.to_string().contains("database is locked") => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100 * attempt));
+            }
+            Err(error) => return Err(StoreError::Unavailable(error.to_string())),
+        }
+    }
+}
+
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -54,7 +70,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens a pool; fails at once with the database's own message when it is unreachable.
     pub fn open(url: &DatabaseUrl, options: &StoreOptions) -> StoreResult<Self> {
-        ConnectionManager::new(url.clone()).prepare_database().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        prepare_with_retry(&ConnectionManager::new(url.clone()))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .min_idle(Some(1))

@@ -67,8 +67,6 @@ pub enum ApiError {
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
-    PreconditionRequired(String),
-    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -117,9 +115,6 @@ impl ApiError {
             ApiError::NotFound(_) => ("not-found", "Not found", StatusCode::NOT_FOUND),
             ApiError::Conflict(_) => ("conflict", "Conflict", StatusCode::CONFLICT),
             ApiError::PreconditionFailed(_) => ("stale", "Precondition failed", StatusCode::PRECONDITION_FAILED),
-            ApiError::PreconditionRequired(_) => {
-                ("precondition-required", "Precondition required", StatusCode::PRECONDITION_REQUIRED)
-            }
             ApiError::PayloadTooLarge(_) => ("too-large", "Request body too large", StatusCode::PAYLOAD_TOO_LARGE),
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type", StatusCode::UNSUPPORTED_MEDIA_TYPE)

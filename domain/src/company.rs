@@ -1,6 +1,6 @@
 //! Companies (accounts): the organisations contacts belong to.
 
-use crate::record::{Patch, search_text};
+use crate::record::{Patch, patch_address, patch_tags, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{
     Address, AddressInput, DomainName, Money, PhoneNumber, SHORT_TEXT_MAX, Tags, optional_text, required_text,
@@ -100,22 +100,8 @@ impl CompanyData {
                 }
             },
         };
-        let tags = match changes.tags {
-            Patch::Keep => base.tags,
-            Patch::Clear => Tags::default(),
-            Patch::Set(raw) => Tags::parse("tags", &raw).unwrap_or_else(|e| {
-                errors.extend_prefixed("", e);
-                Tags::default()
-            }),
-        };
-        let address = match changes.address {
-            Patch::Keep => base.address,
-            Patch::Clear => None,
-            Patch::Set(input) => Address::parse("address", &input).unwrap_or_else(|e| {
-                errors.extend_prefixed("", e);
-                None
-            }),
-        };
+        let tags = patch_tags(&mut errors, changes.tags, base.tags);
+        let address = patch_address(&mut errors, changes.address, base.address);
         let name = name.unwrap_or_default();
         errors.into_result(|| CompanyData {
             name,

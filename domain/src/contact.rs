@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::record::{Patch, search_text};
+use crate::record::{Patch, patch_address, patch_tags, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{
     Address, AddressInput, EmailAddress, LONG_TEXT_MAX, PhoneNumber, SHORT_TEXT_MAX, Tags, optional_text,
@@ -219,22 +219,8 @@ impl ContactData {
             Patch::Clear => Vec::new(),
             Patch::Set(inputs) => parse_phones("phones", inputs, &mut errors),
         };
-        let tags = match changes.tags {
-            Patch::Keep => base.tags,
-            Patch::Clear => Tags::default(),
-            Patch::Set(raw) => Tags::parse("tags", &raw).unwrap_or_else(|e| {
-                errors.extend_prefixed("", e);
-                Tags::default()
-            }),
-        };
-        let address = match changes.address {
-            Patch::Keep => base.address,
-            Patch::Clear => None,
-            Patch::Set(input) => Address::parse("address", &input).unwrap_or_else(|e| {
-                errors.extend_prefixed("", e);
-                None
-            }),
-        };
+        let tags = patch_tags(&mut errors, changes.tags, base.tags);
+        let address = patch_address(&mut errors, changes.address, base.address);
         let data = ContactData {
             first_name: first_name.resolve(base.first_name),
             last_name: last_name.resolve(base.last_name),

@@ -1,5 +1,8 @@
 //! What every business record shares: merge-patch changes and ownership.
 
+use crate::validation::ValidationErrors;
+use crate::values::{Address, AddressInput, Tags};
+
 /// One field of a JSON merge-patch: absent (keep), `null` (clear) or a value (set).
 /// A create is a patch applied to an empty record, so both share one rule set.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,6 +49,34 @@ impl<T> Patch<T> {
             Patch::Clear => None,
             Patch::Set(v) => Some(v),
         }
+    }
+}
+
+/// Tags after a patch; a refused list is reported into `errors`.
+pub fn patch_tags(errors: &mut ValidationErrors, patch: Patch<Vec<String>>, current: Tags) -> Tags {
+    match patch {
+        Patch::Keep => current,
+        Patch::Clear => Tags::default(),
+        Patch::Set(raw) => Tags::parse("tags", &raw).unwrap_or_else(|e| {
+            errors.extend_prefixed("", e);
+            Tags::default()
+        }),
+    }
+}
+
+/// An address after a patch; refused parts are reported into `errors`.
+pub fn patch_address(
+    errors: &mut ValidationErrors,
+    patch: Patch<AddressInput>,
+    current: Option<Address>,
+) -> Option<Address> {
+    match patch {
+        Patch::Keep => current,
+        Patch::Clear => None,
+        Patch::Set(input) => Address::parse("address", &input).unwrap_or_else(|e| {
+            errors.extend_prefixed("", e);
+            None
+        }),
     }
 }
 

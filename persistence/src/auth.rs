@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::schema::{api_keys, refresh_tokens, token_families};
 use crate::{DbConnection, from_db_time, to_db_time};
 
@@ -282,8 +282,5 @@ pub fn revoke_api_key(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> 
     diesel::update(api_keys::table.filter(api_keys::id.eq(id).and(api_keys::revoked_at.is_null())))
         .set(api_keys::revoked_at.eq(Some(to_db_time(now))))
         .execute(conn)?;
-    find_api_key(conn, id).map_err(|e| match e {
-        StoreError::NotFound => StoreError::NotFound,
-        other => other,
-    })
+    find_api_key(conn, id)
 }

@@ -96,17 +96,6 @@ macro_rules! record_queries {
             crate::records::RecordRow::into_stored(row)
         }
 
-        /// A soft-deleted record the visibility reaches.
-        pub fn find_deleted(
-            conn: &mut crate::DbConnection,
-            id: &str,
-            visibility: &domain::access::Visibility,
-        ) -> crate::StoreResult<domain::record::Stored<$data>> {
-            use diesel::prelude::*;
-            let row: $row = queries::visible(visibility, true).filter($table::id.eq(id)).first(conn)?;
-            crate::records::RecordRow::into_stored(row)
-        }
-
         /// Inserts a new record with a fresh id.
         pub fn insert(
             conn: &mut crate::DbConnection,

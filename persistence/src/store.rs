@@ -200,12 +200,6 @@ impl Store {
             .map(|pending| !pending)
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
-
-    /// Pool figures for monitoring: (open connections, idle connections).
-    pub fn pool_state(&self) -> (u32, u32) {
-        let state = self.pool.state();
-        (state.connections, state.idle_connections)
-    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,24 @@ pub struct Me {
     pub api_key_id: Option<String>,
 }
 
+/// The answer to a sign-in or refresh: a new access token next to the new refresh token.
+fn token_answer(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+    refresh_token: String,
+    refresh_token_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(TokenPair {
+        access_token: state.keys.issue(user_id, session_id, now).map_err(ApiError::Internal)?,
+        token_type: "Bearer".into(),
+        expires_in: state.keys.access_ttl().as_secs(),
+        refresh_token,
+        refresh_token_expires_at,
+    }))
+}
+
 fn invalid_login() -> ApiError {
     ApiError::Unauthorized("the email or password is wrong".into())
 }
@@ -114,14 +132,7 @@ pub async fn login(
     let user_id = user.id.clone();
     let session_id =
         state.write(move |conn| Ok(auth::start_session(conn, &user_id, &refresh_hash, refresh_expires, now)?)).await?;
-    let access_token = state.keys.issue(&user.id, &session_id, now).map_err(ApiError::Internal)?;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: state.keys.access_ttl().as_secs(),
-        refresh_token,
-        refresh_token_expires_at: refresh_expires,
-    }))
+    token_answer(&state, &user.id, &session_id, refresh_token, refresh_expires, now)
 }
 
 /// Exchanges a refresh token for new tokens.
@@ -168,14 +179,7 @@ pub async fn refresh(
     if !user.active {
         return Err(ApiError::Unauthorized("this account is deactivated".into()));
     }
-    let access_token = state.keys.issue(&user_id, &session_id, now).map_err(ApiError::Internal)?;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: state.keys.access_ttl().as_secs(),
-        refresh_token,
-        refresh_token_expires_at: refresh_expires,
-    }))
+    token_answer(&state, &user_id, &session_id, refresh_token, refresh_expires, now)
 }
 
 /// Ends the caller's session.

@@ -92,6 +92,14 @@ pub struct UserListParams {
     pub cursor: Option<String>,
 }
 
+/// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU by design.
+async fn hash_off_executor(password: String) -> Result<String, ApiError> {
+    web::block(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Internal)
+}
+
 fn user_not_found(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found("user"),
@@ -157,11 +165,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let new_user = validated(body.validate(), NewUser::parse(&body.email, &body.name, &body.password, &body.role_id))?;
-    let hash = web::block(move || hash_password(new_user.password.expose()).map(|hash| (new_user, hash)))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::Internal)?;
-    let (new_user, hash) = hash;
+    let hash = hash_off_executor(new_user.password.expose().to_owned()).await?;
     let body = body.into_inner();
     create_idempotently(&state, &caller, key, "POST /api/v1/users", &body, move |conn| {
         check_role(conn, &new_user.role_id)?;
@@ -233,15 +237,7 @@ pub async fn update(
     let name = patch.name.as_deref().map(|n| required_text("name", n, SHORT_TEXT_MAX)).transpose()?;
     let password_hash = match patch.password.as_deref() {
         None => None,
-        Some(raw) => {
-            let password = Password::parse("password", raw)?;
-            Some(
-                web::block(move || hash_password(password.expose()))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))?
-                    .map_err(ApiError::Internal)?,
-            )
-        }
+        Some(raw) => Some(hash_off_executor(Password::parse("password", raw)?.expose().to_owned()).await?),
     };
     let id = id.into_inner();
     let actor = caller.principal.user_id.clone();

@@ -26,6 +26,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Login and refresh attempts per minute per client address.
     pub login_rate_limit_per_minute: u32,
+    /// Web form submissions per minute per client address.
+    pub form_rate_limit_per_minute: u32,
     pub db_max_connections: u32,
     pub db_checkout_timeout: Duration,
     /// Origins a browser app may call from (`CRM_CORS_ORIGINS`, comma-separated).
@@ -79,6 +81,7 @@ impl Config {
             max_body_bytes: number("CRM_MAX_BODY_BYTES", 1024 * 1024)?,
             rate_limit_per_minute: number("CRM_RATE_LIMIT_PER_MINUTE", 1200)?,
             login_rate_limit_per_minute: number("CRM_LOGIN_RATE_LIMIT_PER_MINUTE", 20)?,
+            form_rate_limit_per_minute: number("CRM_FORM_RATE_LIMIT_PER_MINUTE", 10)?,
             db_max_connections: number("CRM_DB_MAX_CONNECTIONS", 8)?,
             db_checkout_timeout: Duration::from_millis(number("CRM_DB_TIMEOUT_MS", 5000)?),
             cors_origins,
@@ -104,6 +107,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             rate_limit_per_minute: 1200,
             login_rate_limit_per_minute: 20,
+            form_rate_limit_per_minute: 10,
             db_max_connections: 8,
             db_checkout_timeout: Duration::from_secs(5),
             cors_origins: Vec::new(),

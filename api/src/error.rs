@@ -312,3 +312,68 @@ impl utoipa::IntoResponses for PublicErrors {
         ])
     }
 }
+
+macro_rules! error_bundle {
+    ($(#[$doc:meta])* $name:ident: $(($status:literal, $description:literal)),+ $(,)?) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses(
+            ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+                let mut responses = problem_responses(&[$(($status, $description)),+]);
+                responses.extend(CommonErrors::responses());
+                responses
+            }
+        }
+    };
+}
+
+error_bundle!(
+    /// Errors of a list: bad parameters, a role that may not read the module.
+    ListErrors:
+    ("400", "Unknown or malformed parameter"),
+    ("403", "The role may not read these records"),
+);
+
+error_bundle!(
+    /// Errors of reading one resource.
+    ReadErrors:
+    ("400", "Unknown parameter"),
+    ("404", "No such resource, or not visible to the caller"),
+);
+
+error_bundle!(
+    /// Errors of creating a resource.
+    CreateErrors:
+    ("400", "Malformed JSON, unknown field or parameter"),
+    ("403", "The role may not create this (for that owner)"),
+    ("409", "Conflicts with existing data"),
+    ("413", "Body too large"),
+    ("415", "Body is not JSON"),
+    ("422", "Invalid field values, or an Idempotency-Key reused with another body"),
+);
+
+error_bundle!(
+    /// Errors of changing a resource or running an action on it.
+    UpdateErrors:
+    ("400", "Malformed JSON, unknown field or parameter, or a malformed If-Match"),
+    ("403", "Visible, but the role may not do this"),
+    ("404", "No such resource, or not visible to the caller"),
+    ("409", "The resource's state does not allow this"),
+    ("412", "Changed since the given ETag"),
+    ("413", "Body too large"),
+    ("415", "Body is not JSON"),
+    ("422", "Invalid field values"),
+);
+
+error_bundle!(
+    /// Errors of deleting a resource.
+    DeleteErrors:
+    ("400", "Unknown parameter, or a malformed If-Match"),
+    ("403", "Visible, but the role may not delete it"),
+    ("404", "No such resource, or not visible to the caller"),
+    ("409", "Still in use"),
+    ("412", "Changed since the given ETag"),
+    ("422", "Invalid parameter values"),
+);

@@ -35,6 +35,14 @@ impl Caller {
         }
     }
 
+    /// Who is acting, as history rows record it.
+    pub fn actor(&self) -> persistence::links::Actor<'_> {
+        persistence::links::Actor {
+            user_id: Some(self.principal.user_id.as_str()),
+            api_key_id: self.principal.api_key_id.as_deref(),
+        }
+    }
+
     /// Admin-only areas: users, teams, roles, restore.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.principal.is_admin() {

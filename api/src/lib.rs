@@ -5,12 +5,14 @@
 
 pub mod config;
 pub mod credentials;
+pub mod definitions;
 pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod records;
 pub mod routes;
+pub mod sales;
 pub mod startup;
 pub mod state;
 pub mod support;

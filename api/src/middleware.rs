@@ -27,16 +27,30 @@ fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
     valid.then(|| value.to_owned())
 }
 
-/// Which budget a request counts against: its credential, or its address when anonymous.
-fn rate_key(req: &ServiceRequest) -> (String, bool) {
+/// The budgets requests count against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Per credential, or per address when anonymous.
+    General,
+    /// Sign-in attempts per address.
+    Login,
+    /// Public web form submissions per address.
+    Form,
+}
+
+/// Which budget a request counts against, and its key.
+fn rate_key(req: &ServiceRequest) -> (String, Budget) {
     let address = req.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let path = req.path();
     if path == "/api/v1/auth/login" || path == "/api/v1/auth/refresh" {
-        return (format!("login:{address}"), true);
+        return (format!("login:{address}"), Budget::Login);
+    }
+    if path.starts_with("/api/v1/forms/") && path.ends_with("/submissions") {
+        return (format!("form:{address}"), Budget::Form);
     }
     match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(credential) => (format!("credential:{}", &secret_hash(credential)[..32]), false),
-        None => (format!("address:{address}"), false),
+        Some(credential) => (format!("credential:{}", &secret_hash(credential)[..32]), Budget::General),
+        None => (format!("address:{address}"), Budget::General),
     }
 }
 
@@ -48,9 +62,12 @@ pub async fn request_context(
     let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let quota = req.app_data::<web::Data<AppState>>().map(|state| {
-        let (key, is_login) = rate_key(&req);
-        let limit =
-            if is_login { state.config.login_rate_limit_per_minute } else { state.config.rate_limit_per_minute };
+        let (key, budget) = rate_key(&req);
+        let limit = match budget {
+            Budget::General => state.config.rate_limit_per_minute,
+            Budget::Login => state.config.login_rate_limit_per_minute,
+            Budget::Form => state.config.form_rate_limit_per_minute,
+        };
         state.limiter.check(&key, limit)
     });
 

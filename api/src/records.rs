@@ -73,7 +73,9 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
 }
 
 /// POST: checks the grant for the new record's owner, then inserts it once per
-/// idempotency key. `check` verifies the type's own references inside the transaction.
+/// idempotency key. `check` verifies the type's own references before the insert;
+/// `finish` records what follows from the creation after it. Both run in the insert's
+/// transaction, so an error from either leaves nothing behind.
 pub async fn create<D, V, B>(
     kind: &'static RecordKind<D>,
     state: &AppState,
@@ -82,6 +84,7 @@ pub async fn create<D, V, B>(
     body: &B,
     data: D,
     check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError> + Send + 'static,
+    finish: impl FnOnce(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
     D: RecordData,
@@ -96,6 +99,7 @@ where
         check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
         check(conn, &for_check, &data)?;
         let record = (kind.insert)(conn, &data, Utc::now())?;
+        finish(conn, &for_check, &record)?;
         let location = format!("/api/v1/{}/{}", kind.collection, record.id);
         let version = record.version;
         Created::new(&V::from(record), location, version)
@@ -105,15 +109,16 @@ where
 
 /// PATCH: in one transaction, re-reads the record, checks the edit grant and `If-Match`,
 /// applies the changes (`apply` returns the new data, validated), re-checks ownership and
-/// references when they change, and writes the new version.
+/// references when they change (`check` gets the record id, the data before and after, and
+/// may record what follows from the change), and writes the new version.
 pub async fn update<D, V>(
     kind: &'static RecordKind<D>,
     state: &AppState,
     caller: Caller,
     id: String,
     if_match: IfMatch,
-    apply: impl FnOnce(&D) -> Result<D, ApiError> + Send + 'static,
-    check: impl FnOnce(&mut DbConnection, &Caller, &D, &D) -> Result<(), ApiError> + Send + 'static,
+    apply: impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError> + Send + 'static,
+    check: impl FnOnce(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
     D: RecordData,
@@ -125,7 +130,7 @@ where
             let current = kind.find_visible(conn, &caller, &id)?;
             principal.may(kind.module, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
-            let data = apply(&current.data)?;
+            let data = apply(conn, &id, &current.data)?;
             let (before, after) = (current.data.ownership(), data.ownership());
             if before.owner_id != after.owner_id || before.team_id != after.team_id {
                 principal.may(kind.module, Action::Edit, after).map_err(|_| {
@@ -136,7 +141,7 @@ where
                 })?;
                 check_owner_and_team(conn, after.owner_id, after.team_id)?;
             }
-            check(conn, &caller, &current.data, &data)?;
+            check(conn, &caller, &id, &current.data, &data)?;
             Ok((kind.update)(conn, &id, current.version, &data, Utc::now())?)
         })
         .await?;
@@ -204,4 +209,21 @@ pub fn page_response<D, V: Serialize + From<Stored<D>> + utoipa::ToSchema>(
         next_cursor: crate::support::encode_cursor(request, page.next),
         data: page.items.into_iter().map(V::from).collect::<Vec<_>>(),
     })
+}
+
+/// A record another record refers to must exist and be visible to the caller; otherwise
+/// the referring field is refused (422), without saying whether the record exists.
+pub fn require_visible<D>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    kind: &RecordKind<D>,
+    field: &str,
+    id: &str,
+) -> Result<Stored<D>, ApiError> {
+    match kind.find_visible(conn, caller, id) {
+        Err(ApiError::NotFound(_)) => {
+            Err(ApiError::invalid_field(field, "not_found", format!("names no {} you can see", kind.noun)))
+        }
+        other => other,
+    }
 }

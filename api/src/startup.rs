@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use domain::access::BuiltInRole;
 use domain::user::NewUser;
-use persistence::{Backend, Store, StoreError, StoreOptions, maintenance, roles, settings, users};
+use persistence::{Backend, Store, StoreError, StoreOptions, maintenance, pipelines, roles, settings, users};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -53,6 +53,9 @@ pub fn bootstrap(config: &Config) -> Result<(Store, TokenKeys), StartError> {
     store
         .write_serialized(BOOTSTRAP_LOCK, |conn| roles::sync_builtin(conn, Utc::now()))
         .map_err(at("seeding roles"))?;
+    store
+        .write_serialized(BOOTSTRAP_LOCK, |conn| pipelines::ensure_default(conn, Utc::now()))
+        .map_err(at("default pipeline"))?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
         None => {

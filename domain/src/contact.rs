@@ -40,6 +40,24 @@ pub enum Source {
     Other,
 }
 
+impl Source {
+    /// The source as the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::WebForm => "web_form",
+            Source::Import => "import",
+            Source::Api => "api",
+            Source::Manual => "manual",
+            Source::Ads => "ads",
+            Source::Social => "social",
+            Source::Referral => "referral",
+            Source::Event => "event",
+            Source::Email => "email",
+            Source::Other => "other",
+        }
+    }
+}
+
 /// What kind of email address or phone number an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

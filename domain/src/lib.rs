@@ -4,8 +4,12 @@
 //! here is a pure function of its inputs and is unit-tested in place.
 
 pub mod access;
+pub mod activity;
 pub mod company;
 pub mod contact;
+pub mod deal;
+pub mod form;
+pub mod lead;
 pub mod listing;
 pub mod record;
 pub mod user;

@@ -80,6 +80,22 @@ pub fn patch_address(
     }
 }
 
+/// A text field after a patch: trimmed and bounded; a blank value clears it. A refused
+/// value is reported into `errors` and the current value kept.
+pub fn patch_text(
+    errors: &mut ValidationErrors,
+    field: &str,
+    patch: Patch<String>,
+    current: Option<String>,
+    max: usize,
+) -> Option<String> {
+    match patch {
+        Patch::Keep => current,
+        Patch::Clear => None,
+        Patch::Set(raw) => errors.collect(crate::values::optional_text(field, &raw, max)).unwrap_or(current),
+    }
+}
+
 /// Text as stored for search: every part lower-cased and joined, for one indexed column.
 pub fn search_text<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
     parts.into_iter().flatten().filter(|p| !p.is_empty()).map(str::to_lowercase).collect::<Vec<_>>().join(" ")
@@ -122,17 +138,25 @@ pub trait Owned {
     fn ownership(&self) -> crate::access::Ownership<'_>;
 }
 
-impl Owned for crate::contact::ContactData {
-    fn ownership(&self) -> crate::access::Ownership<'_> {
-        crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
-    }
+/// Implements [`Owned`] for record data with `owner_id` and `team_id` fields.
+macro_rules! owned_by_fields {
+    ($($data:ty),+) => {$(
+        impl Owned for $data {
+            fn ownership(&self) -> crate::access::Ownership<'_> {
+                crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
+            }
+        }
+    )+};
 }
 
-impl Owned for crate::company::CompanyData {
-    fn ownership(&self) -> crate::access::Ownership<'_> {
-        crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
-    }
-}
+owned_by_fields!(
+    crate::contact::ContactData,
+    crate::company::CompanyData,
+    crate::lead::LeadData,
+    crate::deal::DealData,
+    crate::activity::ActivityData,
+    crate::activity::TaskData
+);
 
 /// One page of a keyset-paginated list.
 #[derive(Debug, Clone)]

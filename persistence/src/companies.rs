@@ -136,13 +136,18 @@ pub fn list(
     crate::records::into_page(rows, &page.sort, limit)
 }
 
-/// Removes for good the companies soft-deleted before `cutoff`; their contacts stay and
-/// lose the link.
+/// Removes for good the companies soft-deleted before `cutoff`; their contacts and deals
+/// stay and lose the link.
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     let expired =
         companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
     diesel::update(contacts::table.filter(contacts::company_id.eq_any(expired)))
         .set(contacts::company_id.eq(None::<String>))
+        .execute(conn)?;
+    let expired =
+        companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
+    diesel::update(crate::schema::deals::table.filter(crate::schema::deals::company_id.eq_any(expired)))
+        .set(crate::schema::deals::company_id.eq(None::<String>))
         .execute(conn)?;
     Ok(diesel::delete(companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }

@@ -5,18 +5,25 @@
 //! `Store::write` (SQLite's single writer) and `Store::migrate` (PostgreSQL's advisory lock).
 //! Repository functions take a `&mut DbConnection`, so they compose inside one transaction.
 
+pub mod activities;
 pub mod auth;
 pub mod companies;
 pub mod connection;
 pub mod contacts;
+pub mod deals;
+pub mod definitions;
 pub mod error;
 pub mod idempotency;
+pub mod leads;
+pub mod links;
 pub mod maintenance;
+pub mod pipelines;
 mod records;
 pub mod roles;
 mod schema;
 pub mod settings;
 pub mod store;
+pub mod tasks;
 pub mod teams;
 pub mod users;
 

@@ -3,13 +3,19 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, companies, contacts, idempotency};
+use crate::{DbConnection, activities, companies, contacts, deals, idempotency, leads, links, tasks};
 
 /// How many rows one purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
     pub contacts: usize,
     pub companies: usize,
+    pub leads: usize,
+    pub deals: usize,
+    pub activities: usize,
+    pub tasks: usize,
+    /// Links and history rows of records that no longer exist.
+    pub orphans: usize,
     pub idempotency_keys: usize,
 }
 
@@ -20,9 +26,24 @@ pub fn purge(
     records_cutoff: DateTime<Utc>,
     keys_cutoff: DateTime<Utc>,
 ) -> StoreResult<Purged> {
+    // Tasks before activities (tasks name the activity they follow up), deals before
+    // the leads and companies they point to.
+    let tasks = tasks::purge_deleted_before(conn, records_cutoff)?;
+    let activities = activities::purge_deleted_before(conn, records_cutoff)?;
+    let deals = deals::purge_deleted_before(conn, records_cutoff)?;
+    let leads = leads::purge_deleted_before(conn, records_cutoff)?;
+    let contacts = contacts::purge_deleted_before(conn, records_cutoff)?;
+    let companies = companies::purge_deleted_before(conn, records_cutoff)?;
+    let orphans =
+        if tasks + activities + deals + leads + contacts + companies > 0 { links::forget_missing(conn)? } else { 0 };
     Ok(Purged {
-        contacts: contacts::purge_deleted_before(conn, records_cutoff)?,
-        companies: companies::purge_deleted_before(conn, records_cutoff)?,
+        contacts,
+        companies,
+        leads,
+        deals,
+        activities,
+        tasks,
+        orphans,
         idempotency_keys: idempotency::purge_before(conn, keys_cutoff)?,
     })
 }

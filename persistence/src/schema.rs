@@ -167,4 +167,195 @@ diesel::allow_tables_to_appear_in_same_query!(
     companies,
     contacts,
     idempotency_keys,
+    pipelines,
+    pipeline_stages,
+    leads,
+    deals,
+    activities,
+    tasks,
+    record_links,
+    record_changes,
+    lead_events,
+    definitions,
 );
+
+diesel::table! {
+    pipelines (id) {
+        id -> Text,
+        name -> Text,
+        position -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pipeline_stages (id) {
+        id -> Text,
+        pipeline_id -> Text,
+        name -> Text,
+        position -> Integer,
+        probability -> Integer,
+        kind -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    leads (id) {
+        id -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        sort_name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        company_name -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        website -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        country -> Nullable<Text>,
+        employee_count -> Nullable<BigInt>,
+        source -> Nullable<Text>,
+        campaign -> Nullable<Text>,
+        status -> Text,
+        score -> BigInt,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        tags -> Text,
+        notes -> Nullable<Text>,
+        conversion -> Nullable<Text>,
+        custom_fields -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deals (id) {
+        id -> Text,
+        name -> Text,
+        sort_name -> Text,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        expected_close_date -> Nullable<Date>,
+        pipeline_id -> Text,
+        stage_id -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        contact_ids -> Text,
+        next_step -> Nullable<Text>,
+        close_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        lead_id -> Nullable<Text>,
+        tags -> Text,
+        custom_fields -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        activity_type -> Text,
+        subject -> Nullable<Text>,
+        sort_name -> Text,
+        body -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        duration_seconds -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        participants -> Text,
+        links -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        tags -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Text,
+        title -> Text,
+        sort_name -> Text,
+        description -> Nullable<Text>,
+        due_at -> Nullable<Timestamp>,
+        priority -> Text,
+        status -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        links -> Text,
+        reminder_at -> Nullable<Timestamp>,
+        reminder_acknowledged_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        activity_id -> Nullable<Text>,
+        tags -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    record_links (item_type, item_id, record_type, record_id) {
+        item_type -> Text,
+        item_id -> Text,
+        record_type -> Text,
+        record_id -> Text,
+    }
+}
+
+diesel::table! {
+    record_changes (id) {
+        id -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        field -> Text,
+        from_value -> Nullable<Text>,
+        to_value -> Text,
+        changed_at -> Timestamp,
+        changed_by -> Nullable<Text>,
+        api_key_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    lead_events (id) {
+        id -> Text,
+        lead_id -> Text,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        properties -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    definitions (id) {
+        id -> Text,
+        kind -> Text,
+        lookup_key -> Nullable<Text>,
+        body -> Text,
+        position -> Integer,
+        counter -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -92,10 +92,16 @@ pub fn rename(conn: &mut DbConnection, id: &str, version: i64, name: &str, now: 
 
 /// Deletes a team and its memberships; records assigned to it keep their owner only.
 pub fn delete(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
-    use crate::schema::{companies, contacts};
+    use crate::schema::{activities, companies, contacts, deals, leads, tasks};
     diesel::update(contacts::table.filter(contacts::team_id.eq(id)))
         .set(contacts::team_id.eq(None::<String>))
         .execute(conn)?;
+    diesel::update(leads::table.filter(leads::team_id.eq(id))).set(leads::team_id.eq(None::<String>)).execute(conn)?;
+    diesel::update(deals::table.filter(deals::team_id.eq(id))).set(deals::team_id.eq(None::<String>)).execute(conn)?;
+    diesel::update(activities::table.filter(activities::team_id.eq(id)))
+        .set(activities::team_id.eq(None::<String>))
+        .execute(conn)?;
+    diesel::update(tasks::table.filter(tasks::team_id.eq(id))).set(tasks::team_id.eq(None::<String>)).execute(conn)?;
     diesel::update(companies::table.filter(companies::team_id.eq(id)))
         .set(companies::team_id.eq(None::<String>))
         .execute(conn)?;
@@ -146,4 +152,16 @@ fn touch(conn: &mut DbConnection, team_id: &str, now: DateTime<Utc>) -> StoreRes
 pub fn exists(conn: &mut DbConnection, id: &str) -> StoreResult<bool> {
     let count: i64 = teams::table.filter(teams::id.eq(id)).count().get_result(conn)?;
     Ok(count > 0)
+}
+
+/// The active members of a team, in a stable order (round-robin walks it).
+pub fn active_member_ids(conn: &mut DbConnection, team_id: &str) -> StoreResult<Vec<String>> {
+    use crate::schema::users;
+    Ok(team_members::table
+        .inner_join(users::table)
+        .filter(team_members::team_id.eq(team_id))
+        .filter(users::active.eq(true))
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)?)
 }

@@ -306,7 +306,7 @@ impl TestApp {
         config.login_rate_limit_per_minute = 1000;
         adjust(&mut config);
         let base = start_server(config.clone());
-        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+        let client = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
         let mut app = TestApp { base, backend, admin_token: String::new(), db, config, client };
         app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
@@ -319,7 +319,7 @@ impl TestApp {
             persistence::Backend::Postgres => Backend::Postgres,
         };
         let base = start_server(config.clone());
-        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+        let client = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
         let mut app = TestApp { base, backend, admin_token: String::new(), db: TestDb::Borrowed, config, client };
         app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         app
@@ -335,7 +335,7 @@ impl TestApp {
             admin_token: self.admin_token.clone(),
             db: TestDb::Borrowed,
             config: self.config.clone(),
-            client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
+            client: awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish(),
         }
     }
 

@@ -7,5 +7,6 @@ mod e2e {
     mod errors;
     mod openapi;
     mod retention;
+    mod sales;
     mod startup;
 }

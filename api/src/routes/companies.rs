@@ -263,7 +263,17 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, CompanyData::apply(None, changes))?;
-    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, |_, _, _| Ok(())).await
+    records::create::<_, CompanyView, _>(
+        &COMPANIES,
+        &state,
+        &caller,
+        key,
+        &body,
+        data,
+        |_, _, _| Ok(()),
+        |_, _, _| Ok(()),
+    )
+    .await
 }
 
 /// Reads one company.
@@ -322,8 +332,8 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |current| validated(shape, CompanyData::apply(Some(current), changes)),
-        |_, _, _, _| Ok(()),
+        move |_, _, current| validated(shape, CompanyData::apply(Some(current), changes)),
+        |_, _, _, _, _| Ok(()),
     )
     .await
 }
@@ -423,4 +433,28 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(web::resource("/companies/{id}/restore").route(web::post().to(restore)))
         .service(web::resource("/companies/{id}/contacts").route(web::get().to(list_contacts)));
+}
+
+/// A company's timeline.
+#[utoipa::path(
+    get, path = "/api/v1/companies/{id}/timeline", tag = "companies", operation_id = "company_timeline", summary = "A company's timeline",
+    description = "Activities linked to the company or to any of its contacts, and the stage changes of its deals, newest first, keyset-paginated; `type` filters by kind.",
+    params(("id" = String, Path, description = "Company id"), crate::routes::timeline::TimelineParams),
+    responses((status = 200, description = "A page of the timeline", body = crate::routes::timeline::TimelinePage), crate::error::ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn company_timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<crate::routes::timeline::TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    crate::routes::timeline::respond(
+        &state,
+        caller,
+        domain::activity::RecordType::Company,
+        id.into_inner(),
+        params.into_inner(),
+    )
+    .await
 }

@@ -315,9 +315,16 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ContactData::apply(None, changes))?;
-    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, |conn, caller, data| {
-        check_company(conn, caller, data.company_id.as_deref())
-    })
+    records::create::<_, ContactView, _>(
+        &CONTACTS,
+        &state,
+        &caller,
+        key,
+        &body,
+        data,
+        |conn, caller, data| check_company(conn, caller, data.company_id.as_deref()),
+        |_, _, _| Ok(()),
+    )
     .await
 }
 
@@ -380,8 +387,8 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |current| validated(shape, ContactData::apply(Some(current), changes)),
-        |conn, caller, before, after| match &after.company_id {
+        move |_, _, current| validated(shape, ContactData::apply(Some(current), changes)),
+        |conn, caller, _, before, after| match &after.company_id {
             Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
             _ => Ok(()),
         },
@@ -451,4 +458,28 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         )
         .service(web::resource("/contacts/{id}/restore").route(web::post().to(restore)));
+}
+
+/// A contact's timeline.
+#[utoipa::path(
+    get, path = "/api/v1/contacts/{id}/timeline", tag = "contacts", operation_id = "contact_timeline", summary = "A contact's timeline",
+    description = "Activities linked to the contact, newest first, keyset-paginated; `type` filters by kind.",
+    params(("id" = String, Path, description = "Contact id"), crate::routes::timeline::TimelineParams),
+    responses((status = 200, description = "A page of the timeline", body = crate::routes::timeline::TimelinePage), crate::error::ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn contact_timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<crate::routes::timeline::TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    crate::routes::timeline::respond(
+        &state,
+        caller,
+        domain::activity::RecordType::Contact,
+        id.into_inner(),
+        params.into_inner(),
+    )
+    .await
 }

@@ -2,14 +2,22 @@
 
 use actix_web::web;
 
+pub mod activities;
 pub mod api_keys;
 pub mod auth;
 pub mod common;
 pub mod companies;
 pub mod contacts;
+pub mod deals;
+pub mod forms;
 pub mod health;
+pub mod leads;
+pub mod pipelines;
 pub mod roles;
+pub mod rules;
+pub mod tasks;
 pub mod teams;
+pub mod timeline;
 pub mod users;
 
 /// Mounts every `/api/v1` resource.
@@ -21,5 +29,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(roles::routes)
         .configure(api_keys::routes)
         .configure(contacts::routes)
-        .configure(companies::routes);
+        .configure(companies::routes)
+        .configure(leads::routes)
+        .configure(forms::routes)
+        .configure(rules::routes)
+        .configure(pipelines::routes)
+        .configure(deals::routes)
+        .configure(activities::routes)
+        .configure(tasks::routes)
+        .configure(timelines);
+}
+
+/// Timelines of the record types that existed before leads and deals.
+fn timelines(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/contacts/{id}/timeline").route(web::get().to(contacts::contact_timeline)))
+        .service(web::resource("/companies/{id}/timeline").route(web::get().to(companies::company_timeline)));
 }

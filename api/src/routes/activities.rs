@@ -1,0 +1,415 @@
+//! `/api/v1/activities`: interactions of every channel, linked to the records they are about.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module};
+use domain::activity::{ActivityChanges, ActivityData, ActivityType, Direction, Participant, RecordRef, RecordType};
+use domain::listing::CommonFilters;
+use domain::record::Patch;
+use persistence::DbConnection;
+use persistence::activities::{self, Activity, ActivityFilters};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::records::{self, RecordKind, require_visible};
+use crate::routes::common::Page;
+use crate::routes::companies::COMPANIES;
+use crate::routes::contacts::CONTACTS;
+use crate::routes::deals::DEALS;
+use crate::routes::leads::LEADS;
+use crate::routes::tasks::{self, TaskInput, TaskView};
+use crate::state::AppState;
+use crate::support::{double_option, page_request, validated};
+
+/// An interaction: an email, call, meeting, chat, social message or note.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityView {
+    pub id: String,
+    pub activity_type: ActivityType,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    /// For emails, calls, chats and social messages.
+    pub direction: Option<Direction>,
+    pub occurred_at: DateTime<Utc>,
+    /// For calls and meetings.
+    pub duration_seconds: Option<i64>,
+    pub outcome: Option<String>,
+    pub participants: Vec<Participant>,
+    /// The contacts, companies, leads and deals this activity is about.
+    pub links: Vec<RecordRef>,
+    /// Who logged it.
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Activity> for ActivityView {
+    fn from(activity: Activity) -> Self {
+        let data = activity.data;
+        ActivityView {
+            id: activity.id,
+            activity_type: data.activity_type,
+            subject: data.subject,
+            body: data.body,
+            direction: data.direction,
+            occurred_at: data.occurred_at,
+            duration_seconds: data.duration_seconds,
+            outcome: data.outcome,
+            participants: data.participants,
+            links: data.links,
+            owner_id: data.owner_id,
+            team_id: data.team_id,
+            tags: data.tags.as_slice().to_vec(),
+            created_at: activity.created_at,
+            updated_at: activity.updated_at,
+            deleted_at: activity.deleted_at,
+        }
+    }
+}
+
+/// Fields of an activity to create (POST) or change (PATCH, JSON merge-patch).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityInput {
+    /// Required on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ActivityType>)]
+    pub activity_type: Option<Option<ActivityType>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Intro call")]
+    pub subject: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10000))]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub body: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Direction>)]
+    pub direction: Option<Option<Direction>>,
+    /// Defaults to now on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub occurred_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(range(min = 0, max = 604_800))]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 604800)]
+    pub duration_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Interested; wants a proposal")]
+    pub outcome: Option<Option<String>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<Participant>>, max_items = 50)]
+    pub participants: Option<Option<Vec<Participant>>>,
+    /// 1 to 10 records; replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10))]
+    #[schema(value_type = Option<Vec<RecordRef>>, max_items = 10)]
+    pub links: Option<Option<Vec<RecordRef>>>,
+    /// Defaults to the caller on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    pub tags: Option<Option<Vec<String>>>,
+}
+
+impl ActivityInput {
+    /// The domain changes this body asks for.
+    pub fn to_changes(&self) -> ActivityChanges {
+        ActivityChanges {
+            activity_type: Patch::from_double_option(self.activity_type),
+            subject: Patch::from_double_option(self.subject.clone()),
+            body: Patch::from_double_option(self.body.clone()),
+            direction: Patch::from_double_option(self.direction),
+            occurred_at: Patch::from_double_option(self.occurred_at),
+            duration_seconds: Patch::from_double_option(self.duration_seconds),
+            outcome: Patch::from_double_option(self.outcome.clone()),
+            participants: Patch::from_double_option(self.participants.clone()),
+            links: Patch::from_double_option(self.links.clone()),
+            owner_id: Patch::from_double_option(self.owner_id.clone()),
+            team_id: Patch::from_double_option(self.team_id.clone()),
+            tags: Patch::from_double_option(self.tags.clone()),
+        }
+    }
+}
+
+/// Activities as the shared record flow sees them.
+pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
+    module: Module::Activities,
+    noun: "activity",
+    collection: "activities",
+    find: activities::find,
+    insert: activities::create,
+    update: activities::save,
+    soft_delete: activities::soft_delete,
+    restore: activities::restore,
+};
+
+/// Every linked record must be visible to the caller (only links that are new are checked).
+pub fn check_links(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    before: &[RecordRef],
+    after: &[RecordRef],
+) -> Result<(), ApiError> {
+    for (index, link) in after.iter().enumerate() {
+        if before.contains(link) {
+            continue;
+        }
+        let field = format!("links[{index}].id");
+        match link.record_type {
+            RecordType::Contact => require_visible(conn, caller, &CONTACTS, &field, &link.id).map(drop)?,
+            RecordType::Company => require_visible(conn, caller, &COMPANIES, &field, &link.id).map(drop)?,
+            RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
+            RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
+        }
+    }
+    Ok(())
+}
+
+/// Filters, sort and paging of the activity list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityListParams {
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name` (subject). Default `-created_at`.
+    pub sort: Option<String>,
+    pub owner_id: Option<String>,
+    pub activity_type: Option<ActivityType>,
+    /// With `record_id`: only activities linked to this record.
+    pub record_type: Option<RecordType>,
+    pub record_id: Option<String>,
+    pub tag: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text search over subject, body, outcome and participants.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// List deleted (restorable) activities instead; admins only.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Lists activities the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/activities", tag = "activities", operation_id = "list_activities", summary = "List activities",
+    description = "Keyset-paginated, filtered and sorted. For one record's history in time order use its `/timeline`.",
+    params(ActivityListParams),
+    responses((status = 200, description = "A page of activities", body = Page<ActivityView>), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ActivityListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let visibility = records::authorize_list(&caller, Module::Activities, params.deleted)?;
+    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
+    let linked_to = match (params.record_type, params.record_id) {
+        (Some(record_type), Some(id)) => Some(RecordRef { record_type, id }),
+        (None, None) => None,
+        _ => return Err(ApiError::bad_field("record_id", "incomplete", "`record_type` and `record_id` go together")),
+    };
+    let filters = ActivityFilters {
+        common: CommonFilters {
+            owner_id: params.owner_id,
+            tag,
+            created_after: params.created_after,
+            created_before: params.created_before,
+            q,
+            deleted: params.deleted,
+        },
+        activity_type: params.activity_type,
+        linked_to,
+    };
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let request = page.clone();
+    let result = state.read(move |conn| Ok(activities::list(conn, &visibility, &filters, &request)?)).await?;
+    Ok(records::page_response::<_, ActivityView>(&page, result))
+}
+
+/// Logs an activity.
+#[utoipa::path(
+    post, path = "/api/v1/activities", tag = "activities", operation_id = "create_activity", summary = "Log an activity",
+    description = "Link it to 1 to 10 contacts, companies, leads or deals the caller can see. `direction` fits emails, calls, chats and social messages; `duration_seconds` fits calls and meetings; a note needs a `body`.",
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = ActivityInput, example = json!({"activity_type": "call", "subject": "Intro call", "direction": "outbound", "duration_seconds": 900, "outcome": "Interested", "links": [{"record_type": "lead", "id": "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61"}]})),
+    responses(
+        (status = 201, description = "Created", body = ActivityView,
+            headers(("Location" = String, description = "URL of the new activity"), ("ETag" = String, description = "Version"))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<ActivityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    caller.principal.may_in_module(Module::Activities, Action::Create)?;
+    let shape = body.validate();
+    let mut changes = body.to_changes();
+    records::default_owner(&mut changes.owner_id, &caller);
+    let data = validated(shape, ActivityData::apply(None, changes, Utc::now()))?;
+    records::create::<_, ActivityView, _>(
+        &ACTIVITIES,
+        &state,
+        &caller,
+        key,
+        &body,
+        data,
+        |conn, caller, data| check_links(conn, caller, &[], &data.links),
+        |_, _, _| Ok(()),
+    )
+    .await
+}
+
+/// Reads one activity.
+#[utoipa::path(
+    get, path = "/api/v1/activities/{id}", tag = "activities", operation_id = "get_activity", summary = "Get an activity",
+    description = "Answers 404 both for activities that do not exist and for ones the caller may not see.",
+    params(("id" = String, Path, description = "Activity id"), NoParams),
+    responses((status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String, description = "Version"))), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::get::<_, ActivityView>(&ACTIVITIES, &state, caller, id.into_inner()).await
+}
+
+/// Changes an activity.
+#[utoipa::path(
+    patch, path = "/api/v1/activities/{id}", tag = "activities", operation_id = "update_activity", summary = "Update an activity (merge-patch)",
+    description = "JSON merge-patch; the result is checked as a whole (a call may keep its duration, a note may not have one).",
+    params(("id" = String, Path, description = "Activity id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = ActivityInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated activity", body = ActivityView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<ActivityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let shape = body.validate();
+    let changes = body.into_inner().to_changes();
+    records::update::<_, ActivityView>(
+        &ACTIVITIES,
+        &state,
+        caller,
+        id.into_inner(),
+        if_match,
+        move |_, _, current| validated(shape, ActivityData::apply(Some(current), changes, Utc::now())),
+        |conn, caller, _, before, after| check_links(conn, caller, &before.links, &after.links),
+    )
+    .await
+}
+
+/// Deletes an activity (soft).
+#[utoipa::path(
+    delete, path = "/api/v1/activities/{id}", tag = "activities", operation_id = "delete_activity", summary = "Delete an activity",
+    description = "Soft delete: the activity leaves lists and timelines; an admin can restore it until the retention period ends.",
+    params(("id" = String, Path, description = "Activity id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    records::delete(&ACTIVITIES, &state, caller, id.into_inner(), if_match).await
+}
+
+/// Restores a deleted activity.
+#[utoipa::path(
+    post, path = "/api/v1/activities/{id}/restore", tag = "activities", operation_id = "restore_activity", summary = "Restore a deleted activity",
+    description = "Admins only.",
+    params(("id" = String, Path, description = "Activity id"), NoParams),
+    responses((status = 200, description = "The restored activity", body = ActivityView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::restore::<_, ActivityView>(&ACTIVITIES, &state, caller, id.into_inner()).await
+}
+
+/// Creates a follow-up task for an activity in one call.
+#[utoipa::path(
+    post, path = "/api/v1/activities/{id}/follow-up-task", tag = "activities", operation_id = "create_follow_up_task", summary = "Create a follow-up task",
+    description = "Creates a task that follows up this activity: it links to the same records unless `links` is given, names the activity in `activity_id`, and is assigned to the caller unless `assignee_id` is given.",
+    params(("id" = String, Path, description = "Activity id"), NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = TaskInput, example = json!({"title": "Send the proposal", "due_at": "2026-11-25T09:00:00Z", "reminder_at": "2026-11-25T08:30:00Z", "priority": "high"})),
+    responses(
+        (status = 201, description = "The task", body = TaskView,
+            headers(("Location" = String, description = "URL of the new task"), ("ETag" = String, description = "Version"))),
+        (status = 404, description = "No such activity, or not visible", body = crate::error::Problem, content_type = "application/problem+json"),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn follow_up_task(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<TaskInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let lookup = caller.clone();
+    let activity_id = id.clone();
+    let activity = state.read(move |conn| ACTIVITIES.find_visible(conn, &lookup, &activity_id)).await?;
+    tasks::create_task(&state, caller, key, body.into_inner(), Some((id, activity.data.links))).await
+}
+
+/// Registers the activity routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/activities").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/activities/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/activities/{id}/restore").route(web::post().to(restore)))
+        .service(web::resource("/activities/{id}/follow-up-task").route(web::post().to(follow_up_task)));
+}

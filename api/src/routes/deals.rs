@@ -1,0 +1,597 @@
+//! `/api/v1/deals`: deals in pipelines, their stage history, and the forecast.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::access::{Action, Module};
+use domain::activity::RecordType;
+use domain::company::MoneyInput;
+use domain::deal::{DealChanges, DealData, Period, PeriodForecast};
+use domain::listing::CommonFilters;
+use domain::record::Patch;
+use persistence::deals::{self, Deal, DealFilters};
+use persistence::pipelines::{self, StoredPipeline};
+use persistence::{DbConnection, StoreError, links};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::records::{self, RecordKind, require_visible};
+use crate::routes::common::{MoneyBody, Page};
+use crate::routes::companies::COMPANIES;
+use crate::routes::contacts::CONTACTS;
+use crate::routes::timeline::{self, TimelinePage, TimelineParams};
+use crate::state::AppState;
+use crate::support::{check_custom_fields, double_option, page_request, validated};
+
+/// A deal: a potential sale moving through a pipeline's stages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealView {
+    pub id: String,
+    #[schema(example = "Analytical Engines: 40 licences")]
+    pub name: String,
+    pub amount: Option<MoneyBody>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub pipeline_id: String,
+    pub stage_id: String,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub company_id: Option<String>,
+    pub contact_ids: Vec<String>,
+    pub next_step: Option<String>,
+    /// Why a lost deal was lost.
+    pub close_reason: Option<String>,
+    /// When the deal entered a won or lost stage; `null` while open.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The lead this deal was converted from.
+    pub lead_id: Option<String>,
+    pub tags: Vec<String>,
+    /// Values of admin-defined custom fields, keyed by field key.
+    #[schema(value_type = Object, additional_properties = true)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Deal> for DealView {
+    fn from(deal: Deal) -> Self {
+        let data = deal.data;
+        DealView {
+            id: deal.id,
+            name: data.name,
+            amount: data
+                .amount
+                .map(|m| MoneyBody { amount_minor: m.amount_minor, currency: m.currency.as_str().into() }),
+            expected_close_date: data.expected_close_date,
+            pipeline_id: data.pipeline_id,
+            stage_id: data.stage_id,
+            owner_id: data.owner_id,
+            team_id: data.team_id,
+            company_id: data.company_id,
+            contact_ids: data.contact_ids,
+            next_step: data.next_step,
+            close_reason: data.close_reason,
+            closed_at: data.closed_at,
+            lead_id: data.lead_id,
+            tags: data.tags.as_slice().to_vec(),
+            custom_fields: serde_json::Map::new(),
+            created_at: deal.created_at,
+            updated_at: deal.updated_at,
+            deleted_at: deal.deleted_at,
+        }
+    }
+}
+
+/// Fields of a deal to create (POST) or change (PATCH, JSON merge-patch).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DealInput {
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Analytical Engines: 40 licences")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(value_type = Option<MoneyBody>)]
+    pub amount: Option<Option<MoneyBody>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<NaiveDate>, example = "2026-12-15")]
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    /// Defaults to the first pipeline on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub pipeline_id: Option<Option<String>>,
+    /// A stage of the deal's pipeline; defaults to its first open stage when the deal enters it.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub stage_id: Option<Option<String>>,
+    /// Defaults to the caller on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub company_id: Option<Option<String>>,
+    /// Replaces the whole list.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 20))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    pub contact_ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 1000))]
+    #[schema(value_type = Option<String>, max_length = 1000, example = "Send the revised proposal")]
+    pub next_step: Option<Option<String>>,
+    /// Only for deals in a lost stage.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 500))]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub close_reason: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    pub tags: Option<Option<Vec<String>>>,
+    /// Values of custom fields; must be empty until custom fields are defined.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl DealInput {
+    /// The domain changes this body asks for.
+    pub fn to_changes(&self) -> Result<DealChanges, ApiError> {
+        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
+        let amount =
+            self.amount.clone().map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
+        Ok(DealChanges {
+            name: Patch::from_double_option(self.name.clone()),
+            amount: Patch::from_double_option(amount),
+            expected_close_date: Patch::from_double_option(self.expected_close_date),
+            pipeline_id: Patch::from_double_option(self.pipeline_id.clone()),
+            stage_id: Patch::from_double_option(self.stage_id.clone()),
+            owner_id: Patch::from_double_option(self.owner_id.clone()),
+            team_id: Patch::from_double_option(self.team_id.clone()),
+            company_id: Patch::from_double_option(self.company_id.clone()),
+            contact_ids: Patch::from_double_option(self.contact_ids.clone()),
+            next_step: Patch::from_double_option(self.next_step.clone()),
+            close_reason: Patch::from_double_option(self.close_reason.clone()),
+            tags: Patch::from_double_option(self.tags.clone()),
+        })
+    }
+}
+
+/// Deals as the shared record flow sees them.
+pub static DEALS: RecordKind<DealData> = RecordKind {
+    module: Module::Deals,
+    noun: "deal",
+    collection: "deals",
+    find: deals::find,
+    insert: deals::insert,
+    update: deals::update,
+    soft_delete: deals::soft_delete,
+    restore: deals::restore,
+};
+
+/// The pipeline a deal goes to: the one named, or the first one.
+pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<StoredPipeline, ApiError> {
+    let found = match id {
+        Some(id) => pipelines::find(conn, id),
+        None => pipelines::default_pipeline(conn),
+    };
+    match found {
+        Err(StoreError::NotFound) => Err(ApiError::invalid_field(
+            "pipeline_id",
+            "not_found",
+            if id.is_some() { "names no pipeline" } else { "is needed: there is no pipeline yet" },
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Company and contacts a deal names must be visible to the caller (only the new ones are checked).
+fn check_references(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    before: Option<&DealData>,
+    after: &DealData,
+) -> Result<(), ApiError> {
+    if let Some(company_id) = &after.company_id
+        && before.is_none_or(|b| b.company_id.as_ref() != Some(company_id))
+    {
+        require_visible(conn, caller, &COMPANIES, "company_id", company_id)?;
+    }
+    for (index, contact_id) in after.contact_ids.iter().enumerate() {
+        if before.is_none_or(|b| !b.contact_ids.contains(contact_id)) {
+            require_visible(conn, caller, &CONTACTS, &format!("contact_ids[{index}]"), contact_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a deal's move between stages.
+pub fn record_stage_change(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    deal_id: &str,
+    from: Option<&str>,
+    to: &str,
+) -> Result<(), ApiError> {
+    Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
+}
+
+/// Creates a deal inside a running transaction (lead conversion): the same checks as POST.
+pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Result<Deal, ApiError> {
+    caller.principal.may_create(Module::Deals, domain::record::Owned::ownership(&data))?;
+    check_references(conn, caller, None, &data)?;
+    let deal = deals::insert(conn, &data, Utc::now())?;
+    record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)?;
+    Ok(deal)
+}
+
+/// Filters, sort and paging of the deal list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DealListParams {
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
+    pub sort: Option<String>,
+    pub owner_id: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub company_id: Option<String>,
+    /// Deals naming this contact.
+    pub contact_id: Option<String>,
+    pub tag: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text search over name and next step.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// List deleted (restorable) deals instead; admins only.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Lists deals the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/deals", tag = "deals", operation_id = "list_deals", summary = "List deals",
+    description = "Keyset-paginated, filtered and sorted. Only deals the caller's role reaches are listed.",
+    params(DealListParams),
+    responses((status = 200, description = "A page of deals", body = Page<DealView>), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<DealListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let visibility = records::authorize_list(&caller, Module::Deals, params.deleted)?;
+    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
+    let filters = DealFilters {
+        common: CommonFilters {
+            owner_id: params.owner_id,
+            tag,
+            created_after: params.created_after,
+            created_before: params.created_before,
+            q,
+            deleted: params.deleted,
+        },
+        pipeline_id: params.pipeline_id,
+        stage_id: params.stage_id,
+        company_id: params.company_id,
+        contact_id: params.contact_id,
+    };
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let request = page.clone();
+    let result = state.read(move |conn| Ok(deals::list(conn, &visibility, &filters, &request)?)).await?;
+    Ok(records::page_response::<_, DealView>(&page, result))
+}
+
+/// Creates a deal.
+#[utoipa::path(
+    post, path = "/api/v1/deals", tag = "deals", operation_id = "create_deal", summary = "Create a deal",
+    description = "Without `pipeline_id` the deal goes to the first pipeline; without `stage_id` it starts in the pipeline's first open stage. The entry into the first stage is recorded like every later stage change. Send `Idempotency-Key` to make retries safe.",
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = DealInput, example = json!({"name": "Engines: 40 licences", "amount": {"amount_minor": 4000000, "currency": "EUR"}, "expected_close_date": "2026-12-15"})),
+    responses(
+        (status = 201, description = "Created", body = DealView,
+            headers(("Location" = String, description = "URL of the new deal"), ("ETag" = String, description = "Version"))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<DealInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    caller.principal.may_in_module(Module::Deals, Action::Create)?;
+    let shape = body.validate();
+    let mut changes = body.to_changes()?;
+    records::default_owner(&mut changes.owner_id, &caller);
+    let pipeline_id = body.pipeline_id.clone().flatten();
+    let pipeline = state.read(move |conn| load_pipeline(conn, pipeline_id.as_deref())).await?;
+    let data = validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))?;
+    records::create::<_, DealView, _>(
+        &DEALS,
+        &state,
+        &caller,
+        key,
+        &body,
+        data,
+        |conn, caller, data| check_references(conn, caller, None, data),
+        |conn, caller, deal| record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id),
+    )
+    .await
+}
+
+/// Reads one deal.
+#[utoipa::path(
+    get, path = "/api/v1/deals/{id}", tag = "deals", operation_id = "get_deal", summary = "Get a deal",
+    description = "Answers 404 both for deals that do not exist and for ones the caller may not see.",
+    params(("id" = String, Path, description = "Deal id"), NoParams),
+    responses((status = 200, description = "The deal", body = DealView, headers(("ETag" = String, description = "Version"))), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::get::<_, DealView>(&DEALS, &state, caller, id.into_inner()).await
+}
+
+/// Changes a deal; moving it to another stage is recorded.
+#[utoipa::path(
+    patch, path = "/api/v1/deals/{id}", tag = "deals", operation_id = "update_deal", summary = "Update a deal (merge-patch)",
+    description = "JSON merge-patch. A `stage_id` must belong to the deal's pipeline (422 otherwise); entering a won or lost stage sets `closed_at`, reopening clears it. Every stage change is recorded with time and actor (GET …/stage-changes).",
+    params(("id" = String, Path, description = "Deal id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = DealInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated deal", body = DealView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<DealInput>,
+) -> Result<HttpResponse, ApiError> {
+    let shape = body.validate();
+    let changes = body.into_inner().to_changes()?;
+    records::update::<_, DealView>(
+        &DEALS,
+        &state,
+        caller,
+        id.into_inner(),
+        if_match,
+        move |conn, _, current| {
+            let pipeline_id = match &changes.pipeline_id {
+                Patch::Set(id) => id.clone(),
+                _ => current.pipeline_id.clone(),
+            };
+            let pipeline = load_pipeline(conn, Some(&pipeline_id))?;
+            validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
+        },
+        |conn, caller, id, before, after| {
+            check_references(conn, caller, Some(before), after)?;
+            if before.stage_id != after.stage_id {
+                record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Deletes a deal (soft).
+#[utoipa::path(
+    delete, path = "/api/v1/deals/{id}", tag = "deals", operation_id = "delete_deal", summary = "Delete a deal",
+    description = "Soft delete: the deal leaves lists, boards and forecasts, and an admin can restore it until the retention period ends.",
+    params(("id" = String, Path, description = "Deal id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    records::delete(&DEALS, &state, caller, id.into_inner(), if_match).await
+}
+
+/// Restores a deleted deal.
+#[utoipa::path(
+    post, path = "/api/v1/deals/{id}/restore", tag = "deals", operation_id = "restore_deal", summary = "Restore a deleted deal",
+    description = "Admins only. List restorable deals with `GET /api/v1/deals?deleted=true`.",
+    params(("id" = String, Path, description = "Deal id"), NoParams),
+    responses((status = 200, description = "The restored deal", body = DealView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::restore::<_, DealView>(&DEALS, &state, caller, id.into_inner()).await
+}
+
+/// One stage change of a deal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageChangeView {
+    pub id: String,
+    /// `null` for the deal's first stage.
+    pub from_stage_id: Option<String>,
+    pub to_stage_id: String,
+    pub changed_at: DateTime<Utc>,
+    /// The user who moved it.
+    pub changed_by: Option<String>,
+    /// The API key used, if any.
+    pub api_key_id: Option<String>,
+}
+
+/// Lists a deal's stage changes, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/deals/{id}/stage-changes", tag = "deals", operation_id = "list_deal_stage_changes", summary = "List a deal's stage changes",
+    description = "Every move between stages with time and actor, newest first; keyset-paginated.",
+    params(("id" = String, Path, description = "Deal id"), timeline::PageParams),
+    responses((status = 200, description = "A page of stage changes", body = Page<StageChangeView>), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn stage_changes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<timeline::PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, before) = params.into_inner().parse()?;
+    let id = id.into_inner();
+    let changes = state
+        .read(move |conn| {
+            DEALS.find_visible(conn, &caller, &id)?;
+            Ok(links::changes_of(conn, RecordType::Deal, &[id], before.as_ref(), limit + 1)?)
+        })
+        .await?;
+    let (changes, next_cursor) = timeline::cut(changes, limit, |c| (c.changed_at, c.id.clone()));
+    let data = changes
+        .into_iter()
+        .map(|c| StageChangeView {
+            id: c.id,
+            from_stage_id: c.from_value,
+            to_stage_id: c.to_value,
+            changed_at: c.changed_at,
+            changed_by: c.changed_by,
+            api_key_id: c.api_key_id,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
+}
+
+/// A deal's timeline.
+#[utoipa::path(
+    get, path = "/api/v1/deals/{id}/timeline", tag = "deals", operation_id = "deal_timeline", summary = "A deal's timeline",
+    description = "Activities linked to the deal and its stage changes, newest first, keyset-paginated; `type` filters by kind.",
+    params(("id" = String, Path, description = "Deal id"), TimelineParams),
+    responses((status = 200, description = "A page of the timeline", body = TimelinePage), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn deal_timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    timeline::respond(&state, caller, RecordType::Deal, id.into_inner(), params.into_inner()).await
+}
+
+/// Parameters of the forecast.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastParams {
+    /// Length of each period (default `month`).
+    pub period: Option<Period>,
+    /// First day covered (default: the start of the current period).
+    pub from: Option<NaiveDate>,
+    /// Last day covered (default: the end of the period two periods after `from`'s). At most 36 periods.
+    pub to: Option<NaiveDate>,
+    pub owner_id: Option<String>,
+    pub pipeline_id: Option<String>,
+}
+
+/// The forecast answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    pub period: Period,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub owner_id: Option<String>,
+    pub pipeline_id: Option<String>,
+    /// How the figures were computed.
+    pub method: String,
+    pub periods: Vec<PeriodForecast>,
+}
+
+/// The sales forecast per period and currency.
+#[utoipa::path(
+    get, path = "/api/v1/forecast", tag = "deals", operation_id = "get_forecast", summary = "Sales forecast",
+    description = "Per period and currency, over the deals the caller may see: `committed` (won deals, by the day they closed), `weighted` (open deals by expected close date, amount × stage probability, rounded half up per deal), `best_case` (committed plus open at full amount) and `open_pipeline`. Lost deals and open deals without an expected close date are left out. Amounts are minor units and never converted between currencies.",
+    params(ForecastParams),
+    responses((status = 200, description = "The forecast", body = ForecastView), (status = 422, description = "A range that ends before it starts or spans more than 36 periods", body = crate::error::Problem, content_type = "application/problem+json"), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn forecast(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ForecastParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let visibility = records::authorize_list(&caller, Module::Deals, false)?;
+    let period = params.period.unwrap_or(Period::Month);
+    let from = params.from.unwrap_or_else(|| domain::deal::period_start(Utc::now().date_naive(), period));
+    let to = match params.to {
+        Some(to) => to,
+        None => {
+            let months = if period == Period::Month { 3 } else { 9 };
+            domain::deal::period_start(from, period)
+                .checked_add_months(chrono::Months::new(months))
+                .and_then(|d| d.pred_opt())
+                .unwrap_or(from)
+        }
+    };
+    let ranges = domain::deal::periods(from, to, period)?;
+    let (first, last) = match (ranges.first(), ranges.last()) {
+        (Some(first), Some(last)) => (first.0, last.1),
+        _ => (from, to),
+    };
+    let filters = DealFilters {
+        common: CommonFilters { owner_id: params.owner_id.clone(), ..Default::default() },
+        pipeline_id: params.pipeline_id.clone(),
+        ..Default::default()
+    };
+    let rows = state.read(move |conn| Ok(deals::forecast_rows(conn, &visibility, &filters, first, last)?)).await?;
+    Ok(HttpResponse::Ok().json(ForecastView {
+        period,
+        from: first,
+        to: last,
+        owner_id: params.owner_id,
+        pipeline_id: params.pipeline_id,
+        method: "committed = won deals closed in the period; weighted = open deals expected to close in the period, amount x stage probability; best_case = committed + open deals at full amount".into(),
+        periods: domain::deal::forecast(&rows, &ranges, period),
+    }))
+}
+
+/// Registers the deal routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/deals").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/deals/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/deals/{id}/restore").route(web::post().to(restore)))
+        .service(web::resource("/deals/{id}/stage-changes").route(web::get().to(stage_changes)))
+        .service(web::resource("/deals/{id}/timeline").route(web::get().to(deal_timeline)))
+        .service(web::resource("/forecast").route(web::get().to(forecast)));
+}

@@ -1,0 +1,765 @@
+//! `/api/v1/leads`: prospects as captured, their score, engagement events and conversion.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::access::{Action, Module};
+use domain::activity::{RecordRef, RecordType};
+use domain::company::{CompanyChanges, CompanyData, MoneyInput};
+use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
+use domain::deal::{DealChanges, DealData};
+use domain::lead::{Conversion, ConvertRefused, LeadChanges, LeadData, LeadStatus, ScoreExplanation};
+use domain::listing::CommonFilters;
+use domain::record::{Owned, Patch};
+use domain::values::AddressInput;
+use persistence::leads::{self, Lead, LeadFilters};
+use persistence::{DbConnection, activities, companies, contacts, tasks};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::records::{self, RecordKind, require_visible};
+use crate::routes::common::{MoneyBody, Page};
+use crate::routes::companies::{COMPANIES, CompanyView};
+use crate::routes::contacts::{CONTACTS, ContactView};
+use crate::routes::deals::{self, DealView};
+use crate::routes::timeline::{self, TimelinePage, TimelineParams};
+use crate::sales;
+use crate::state::AppState;
+use crate::support::{Created, check_custom_fields, create_idempotently, double_option, page_request, validated};
+
+/// What a converted lead became.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversionView {
+    pub contact_id: String,
+    pub company_id: Option<String>,
+    pub deal_id: Option<String>,
+    pub converted_at: DateTime<Utc>,
+}
+
+/// A lead: a person or company as captured, before becoming a customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadView {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    pub job_title: Option<String>,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+    pub country: Option<String>,
+    pub employee_count: Option<i64>,
+    pub source: Option<Source>,
+    pub campaign: Option<String>,
+    pub status: LeadStatus,
+    /// From the scoring rules; GET …/score explains it.
+    pub score: i64,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub tags: Vec<String>,
+    pub notes: Option<String>,
+    /// Set once the lead is converted.
+    pub conversion: Option<ConversionView>,
+    /// Values of admin-defined custom fields, keyed by field key.
+    #[schema(value_type = Object, additional_properties = true)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Lead> for LeadView {
+    fn from(lead: Lead) -> Self {
+        let data = lead.data;
+        LeadView {
+            id: lead.id,
+            first_name: data.first_name,
+            last_name: data.last_name,
+            email: data.email,
+            phone: data.phone,
+            company_name: data.company_name,
+            job_title: data.job_title,
+            website: data.website,
+            industry: data.industry,
+            country: data.country,
+            employee_count: data.employee_count,
+            source: data.source,
+            campaign: data.campaign,
+            status: data.status,
+            score: data.score,
+            owner_id: data.owner_id,
+            team_id: data.team_id,
+            tags: data.tags.as_slice().to_vec(),
+            notes: data.notes,
+            conversion: data.conversion.map(|c| ConversionView {
+                contact_id: c.contact_id,
+                company_id: c.company_id,
+                deal_id: c.deal_id,
+                converted_at: c.converted_at,
+            }),
+            custom_fields: serde_json::Map::new(),
+            created_at: lead.created_at,
+            updated_at: lead.updated_at,
+            deleted_at: lead.deleted_at,
+        }
+    }
+}
+
+/// Fields of a lead to create (POST) or change (PATCH, JSON merge-patch).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LeadInput {
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Ada")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Lovelace")]
+    pub last_name: Option<Option<String>>,
+    /// Lower-cased.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 254))]
+    #[schema(value_type = Option<String>, max_length = 254, example = "ada@engines.example")]
+    pub email: Option<Option<String>>,
+    /// International form; stored in E.164.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 40))]
+    #[schema(value_type = Option<String>, max_length = 40)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200, example = "Analytical Engines Ltd")]
+    pub company_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub job_title: Option<Option<String>>,
+    /// A domain; stored normalised (`engines.example`).
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 260))]
+    #[schema(value_type = Option<String>, max_length = 260)]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 100))]
+    #[schema(value_type = Option<String>, max_length = 100, example = "Software")]
+    pub industry: Option<Option<String>>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 2))]
+    #[schema(value_type = Option<String>, max_length = 2, example = "GB")]
+    pub country: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(range(min = 0, max = 10_000_000))]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000)]
+    pub employee_count: Option<Option<i64>>,
+    /// Defaults to `api` on create.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Source>)]
+    pub source: Option<Option<Source>>,
+    /// Free text until campaigns exist.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200))]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub campaign: Option<Option<String>>,
+    /// Moves along the allowed transitions only; `converted` needs POST …/convert.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LeadStatus>)]
+    pub status: Option<Option<LeadStatus>>,
+    /// Without it on create, the assignment rules decide (else the caller).
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 50))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    pub tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 10000))]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub notes: Option<Option<String>>,
+    /// Values of custom fields; must be empty until custom fields are defined.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl LeadInput {
+    fn to_changes(&self) -> Result<LeadChanges, ApiError> {
+        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
+        Ok(LeadChanges {
+            first_name: Patch::from_double_option(self.first_name.clone()),
+            last_name: Patch::from_double_option(self.last_name.clone()),
+            email: Patch::from_double_option(self.email.clone()),
+            phone: Patch::from_double_option(self.phone.clone()),
+            company_name: Patch::from_double_option(self.company_name.clone()),
+            job_title: Patch::from_double_option(self.job_title.clone()),
+            website: Patch::from_double_option(self.website.clone()),
+            industry: Patch::from_double_option(self.industry.clone()),
+            country: Patch::from_double_option(self.country.clone()),
+            employee_count: Patch::from_double_option(self.employee_count),
+            source: Patch::from_double_option(self.source),
+            campaign: Patch::from_double_option(self.campaign.clone()),
+            status: Patch::from_double_option(self.status),
+            owner_id: Patch::from_double_option(self.owner_id.clone()),
+            team_id: Patch::from_double_option(self.team_id.clone()),
+            tags: Patch::from_double_option(self.tags.clone()),
+            notes: Patch::from_double_option(self.notes.clone()),
+        })
+    }
+}
+
+/// Leads as the shared record flow sees them.
+pub static LEADS: RecordKind<LeadData> = RecordKind {
+    module: Module::Leads,
+    noun: "lead",
+    collection: "leads",
+    find: leads::find,
+    insert: leads::insert,
+    update: leads::update,
+    soft_delete: leads::soft_delete,
+    restore: leads::restore,
+};
+
+/// Filters, sort and paging of the lead list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListParams {
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
+    pub sort: Option<String>,
+    pub owner_id: Option<String>,
+    pub status: Option<LeadStatus>,
+    pub source: Option<Source>,
+    /// Only leads scoring at least this much.
+    pub min_score: Option<i64>,
+    pub tag: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text search over names, email, phone and company.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// List deleted (restorable) leads instead; admins only.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Lists leads the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/leads", tag = "leads", operation_id = "list_leads", summary = "List leads",
+    description = "Keyset-paginated, filtered and sorted. Only leads the caller's role reaches are listed.",
+    params(LeadListParams),
+    responses((status = 200, description = "A page of leads", body = Page<LeadView>), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<LeadListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let visibility = records::authorize_list(&caller, Module::Leads, params.deleted)?;
+    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
+    let filters = LeadFilters {
+        common: CommonFilters {
+            owner_id: params.owner_id,
+            tag,
+            created_after: params.created_after,
+            created_before: params.created_before,
+            q,
+            deleted: params.deleted,
+        },
+        status: params.status,
+        source: params.source,
+        min_score: params.min_score,
+    };
+    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let request = page.clone();
+    let result = state.read(move |conn| Ok(leads::list(conn, &visibility, &filters, &request)?)).await?;
+    Ok(records::page_response::<_, LeadView>(&page, result))
+}
+
+/// Creates a lead.
+#[utoipa::path(
+    post, path = "/api/v1/leads", tag = "leads", operation_id = "create_lead", summary = "Create a lead",
+    description = "Without `owner_id` the first assignment rule that applies assigns the lead (an owner, a team, or round-robin within a team); with none, the caller owns it. The lead is scored at once. Send `Idempotency-Key` to make retries safe.",
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    request_body(content = LeadInput, example = json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.example", "company_name": "Analytical Engines Ltd", "industry": "Software", "country": "GB"})),
+    responses(
+        (status = 201, description = "Created", body = LeadView,
+            headers(("Location" = String, description = "URL of the new lead"), ("ETag" = String, description = "Version"))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    key: IdempotencyKey,
+    body: web::Json<LeadInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    caller.principal.may_in_module(Module::Leads, Action::Create)?;
+    let shape = body.validate();
+    let mut changes = body.to_changes()?;
+    if !changes.source.is_given() {
+        changes.source = Patch::Set(Source::Api);
+    }
+    let data = validated(shape, LeadData::apply(None, changes))?;
+    if data.owner_id.is_some() || data.team_id.is_some() {
+        caller.principal.may_create(Module::Leads, data.ownership())?;
+    }
+    let for_write = caller.clone();
+    create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
+        let mut data = data;
+        sales::assign(conn, &mut data, None)?;
+        if data.owner_id.is_none() && data.team_id.is_none() {
+            data.owner_id = Some(for_write.principal.user_id.clone());
+        }
+        let lead = sales::insert_lead(conn, data, None, for_write.actor())?;
+        let location = format!("/api/v1/leads/{}", lead.id);
+        let version = lead.version;
+        Created::new(&LeadView::from(lead), location, version)
+    })
+    .await
+}
+
+/// Reads one lead.
+#[utoipa::path(
+    get, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "get_lead", summary = "Get a lead",
+    description = "Answers 404 both for leads that do not exist and for ones the caller may not see.",
+    params(("id" = String, Path, description = "Lead id"), NoParams),
+    responses((status = 200, description = "The lead", body = LeadView, headers(("ETag" = String, description = "Version"))), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::get::<_, LeadView>(&LEADS, &state, caller, id.into_inner()).await
+}
+
+/// Changes a lead; status changes follow the allowed transitions and are recorded.
+#[utoipa::path(
+    patch, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "update_lead", summary = "Update a lead (merge-patch)",
+    description = "JSON merge-patch. Status moves: new → contacted/qualified/unqualified; contacted → qualified/unqualified; qualified → contacted/unqualified; unqualified → new/contacted/qualified. Anything else, and `converted`, is refused with 422. The score is recomputed.",
+    params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = LeadInput, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The updated lead", body = LeadView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<LeadInput>,
+) -> Result<HttpResponse, ApiError> {
+    let shape = body.validate();
+    let changes = body.into_inner().to_changes()?;
+    records::update::<_, LeadView>(
+        &LEADS,
+        &state,
+        caller,
+        id.into_inner(),
+        if_match,
+        move |conn, id, current| {
+            let mut data = validated(shape, LeadData::apply(Some(current), changes))?;
+            data.score = sales::explain_score(conn, id, &data)?.score;
+            Ok(data)
+        },
+        |conn, caller, id, before, after| {
+            if before.status != after.status {
+                sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Deletes a lead (soft).
+#[utoipa::path(
+    delete, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "delete_lead", summary = "Delete a lead",
+    description = "Soft delete; an admin can restore it until the retention period ends.",
+    params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    records::delete(&LEADS, &state, caller, id.into_inner(), if_match).await
+}
+
+/// Restores a deleted lead.
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/restore", tag = "leads", operation_id = "restore_lead", summary = "Restore a deleted lead",
+    description = "Admins only.",
+    params(("id" = String, Path, description = "Lead id"), NoParams),
+    responses((status = 200, description = "The restored lead", body = LeadView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    records::restore::<_, LeadView>(&LEADS, &state, caller, id.into_inner()).await
+}
+
+/// Explains a lead's score rule by rule.
+#[utoipa::path(
+    get, path = "/api/v1/leads/{id}/score", tag = "leads", operation_id = "explain_lead_score", summary = "Explain a lead's score",
+    description = "Every active scoring rule in order, whether it matched, the points it gave and why.",
+    params(("id" = String, Path, description = "Lead id"), NoParams),
+    responses((status = 200, description = "The score, rule by rule", body = ScoreExplanation), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn score(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let explained = state
+        .read(move |conn| {
+            let lead = LEADS.find_visible(conn, &caller, &id)?;
+            sales::explain_score(conn, &id, &lead.data)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(explained))
+}
+
+/// An engagement event to record on a lead.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadEventInput {
+    /// Lower-case letters, digits and `_`: `email_clicked`, `ebook_downloaded`, `page_visited`, ...
+    #[serde(rename = "type")]
+    #[schema(example = "email_clicked", max_length = 50)]
+    pub event_type: String,
+    /// Default: now.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Up to 20 details, kept as given.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, additional_properties = true)]
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A recorded event and the lead's new score.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadEventView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The lead's score after this event.
+    pub score: i64,
+}
+
+/// Records an engagement event of a lead and rescores it.
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/events", tag = "leads", operation_id = "record_lead_event", summary = "Record an engagement event",
+    description = "Engagement (an email click, an e-book download, ...) that scoring rules with an `event` criterion count. Needs the edit grant on the lead.",
+    params(("id" = String, Path, description = "Lead id"), NoParams),
+    request_body(content = LeadEventInput, example = json!({"type": "email_clicked", "properties": {"campaign": "November newsletter"}})),
+    responses((status = 201, description = "Recorded", body = LeadEventView), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn record_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    body: web::Json<LeadEventInput>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let event_type = domain::lead::check_event_type("type", &body.event_type)?;
+    let properties = body.properties.unwrap_or_default();
+    if properties.len() > 20 {
+        return Err(ApiError::invalid_field("properties", "too_many", "at most 20 properties"));
+    }
+    let properties = serde_json::to_string(&properties).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if properties.len() > 10_000 {
+        return Err(ApiError::invalid_field("properties", "too_long", "at most 10000 characters as JSON"));
+    }
+    let occurred_at = body.occurred_at.unwrap_or_else(Utc::now);
+    let id = id.into_inner();
+    let view = state
+        .write(move |conn| {
+            let lead = LEADS.find_visible(conn, &caller, &id)?;
+            caller.principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
+            let event_id = leads::insert_event(conn, &id, &event_type, occurred_at, &properties, Utc::now())?;
+            let score = sales::rescore(conn, &id, &lead.data)?;
+            Ok(LeadEventView { id: event_id, event_type, occurred_at, score })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The deal a conversion creates.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertDealInput {
+    /// Default: the company's (or the lead's) name.
+    #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// Default: the first pipeline.
+    pub pipeline_id: Option<String>,
+    /// Default: the pipeline's first open stage.
+    pub stage_id: Option<String>,
+    #[validate(nested)]
+    pub amount: Option<MoneyBody>,
+    pub expected_close_date: Option<NaiveDate>,
+}
+
+/// How to convert a lead.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertInput {
+    /// Link to this existing contact instead of creating one.
+    pub contact_id: Option<String>,
+    /// Link to this existing company instead of creating one.
+    pub company_id: Option<String>,
+    /// Create a company from the lead's company details when no `company_id` is given (default true).
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub create_company: bool,
+    /// Create a deal too.
+    #[validate(nested)]
+    pub deal: Option<ConvertDealInput>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a conversion made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConvertedView {
+    pub lead: LeadView,
+    pub contact: ContactView,
+    pub company: Option<CompanyView>,
+    pub deal: Option<DealView>,
+}
+
+fn conflict_for(refused: ConvertRefused) -> ApiError {
+    ApiError::Conflict(match refused {
+        ConvertRefused::AlreadyConverted => "this lead is already converted".into(),
+        ConvertRefused::Unqualified => "an unqualified lead cannot be converted; requalify it first".into(),
+    })
+}
+
+fn convert_in(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    if_match: IfMatch,
+    input: ConvertInput,
+) -> Result<ConvertedView, ApiError> {
+    let principal = &caller.principal;
+    let lead = LEADS.find_visible(conn, caller, id)?;
+    principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
+    if_match.check(lead.version)?;
+    lead.data.status.may_convert().map_err(conflict_for)?;
+    let data = &lead.data;
+    let owner = Patch::from_option(data.owner_id.clone().or_else(|| Some(principal.user_id.clone())));
+    let team = Patch::from_option(data.team_id.clone());
+    let now = Utc::now();
+
+    let company = match (&input.company_id, &data.company_name) {
+        (Some(company_id), _) => Some(require_visible(conn, caller, &COMPANIES, "company_id", company_id)?),
+        (None, Some(name)) if input.create_company => {
+            let changes = CompanyChanges {
+                name: Patch::Set(name.clone()),
+                domain: Patch::from_option(data.website.clone()),
+                industry: Patch::from_option(data.industry.clone()),
+                employee_count: Patch::from_option(data.employee_count),
+                address: Patch::from_option(
+                    data.country.clone().map(|country| AddressInput { country: Some(country), ..Default::default() }),
+                ),
+                owner_id: owner.clone(),
+                team_id: team.clone(),
+                ..Default::default()
+            };
+            let company = CompanyData::apply(None, changes)?;
+            principal.may_create(Module::Companies, company.ownership())?;
+            Some(companies::insert(conn, &company, now)?)
+        }
+        _ => None,
+    };
+    let company_id = company.as_ref().map(|c| c.id.clone());
+
+    let contact = match &input.contact_id {
+        Some(contact_id) => require_visible(conn, caller, &CONTACTS, "contact_id", contact_id)?,
+        None => {
+            let changes = ContactChanges {
+                first_name: Patch::from_option(data.first_name.clone()),
+                last_name: Patch::from_option(data.last_name.clone()),
+                emails: Patch::from_option(
+                    data.email.clone().map(|email| vec![EmailInput { email, label: None, primary: true }]),
+                ),
+                phones: Patch::from_option(
+                    data.phone.clone().map(|number| vec![PhoneInput { number, label: None, primary: true }]),
+                ),
+                job_title: Patch::from_option(data.job_title.clone()),
+                company_id: Patch::from_option(company_id.clone()),
+                owner_id: owner.clone(),
+                team_id: team.clone(),
+                tags: Patch::Set(data.tags.as_slice().to_vec()),
+                source: Patch::from_option(data.source),
+                lifecycle_stage: Patch::Set(if input.deal.is_some() {
+                    LifecycleStage::Conversion
+                } else {
+                    LifecycleStage::Acquisition
+                }),
+                ..Default::default()
+            };
+            let contact = ContactData::apply(None, changes)?;
+            principal.may_create(Module::Contacts, contact.ownership())?;
+            contacts::insert(conn, &contact, now)?
+        }
+    };
+
+    let deal = match input.deal {
+        Some(deal) => {
+            let pipeline = deals::load_pipeline(conn, deal.pipeline_id.as_deref())?;
+            let person =
+                [data.first_name.as_deref(), data.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+            let default_name = data
+                .company_name
+                .clone()
+                .or_else(|| (!person.is_empty()).then(|| person.join(" ")))
+                .or_else(|| data.email.clone())
+                .unwrap_or_else(|| "New deal".into());
+            let changes = DealChanges {
+                name: Patch::Set(deal.name.unwrap_or(default_name)),
+                amount: Patch::from_option(
+                    deal.amount.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }),
+                ),
+                expected_close_date: Patch::from_option(deal.expected_close_date),
+                stage_id: Patch::from_option(deal.stage_id),
+                owner_id: owner.clone(),
+                team_id: team.clone(),
+                company_id: Patch::from_option(company_id.clone()),
+                contact_ids: Patch::Set(vec![contact.id.clone()]),
+                ..Default::default()
+            };
+            let mut deal_data = DealData::apply(None, changes, &pipeline.pipeline, now)?;
+            deal_data.lead_id = Some(lead.id.clone());
+            Some(deals::create_in(conn, caller, deal_data)?)
+        }
+        None => None,
+    };
+
+    let conversion = Conversion {
+        contact_id: contact.id.clone(),
+        company_id: company_id.clone(),
+        deal_id: deal.as_ref().map(|d| d.id.clone()),
+        converted_at: now,
+    };
+    let converted = lead.data.clone().converted(conversion).map_err(conflict_for)?;
+    let updated = leads::update(conn, &lead.id, lead.version, &converted, now)?;
+    sales::record_status(
+        conn,
+        &lead.id,
+        Some(lead.data.status.as_str()),
+        LeadStatus::Converted.as_str(),
+        caller.actor(),
+    )?;
+    let from = RecordRef { record_type: RecordType::Lead, id: lead.id.clone() };
+    let mut targets = vec![RecordRef { record_type: RecordType::Contact, id: contact.id.clone() }];
+    targets.extend(company_id.map(|id| RecordRef { record_type: RecordType::Company, id }));
+    targets.extend(deal.as_ref().map(|d| RecordRef { record_type: RecordType::Deal, id: d.id.clone() }));
+    activities::copy_links(conn, &from, &targets)?;
+    tasks::copy_links(conn, &from, &targets)?;
+    Ok(ConvertedView {
+        lead: LeadView::from(updated),
+        contact: ContactView::from(contact),
+        company: company.map(CompanyView::from),
+        deal: deal.map(DealView::from),
+    })
+}
+
+/// Converts a lead into a contact, a company and optionally a deal, in one transaction.
+#[utoipa::path(
+    post, path = "/api/v1/leads/{id}/convert", tag = "leads", operation_id = "convert_lead", summary = "Convert a lead",
+    description = "In one transaction: creates (or links to) a contact and a company, optionally creates a deal in a pipeline, marks the lead `converted` with links to what it became, and links the lead's activities and tasks to the new records (they stay on the lead too). A converted lead cannot be converted again (409); neither can an unqualified one.",
+    params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the conversion is based on")),
+    request_body(content = ConvertInput, example = json!({"deal": {"name": "Engines: 40 licences", "amount": {"amount_minor": 4000000, "currency": "EUR"}, "expected_close_date": "2026-12-15"}})),
+    responses((status = 200, description = "What the lead became", body = ConvertedView), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn convert(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<ConvertInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    input.validate()?;
+    let id = id.into_inner();
+    let converted = state.write(move |conn| convert_in(conn, &caller, &id, if_match, input)).await?;
+    Ok(HttpResponse::Ok().json(converted))
+}
+
+/// A lead's timeline.
+#[utoipa::path(
+    get, path = "/api/v1/leads/{id}/timeline", tag = "leads", operation_id = "lead_timeline", summary = "A lead's timeline",
+    description = "Activities linked to the lead and its status changes, newest first, keyset-paginated; `type` filters by kind.",
+    params(("id" = String, Path, description = "Lead id"), TimelineParams),
+    responses((status = 200, description = "A page of the timeline", body = TimelinePage), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn lead_timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    timeline::respond(&state, caller, RecordType::Lead, id.into_inner(), params.into_inner()).await
+}
+
+/// Registers the lead routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/leads").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/leads/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/leads/{id}/restore").route(web::post().to(restore)))
+        .service(web::resource("/leads/{id}/score").route(web::get().to(score)))
+        .service(web::resource("/leads/{id}/events").route(web::post().to(record_event)))
+        .service(web::resource("/leads/{id}/convert").route(web::post().to(convert)))
+        .service(web::resource("/leads/{id}/timeline").route(web::get().to(lead_timeline)));
+}

@@ -1,0 +1,502 @@
+//! `/api/v1/pipelines`: sales pipelines and their ordered stages (admins edit them), and
+//! the board: a pipeline's stages with their deals, counts and totals in one call.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module};
+use domain::deal::{StageKind, StageSpec, check_pipeline};
+use domain::listing::{CommonFilters, PageRequest};
+use domain::validation::ValidationErrors;
+use persistence::deals::{self, DealFilters};
+use persistence::pipelines::{self, StoredPipeline};
+use persistence::{DbConnection, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, IfMatch, NoParams, etag};
+use crate::records;
+use crate::routes::common::{MoneyBody, Page};
+use crate::routes::deals::{DealView, record_stage_change};
+use crate::state::AppState;
+use crate::support::{encode_cursor, page_request};
+
+/// A stage of a pipeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageView {
+    pub id: String,
+    #[schema(example = "Proposal")]
+    pub name: String,
+    /// 0-based order within the pipeline.
+    pub position: i32,
+    /// Win probability in percent.
+    #[schema(example = 50)]
+    pub probability: i32,
+    pub kind: StageKind,
+}
+
+/// A pipeline with its stages in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PipelineView {
+    pub id: String,
+    #[schema(example = "Sales")]
+    pub name: String,
+    pub position: i32,
+    pub stages: Vec<StageView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredPipeline> for PipelineView {
+    fn from(stored: StoredPipeline) -> Self {
+        PipelineView {
+            id: stored.pipeline.id,
+            name: stored.pipeline.name,
+            position: stored.position,
+            stages: stored
+                .pipeline
+                .stages
+                .into_iter()
+                .map(|s| StageView {
+                    id: s.id,
+                    name: s.name,
+                    position: s.position,
+                    probability: s.probability,
+                    kind: s.kind,
+                })
+                .collect(),
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
+fn with_etag(stored: StoredPipeline) -> HttpResponse {
+    let version = stored.version;
+    HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(PipelineView::from(stored))
+}
+
+/// A stage as an admin defines it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageInput {
+    /// An existing stage's id keeps that stage (and its deals); omit it for a new stage.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[schema(example = "Proposal", max_length = 100)]
+    pub name: String,
+    /// 0 to 100; won stages default to 100 and lost ones to 0.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100, example = 50)]
+    pub probability: Option<i64>,
+    /// Default `open`.
+    #[serde(default)]
+    pub kind: StageKind,
+}
+
+/// A new pipeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineInput {
+    #[schema(example = "Renewals", max_length = 200)]
+    pub name: String,
+    /// 1 to 30 stages in order, at least one open; names unique.
+    #[schema(max_items = 30)]
+    pub stages: Vec<StageInput>,
+}
+
+/// Changes to a pipeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelinePatch {
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// The whole new stage list in order. Stages left out are deleted, which is refused
+    /// (409) while deals are in them: move those first (DELETE …/stages/{id}?move_deals_to=).
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub stages: Option<Vec<StageInput>>,
+}
+
+fn parse_stages(inputs: &[StageInput]) -> Result<Vec<(Option<String>, StageSpec)>, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let mut parsed = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        match StageSpec::parse(&format!("stages[{index}]."), &input.name, input.probability, input.kind) {
+            Ok(spec) => parsed.push((input.id.clone(), spec)),
+            Err(found) => errors.extend_prefixed("", found),
+        }
+    }
+    errors.into_result(|| parsed)
+}
+
+fn checked(name: &str, inputs: &[StageInput]) -> Result<(String, Vec<(Option<String>, StageSpec)>), ApiError> {
+    let stages = parse_stages(inputs)?;
+    let specs: Vec<StageSpec> = stages.iter().map(|(_, s)| s.clone()).collect();
+    let name = check_pipeline(name, &specs)?;
+    Ok((name, stages))
+}
+
+fn not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found("pipeline"),
+        other => other.into(),
+    }
+}
+
+/// Lists pipelines.
+#[utoipa::path(
+    get, path = "/api/v1/pipelines", tag = "pipelines", operation_id = "list_pipelines", summary = "List pipelines",
+    description = "Every pipeline in order with its stages; anyone who may read deals may read them. Never more than one page.",
+    params(NoParams),
+    responses((status = 200, description = "The pipelines", body = Page<PipelineView>), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.principal.may_in_module(Module::Deals, Action::Read)?;
+    let all = state.read(|conn| Ok(pipelines::list(conn)?)).await?;
+    Ok(HttpResponse::Ok()
+        .json(Page { data: all.into_iter().map(PipelineView::from).collect::<Vec<_>>(), next_cursor: None }))
+}
+
+/// Creates a pipeline.
+#[utoipa::path(
+    post, path = "/api/v1/pipelines", tag = "pipelines", operation_id = "create_pipeline", summary = "Create a pipeline",
+    description = "Admins only.",
+    params(NoParams),
+    request_body(content = PipelineInput, example = json!({"name": "Renewals", "stages": [{"name": "Due", "probability": 60}, {"name": "Renewed", "kind": "won"}, {"name": "Churned", "kind": "lost"}]})),
+    responses(
+        (status = 201, description = "Created", body = PipelineView,
+            headers(("Location" = String, description = "URL of the new pipeline"), ("ETag" = String, description = "Version"))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    body: web::Json<PipelineInput>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (name, stages) = checked(&body.name, &body.stages)?;
+    if stages.iter().any(|(id, _)| id.is_some()) {
+        return Err(ApiError::invalid_field("stages", "unexpected_id", "a new pipeline's stages have no ids yet"));
+    }
+    let specs: Vec<StageSpec> = stages.into_iter().map(|(_, s)| s).collect();
+    let created = state.write(move |conn| Ok(pipelines::insert(conn, &name, &specs, Utc::now())?)).await?;
+    let location = format!("/api/v1/pipelines/{}", created.pipeline.id);
+    let version = created.version;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag(version)))
+        .json(PipelineView::from(created)))
+}
+
+/// Reads a pipeline.
+#[utoipa::path(
+    get, path = "/api/v1/pipelines/{id}", tag = "pipelines", operation_id = "get_pipeline", summary = "Get a pipeline",
+    description = "The pipeline and its stages in order.",
+    params(("id" = String, Path, description = "Pipeline id"), NoParams),
+    responses((status = 200, description = "The pipeline", body = PipelineView, headers(("ETag" = String, description = "Version"))), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.principal.may_in_module(Module::Deals, Action::Read)?;
+    let id = id.into_inner();
+    Ok(with_etag(state.read(move |conn| pipelines::find(conn, &id).map_err(not_found)).await?))
+}
+
+fn stage_has_deals(conn: &mut DbConnection, stage_id: &str) -> Result<(), ApiError> {
+    if deals::count_in_stage(conn, stage_id)? > 0 {
+        return Err(ApiError::Conflict(format!(
+            "stage {stage_id} still has deals; move them first with DELETE /api/v1/pipelines/{{id}}/stages/{stage_id}?move_deals_to=..."
+        )));
+    }
+    Ok(())
+}
+
+/// Renames a pipeline or replaces its stage list.
+#[utoipa::path(
+    patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", operation_id = "update_pipeline", summary = "Update a pipeline",
+    description = "Admins only. `stages` is the whole new list in order: entries with an `id` keep (and may rename, re-weight or move) that stage; entries without one are new; stages left out are deleted, refused with 409 while they hold deals.",
+    params(("id" = String, Path, description = "Pipeline id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = PipelinePatch),
+    responses((status = 200, description = "The pipeline", body = PipelineView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+    body: web::Json<PipelinePatch>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let body = body.into_inner();
+    let id = id.into_inner();
+    let updated = state
+        .write(move |conn| {
+            let current = pipelines::find(conn, &id).map_err(not_found)?;
+            if_match.check(current.version)?;
+            let name = body.name.unwrap_or_else(|| current.pipeline.name.clone());
+            let inputs = body.stages.unwrap_or_else(|| {
+                current
+                    .pipeline
+                    .stages
+                    .iter()
+                    .map(|s| StageInput {
+                        id: Some(s.id.clone()),
+                        name: s.name.clone(),
+                        probability: Some(i64::from(s.probability)),
+                        kind: s.kind,
+                    })
+                    .collect()
+            });
+            let (name, stages) = checked(&name, &inputs)?;
+            for (index, (stage_id, _)) in stages.iter().enumerate() {
+                if let Some(stage_id) = stage_id
+                    && current.pipeline.stage(stage_id).is_none()
+                {
+                    return Err(ApiError::invalid_field(
+                        &format!("stages[{index}].id"),
+                        "not_in_pipeline",
+                        "names no stage of this pipeline",
+                    ));
+                }
+            }
+            for stage in &current.pipeline.stages {
+                if !stages.iter().any(|(id, _)| id.as_deref() == Some(stage.id.as_str())) {
+                    stage_has_deals(conn, &stage.id)?;
+                }
+            }
+            let now = Utc::now();
+            if name != current.pipeline.name {
+                pipelines::rename(conn, &id, current.version, &name, now)?;
+            }
+            let version = pipelines::find(conn, &id)?.version;
+            Ok(pipelines::replace_stages(conn, &id, version, &stages, now)?)
+        })
+        .await?;
+    Ok(with_etag(updated))
+}
+
+/// Deletes a pipeline that no deal uses.
+#[utoipa::path(
+    delete, path = "/api/v1/pipelines/{id}", tag = "pipelines", operation_id = "delete_pipeline", summary = "Delete a pipeline",
+    description = "Admins only. Refused with 409 while any deal (deleted ones included) is in it.",
+    params(("id" = String, Path, description = "Pipeline id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    state
+        .write(move |conn| {
+            let current = pipelines::find(conn, &id).map_err(not_found)?;
+            if_match.check(current.version)?;
+            if deals::count_in_pipeline(conn, &id)? > 0 {
+                return Err(ApiError::Conflict("the pipeline still has deals; move or delete them first".into()));
+            }
+            Ok(pipelines::delete(conn, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Where a deleted stage's deals go.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteStageParams {
+    /// Another stage of the same pipeline; needed when the stage holds deals.
+    pub move_deals_to: Option<String>,
+}
+
+/// Deletes a stage, moving its deals to another stage of the pipeline.
+#[utoipa::path(
+    delete, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", operation_id = "delete_stage", summary = "Delete a stage",
+    description = "Admins only. A stage holding deals needs `move_deals_to` (409 without it); each moved deal's stage change is recorded. The last open stage cannot be deleted (422).",
+    params(("id" = String, Path, description = "Pipeline id"), ("stage_id" = String, Path, description = "Stage id"), DeleteStageParams,
+        ("If-Match" = Option<String>, Header, description = "ETag of the pipeline")),
+    responses((status = 200, description = "The pipeline without the stage", body = PipelineView, headers(("ETag" = String, description = "New version"))), DeleteErrors),
+    security(("bearer" = []))
+)]
+pub async fn delete_stage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    params: web::Query<DeleteStageParams>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (id, stage_id) = path.into_inner();
+    let move_to = params.into_inner().move_deals_to;
+    let updated = state
+        .write(move |conn| {
+            let current = pipelines::find(conn, &id).map_err(not_found)?;
+            if_match.check(current.version)?;
+            if current.pipeline.stage(&stage_id).is_none() {
+                return Err(ApiError::not_found("stage"));
+            }
+            let remaining: Vec<StageInput> = current
+                .pipeline
+                .stages
+                .iter()
+                .filter(|s| s.id != stage_id)
+                .map(|s| StageInput {
+                    id: Some(s.id.clone()),
+                    name: s.name.clone(),
+                    probability: Some(i64::from(s.probability)),
+                    kind: s.kind,
+                })
+                .collect();
+            let (_, stages) = checked(&current.pipeline.name, &remaining)?;
+            let moved = deals::ids_in_stage(conn, &stage_id)?;
+            if !moved.is_empty() {
+                let Some(target) = &move_to else {
+                    return Err(ApiError::Conflict(
+                        "the stage still has deals; say where they go with ?move_deals_to=<stage id>".into(),
+                    ));
+                };
+                if target == &stage_id || current.pipeline.stage(target).is_none() {
+                    return Err(ApiError::invalid_field(
+                        "move_deals_to",
+                        "not_in_pipeline",
+                        "names no other stage of this pipeline",
+                    ));
+                }
+                deals::move_stage(conn, &stage_id, target, Utc::now())?;
+                for deal_id in &moved {
+                    record_stage_change(conn, &caller, deal_id, Some(&stage_id), target)?;
+                }
+            }
+            Ok(pipelines::replace_stages(conn, &id, current.version, &stages, Utc::now())?)
+        })
+        .await?;
+    Ok(with_etag(updated))
+}
+
+/// Parameters of a board.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BoardParams {
+    /// Deals shown per stage, 1 to 100 (default 25); counts and totals cover them all.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Only this owner's deals.
+    pub owner_id: Option<String>,
+}
+
+/// One column of a board.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoardStage {
+    pub stage: StageView,
+    /// Deals in the stage the caller may see.
+    pub count: i64,
+    /// Their total amount per currency (minor units).
+    pub totals: Vec<MoneyBody>,
+    /// The newest deals of the stage.
+    pub deals: Vec<DealView>,
+    /// More of this stage: GET /api/v1/deals?pipeline_id=…&stage_id=…&cursor=… (same `limit`).
+    pub next_cursor: Option<String>,
+}
+
+/// A kanban board.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoardView {
+    pub pipeline_id: String,
+    pub name: String,
+    pub stages: Vec<BoardStage>,
+}
+
+/// A pipeline's board.
+#[utoipa::path(
+    get, path = "/api/v1/pipelines/{id}/board", tag = "pipelines", operation_id = "get_board", summary = "Pipeline board",
+    description = "Stages in order, each with the first page of its deals (newest first), the count and the total amount per currency of the deals the caller may see: everything a kanban board needs in one call.",
+    params(("id" = String, Path, description = "Pipeline id"), BoardParams),
+    responses((status = 200, description = "The board", body = BoardView), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn board(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<BoardParams>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = records::authorize_list(&caller, Module::Deals, false)?;
+    let params = params.into_inner();
+    let page: PageRequest = page_request(params.limit, None, None)?;
+    let id = id.into_inner();
+    let request = page.clone();
+    let (pipeline, columns) = state
+        .read(move |conn| {
+            let pipeline = pipelines::find(conn, &id).map_err(not_found)?;
+            let mut columns = Vec::new();
+            for stage in &pipeline.pipeline.stages {
+                let filters = DealFilters {
+                    common: CommonFilters { owner_id: params.owner_id.clone(), ..Default::default() },
+                    pipeline_id: Some(pipeline.pipeline.id.clone()),
+                    stage_id: Some(stage.id.clone()),
+                    ..Default::default()
+                };
+                let figures = deals::stage_figures(conn, &visibility, &filters)?;
+                let deals = deals::list(conn, &visibility, &filters, &request)?;
+                columns.push((figures, deals));
+            }
+            Ok((pipeline, columns))
+        })
+        .await?;
+    let view = PipelineView::from(pipeline);
+    let stages = view
+        .stages
+        .into_iter()
+        .zip(columns)
+        .map(|(stage, (figures, deals))| BoardStage {
+            stage,
+            count: figures.count,
+            totals: figures
+                .totals
+                .into_iter()
+                .map(|(currency, amount_minor)| MoneyBody { amount_minor, currency })
+                .collect(),
+            next_cursor: encode_cursor(&page, deals.next),
+            deals: deals.items.into_iter().map(DealView::from).collect(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(BoardView { pipeline_id: view.id, name: view.name, stages }))
+}
+
+/// Registers the pipeline routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/pipelines").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/pipelines/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/pipelines/{id}/stages/{stage_id}").route(web::delete().to(delete_stage)))
+        .service(web::resource("/pipelines/{id}/board").route(web::get().to(board)));
+}

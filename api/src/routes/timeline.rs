@@ -1,0 +1,265 @@
+//! Timelines: a record's activities and its stage or status changes, merged newest first
+//! and keyset-paginated on (time, id) across both sources.
+
+use actix_web::HttpResponse;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::access::{Action, Module};
+use domain::activity::{ActivityType, RecordType};
+use domain::listing::{Limit, Position, SortValue};
+use persistence::links::{self, RecordChange};
+use persistence::{activities, contacts, deals};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::routes::activities::ActivityView;
+use crate::routes::companies::COMPANIES;
+use crate::routes::contacts::CONTACTS;
+use crate::routes::deals::DEALS;
+use crate::routes::leads::LEADS;
+use crate::state::AppState;
+
+/// Paging of a newest-first history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size and the position to continue after.
+    pub fn parse(self) -> Result<(i64, Option<Position>), ApiError> {
+        let limit = Limit::parse(self.limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
+        Ok((i64::from(limit.get()), decode(self.cursor.as_deref())?))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    t: i64,
+    i: String,
+}
+
+fn decode(raw: Option<&str>) -> Result<Option<Position>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::bad_field("cursor", "invalid_cursor", "is not a cursor returned by this list");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok(Some(Position { values: vec![SortValue::Time(cursor.t)], id: cursor.i }))
+}
+
+fn encode(at: DateTime<Utc>, id: String) -> String {
+    let cursor = Cursor { t: at.timestamp_micros(), i: id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
+/// Cuts `limit + 1` newest-first items to a page and the cursor of the next one.
+pub fn cut<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, String)) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more { items.last().map(|last| key(last)).map(|(at, id)| encode(at, id)) } else { None };
+    (items, next)
+}
+
+/// What a timeline entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Activity,
+    StageChange,
+    StatusChange,
+}
+
+/// A stage or status change in a timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeView {
+    pub record_type: RecordType,
+    pub record_id: String,
+    /// `stage` (deals) or `status` (leads).
+    pub field: String,
+    /// Stage id or status before; `null` for a deal's first stage.
+    pub from: Option<String>,
+    pub to: String,
+    pub changed_by: Option<String>,
+    pub api_key_id: Option<String>,
+}
+
+/// One entry of a timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub kind: EntryKind,
+    /// The activity's or the change's id.
+    pub id: String,
+    /// When it happened: an activity's `occurred_at`, a change's time.
+    pub occurred_at: DateTime<Utc>,
+    /// Set for activities.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<ActivityView>,
+    /// Set for changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeView>,
+}
+
+/// A page of a timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelinePage {
+    pub data: Vec<TimelineEntry>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Parameters of a timeline.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated kinds to include: activity types (`email`, `call`, `meeting`, `chat`,
+    /// `social`, `note`), `stage_change`, `status_change`. Default: everything.
+    #[serde(rename = "type")]
+    #[param(rename = "type", example = "call,meeting,stage_change")]
+    pub kinds: Option<String>,
+}
+
+struct Wanted {
+    activity_types: Vec<ActivityType>,
+    activities: bool,
+    stage_changes: bool,
+    status_changes: bool,
+}
+
+fn wanted(raw: Option<&str>) -> Result<Wanted, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(Wanted { activity_types: Vec::new(), activities: true, stage_changes: true, status_changes: true });
+    };
+    let mut wanted =
+        Wanted { activity_types: Vec::new(), activities: false, stage_changes: false, status_changes: false };
+    for part in raw.split(',').map(str::trim) {
+        match part {
+            "stage_change" => wanted.stage_changes = true,
+            "status_change" => wanted.status_changes = true,
+            other => {
+                let kind: ActivityType = serde_json::from_value(serde_json::Value::String(other.to_owned())).map_err(|_| {
+                    ApiError::bad_field(
+                        "type",
+                        "unknown_type",
+                        format!("`{other}` is not one of email, call, meeting, chat, social, note, stage_change, status_change"),
+                    )
+                })?;
+                wanted.activities = true;
+                wanted.activity_types.push(kind);
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// Answers the timeline of one record the caller may see.
+pub async fn respond(
+    state: &AppState,
+    caller: Caller,
+    record_type: RecordType,
+    id: String,
+    params: TimelineParams,
+) -> Result<HttpResponse, ApiError> {
+    let wanted = wanted(params.kinds.as_deref())?;
+    let (limit, before) = PageParams { limit: params.limit, cursor: params.cursor }.parse()?;
+    let (activities, changes) = state
+        .read(move |conn| {
+            let (activity_sources, change_source) = match record_type {
+                RecordType::Contact => {
+                    CONTACTS.find_visible(conn, &caller, &id)?;
+                    (vec![(RecordType::Contact, vec![id.clone()])], None)
+                }
+                RecordType::Company => {
+                    COMPANIES.find_visible(conn, &caller, &id)?;
+                    let contact_ids = contacts::ids_of_company(conn, &id)?;
+                    let deal_ids = deals::ids_of_company(conn, &id)?;
+                    (
+                        vec![(RecordType::Company, vec![id.clone()]), (RecordType::Contact, contact_ids)],
+                        Some((RecordType::Deal, deal_ids)),
+                    )
+                }
+                RecordType::Lead => {
+                    LEADS.find_visible(conn, &caller, &id)?;
+                    (vec![(RecordType::Lead, vec![id.clone()])], Some((RecordType::Lead, vec![id.clone()])))
+                }
+                RecordType::Deal => {
+                    DEALS.find_visible(conn, &caller, &id)?;
+                    (vec![(RecordType::Deal, vec![id.clone()])], Some((RecordType::Deal, vec![id.clone()])))
+                }
+            };
+            let visibility = caller.principal.visibility(Module::Activities, Action::Read);
+            let activities = if wanted.activities {
+                activities::timeline(
+                    conn,
+                    &visibility,
+                    &activity_sources,
+                    &wanted.activity_types,
+                    before.as_ref(),
+                    limit + 1,
+                )?
+            } else {
+                Vec::new()
+            };
+            let changes = match change_source {
+                Some((RecordType::Deal, ids)) if wanted.stage_changes => {
+                    links::changes_of(conn, RecordType::Deal, &ids, before.as_ref(), limit + 1)?
+                }
+                Some((RecordType::Lead, ids)) if wanted.status_changes => {
+                    links::changes_of(conn, RecordType::Lead, &ids, before.as_ref(), limit + 1)?
+                }
+                _ => Vec::new(),
+            };
+            Ok((activities, changes))
+        })
+        .await?;
+    let mut entries: Vec<TimelineEntry> = activities
+        .into_iter()
+        .map(|a| TimelineEntry {
+            kind: EntryKind::Activity,
+            id: a.id.clone(),
+            occurred_at: a.data.occurred_at,
+            activity: Some(ActivityView::from(a)),
+            change: None,
+        })
+        .chain(changes.into_iter().map(change_entry))
+        .collect();
+    entries.sort_by(|a, b| (b.occurred_at, &b.id).cmp(&(a.occurred_at, &a.id)));
+    let (data, next_cursor) = cut(entries, limit, |e| (e.occurred_at, e.id.clone()));
+    Ok(HttpResponse::Ok().json(TimelinePage { data, next_cursor }))
+}
+
+fn change_entry(change: RecordChange) -> TimelineEntry {
+    let kind = if change.field == "stage" { EntryKind::StageChange } else { EntryKind::StatusChange };
+    TimelineEntry {
+        kind,
+        id: change.id,
+        occurred_at: change.changed_at,
+        activity: None,
+        change: Some(ChangeView {
+            record_type: change.record_type,
+            record_id: change.record_id,
+            field: change.field,
+            from: change.from_value,
+            to: change.to_value,
+            changed_by: change.changed_by,
+            api_key_id: change.api_key_id,
+        }),
+    }
+}

@@ -1,0 +1,118 @@
+//! Lead steps several entry points share (the API, web forms, conversion): assignment by
+//! rules or round-robin, scoring, and recording status changes. Each runs inside the
+//! caller's transaction.
+
+use chrono::Utc;
+use domain::activity::RecordType;
+use domain::lead::{AssignmentRule, LeadData, ScoreExplanation, ScoringRule, round_robin_pick};
+use persistence::definitions::{self, Kind};
+use persistence::leads::{self, Lead};
+use persistence::links::{self, Actor};
+use persistence::{DbConnection, teams};
+
+use crate::error::ApiError;
+use crate::support::check_owner_and_team;
+
+/// The next member of a team whose turn it is, counted on definition `turns_of`.
+fn next_member(conn: &mut DbConnection, turns_of: &str, team_id: &str) -> Result<Option<String>, ApiError> {
+    let members = teams::active_member_ids(conn, team_id)?;
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let turn = definitions::next_turn(conn, turns_of)?;
+    Ok(round_robin_pick(&members, turn).cloned())
+}
+
+/// Who a new lead without an owner goes to: a form's team round-robin first, then the
+/// first assignment rule that applies. Leaves the lead as it is when nothing applies.
+pub fn assign(
+    conn: &mut DbConnection,
+    data: &mut LeadData,
+    form_round_robin: Option<(&str, &str)>,
+) -> Result<(), ApiError> {
+    if data.owner_id.is_some() {
+        return Ok(());
+    }
+    if let Some((form_id, team_id)) = form_round_robin {
+        data.owner_id = next_member(conn, form_id, team_id)?;
+        if data.owner_id.is_some() {
+            return Ok(());
+        }
+    }
+    let rules = definitions::list::<AssignmentRule>(conn, Kind::AssignmentRule)?;
+    let Some(rule) = rules.iter().find(|rule| rule.body.applies_to(data)) else {
+        return Ok(());
+    };
+    let target = &rule.body.assign_to;
+    match (&target.owner_id, &target.team_id) {
+        (Some(owner_id), _) => data.owner_id = Some(owner_id.clone()),
+        (None, Some(team_id)) => {
+            data.team_id = Some(team_id.clone());
+            if target.round_robin {
+                data.owner_id = next_member(conn, &rule.id, team_id)?;
+            }
+        }
+        (None, None) => {}
+    }
+    // A rule may name a user or team that has since gone; such a lead stays unassigned.
+    if check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref()).is_err() {
+        data.owner_id = None;
+        data.team_id = None;
+    }
+    Ok(())
+}
+
+/// A lead's score as the current rules and its events give it.
+pub fn explain_score(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<ScoreExplanation, ApiError> {
+    let rules: Vec<(String, ScoringRule)> = definitions::list::<ScoringRule>(conn, Kind::ScoringRule)?
+        .into_iter()
+        .map(|definition| (definition.id, definition.body))
+        .collect();
+    let events = leads::events(conn, lead_id)?;
+    Ok(domain::lead::score(&rules, data, &events, Utc::now()))
+}
+
+/// Recomputes and stores a lead's score; returns it.
+pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<i64, ApiError> {
+    let score = explain_score(conn, lead_id, data)?.score;
+    if score != data.score {
+        leads::set_score(conn, lead_id, score)?;
+    }
+    Ok(score)
+}
+
+/// Rescores every open lead (after the scoring rules changed).
+pub fn rescore_all(conn: &mut DbConnection) -> Result<usize, ApiError> {
+    let ids = leads::open_ids(conn)?;
+    for id in &ids {
+        let lead = leads::find(conn, id, &domain::access::Visibility::Everything)?;
+        rescore(conn, id, &lead.data)?;
+    }
+    Ok(ids.len())
+}
+
+/// Records a lead's status change.
+pub fn record_status(
+    conn: &mut DbConnection,
+    lead_id: &str,
+    from: Option<&str>,
+    to: &str,
+    actor: Actor<'_>,
+) -> Result<(), ApiError> {
+    Ok(links::record_change(conn, (RecordType::Lead, lead_id), "status", from, to, actor, Utc::now())?)
+}
+
+/// Inserts a new lead: assigned, its first status recorded, scored.
+pub fn insert_lead(
+    conn: &mut DbConnection,
+    mut data: LeadData,
+    form_round_robin: Option<(&str, &str)>,
+    actor: Actor<'_>,
+) -> Result<Lead, ApiError> {
+    assign(conn, &mut data, form_round_robin)?;
+    check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
+    let mut lead = leads::insert(conn, &data, Utc::now())?;
+    record_status(conn, &lead.id, None, lead.data.status.as_str(), actor)?;
+    lead.data.score = rescore(conn, &lead.id, &lead.data)?;
+    Ok(lead)
+}

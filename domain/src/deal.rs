@@ -1,0 +1,541 @@
+//! Pipelines with ordered stages, deals moving through them, and the forecast.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::company::MoneyInput;
+use crate::record::{Patch, patch_tags, patch_text, search_text};
+use crate::validation::{FieldError, ValidationErrors};
+use crate::values::{LONG_TEXT_MAX, Money, SHORT_TEXT_MAX, Tags, required_text};
+
+/// Most stages one pipeline may have.
+pub const STAGES_MAX: usize = 30;
+/// Most contacts one deal may name.
+pub const DEAL_CONTACTS_MAX: usize = 20;
+/// Most periods one forecast may span.
+pub const FORECAST_PERIODS_MAX: usize = 36;
+
+/// Whether a stage is still open or closes the deal as won or lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    #[default]
+    Open,
+    Won,
+    Lost,
+}
+
+/// A stage as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub id: String,
+    pub name: String,
+    pub position: i32,
+    /// Win probability in percent, 0 to 100.
+    pub probability: i32,
+    pub kind: StageKind,
+}
+
+/// A pipeline with its stages in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    pub id: String,
+    pub name: String,
+    pub stages: Vec<Stage>,
+}
+
+impl Pipeline {
+    /// The stage with this id, if it belongs to this pipeline.
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    /// Where new deals start: the first open stage.
+    pub fn first_open_stage(&self) -> Option<&Stage> {
+        self.stages.iter().filter(|s| s.kind == StageKind::Open).min_by_key(|s| s.position)
+    }
+}
+
+/// A validated stage definition (name, probability, kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageSpec {
+    pub name: String,
+    pub probability: i32,
+    pub kind: StageKind,
+}
+
+impl StageSpec {
+    /// Won stages are 100 % and lost ones 0 % unless said otherwise; open stages need a probability.
+    pub fn parse(path: &str, name: &str, probability: Option<i64>, kind: StageKind) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.collect(required_text(&format!("{path}name"), name, 100)).unwrap_or_default();
+        let probability = match (probability, kind) {
+            (Some(p), _) if (0..=100).contains(&p) => p as i32,
+            (Some(_), _) => {
+                errors.push(FieldError::new(format!("{path}probability"), "out_of_range", "must be between 0 and 100"));
+                0
+            }
+            (None, StageKind::Won) => 100,
+            (None, StageKind::Lost) => 0,
+            (None, StageKind::Open) => {
+                errors.push(FieldError::new(
+                    format!("{path}probability"),
+                    "required",
+                    "open stages need a probability",
+                ));
+                0
+            }
+        };
+        match (kind, probability) {
+            (StageKind::Won, p) if p != 100 => {
+                errors.push(FieldError::new(format!("{path}probability"), "invalid", "a won stage is 100 %"));
+            }
+            (StageKind::Lost, p) if p != 0 => {
+                errors.push(FieldError::new(format!("{path}probability"), "invalid", "a lost stage is 0 %"));
+            }
+            _ => {}
+        }
+        errors.into_result(|| Self { name, probability, kind })
+    }
+}
+
+/// Checks a pipeline's name and its whole list of stages: 1 to 30, unique names, one open at least.
+pub fn check_pipeline(name: &str, stages: &[StageSpec]) -> Result<String, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let name = errors.collect(required_text("name", name, SHORT_TEXT_MAX)).unwrap_or_default();
+    if stages.is_empty() || stages.len() > STAGES_MAX {
+        errors.push(FieldError::new("stages", "out_of_range", format!("a pipeline has 1 to {STAGES_MAX} stages")));
+    }
+    if !stages.iter().any(|s| s.kind == StageKind::Open) {
+        errors.push(FieldError::new("stages", "no_open_stage", "a pipeline needs at least one open stage"));
+    }
+    for (index, stage) in stages.iter().enumerate() {
+        if stages[..index].iter().any(|s| s.name.to_lowercase() == stage.name.to_lowercase()) {
+            errors.push(FieldError::new(format!("stages[{index}].name"), "duplicate", "stage names must be unique"));
+        }
+    }
+    errors.into_result(|| name)
+}
+
+/// The stages a new installation starts with.
+pub fn default_stages() -> Vec<StageSpec> {
+    let stage = |name: &str, probability, kind| StageSpec { name: name.into(), probability, kind };
+    vec![
+        stage("Prospecting", 10, StageKind::Open),
+        stage("Qualification", 25, StageKind::Open),
+        stage("Proposal", 50, StageKind::Open),
+        stage("Negotiation", 75, StageKind::Open),
+        stage("Closed won", 100, StageKind::Won),
+        stage("Closed lost", 0, StageKind::Lost),
+    ]
+}
+
+/// A deal's fields as stored: valid and normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DealData {
+    pub name: String,
+    pub amount: Option<Money>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub pipeline_id: String,
+    pub stage_id: String,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub company_id: Option<String>,
+    pub contact_ids: Vec<String>,
+    pub next_step: Option<String>,
+    /// Why a lost deal was lost; only lost deals have one.
+    pub close_reason: Option<String>,
+    /// When the deal entered a won or lost stage.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The lead this deal was converted from.
+    pub lead_id: Option<String>,
+    pub tags: Tags,
+}
+
+/// A create or merge-patch of a deal, as raw client values.
+#[derive(Debug, Clone, Default)]
+pub struct DealChanges {
+    pub name: Patch<String>,
+    pub amount: Patch<MoneyInput>,
+    pub expected_close_date: Patch<NaiveDate>,
+    pub pipeline_id: Patch<String>,
+    pub stage_id: Patch<String>,
+    pub owner_id: Patch<String>,
+    pub team_id: Patch<String>,
+    pub company_id: Patch<String>,
+    pub contact_ids: Patch<Vec<String>>,
+    pub next_step: Patch<String>,
+    pub close_reason: Patch<String>,
+    pub tags: Patch<Vec<String>>,
+}
+
+impl DealData {
+    /// Applies `changes` to `current` (`None` for a create) in `pipeline`, the pipeline the
+    /// deal is in afterwards. The stage must belong to it; without one, a deal entering the
+    /// pipeline starts in its first open stage. Entering a won or lost stage stamps
+    /// `closed_at`; reopening clears it and the close reason.
+    pub fn apply(
+        current: Option<&DealData>,
+        changes: DealChanges,
+        pipeline: &Pipeline,
+        now: DateTime<Utc>,
+    ) -> Result<DealData, ValidationErrors> {
+        let base = current.cloned().unwrap_or_default();
+        let mut errors = ValidationErrors::new();
+        let e = &mut errors;
+        let name = match changes.name {
+            Patch::Keep if current.is_some() => base.name.clone(),
+            Patch::Set(raw) => e.collect(required_text("name", &raw, SHORT_TEXT_MAX)).unwrap_or_default(),
+            Patch::Keep | Patch::Clear => {
+                e.push(FieldError::new("name", "required", "a deal needs a name"));
+                String::new()
+            }
+        };
+        let amount = match changes.amount {
+            Patch::Keep => base.amount.clone(),
+            Patch::Clear => None,
+            Patch::Set(input) => match Money::parse_non_negative("amount", input.amount_minor, &input.currency) {
+                Ok(money) => Some(money),
+                Err(found) => {
+                    e.extend_prefixed("", found);
+                    None
+                }
+            },
+        };
+        let entering = current.is_none_or(|c| c.pipeline_id != pipeline.id);
+        let stage = match changes.stage_id {
+            Patch::Set(id) => match pipeline.stage(&id) {
+                Some(stage) => Some(stage),
+                None => {
+                    e.push(FieldError::new("stage_id", "not_in_pipeline", "names no stage of the deal's pipeline"));
+                    None
+                }
+            },
+            Patch::Clear => {
+                e.push(FieldError::new("stage_id", "required", "a deal is always in a stage"));
+                None
+            }
+            Patch::Keep if entering => pipeline.first_open_stage(),
+            Patch::Keep => pipeline.stage(&base.stage_id),
+        };
+        let kind = stage.map_or(StageKind::Open, |s| s.kind);
+        let stage_id = stage.map(|s| s.id.clone()).unwrap_or_default();
+        let closed_at = match kind {
+            StageKind::Open => None,
+            _ if current.is_some_and(|c| c.stage_id == stage_id) => base.closed_at,
+            _ => Some(now),
+        };
+        let close_reason = patch_text(e, "close_reason", changes.close_reason.clone(), base.close_reason.clone(), 500);
+        let close_reason = match (kind, changes.close_reason) {
+            (StageKind::Lost, _) => close_reason,
+            (_, Patch::Set(_)) => {
+                e.push(FieldError::new("close_reason", "only_when_lost", "only a lost deal has a close reason"));
+                None
+            }
+            _ => None,
+        };
+        let contact_ids = match changes.contact_ids {
+            Patch::Keep => base.contact_ids.clone(),
+            Patch::Clear => Vec::new(),
+            Patch::Set(ids) if ids.len() > DEAL_CONTACTS_MAX => {
+                e.push(FieldError::new("contact_ids", "too_many", format!("at most {DEAL_CONTACTS_MAX} contacts")));
+                Vec::new()
+            }
+            Patch::Set(ids) => {
+                let mut unique: Vec<String> = Vec::new();
+                for id in ids.into_iter().map(|id| id.trim().to_owned()) {
+                    if !unique.contains(&id) {
+                        unique.push(id);
+                    }
+                }
+                unique
+            }
+        };
+        let data = DealData {
+            name,
+            amount,
+            expected_close_date: changes.expected_close_date.resolve(base.expected_close_date),
+            pipeline_id: pipeline.id.clone(),
+            stage_id,
+            owner_id: patch_text(e, "owner_id", changes.owner_id, base.owner_id, 64),
+            team_id: patch_text(e, "team_id", changes.team_id, base.team_id, 64),
+            company_id: patch_text(e, "company_id", changes.company_id, base.company_id, 64),
+            contact_ids,
+            next_step: patch_text(e, "next_step", changes.next_step, base.next_step, LONG_TEXT_MAX.min(1000)),
+            close_reason,
+            closed_at,
+            lead_id: base.lead_id,
+            tags: patch_tags(e, changes.tags, base.tags),
+        };
+        errors.into_result(|| data)
+    }
+
+    /// The key `name` sorts on.
+    pub fn sort_name(&self) -> String {
+        self.name.to_lowercase()
+    }
+
+    /// Everything `q` searches: name and next step.
+    pub fn search_text(&self) -> String {
+        search_text([Some(self.name.as_str()), self.next_step.as_deref()])
+    }
+}
+
+/// The length of one forecast period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Month,
+    Quarter,
+}
+
+/// The first day of the period holding `date`.
+pub fn period_start(date: NaiveDate, period: Period) -> NaiveDate {
+    let month = match period {
+        Period::Month => date.month(),
+        Period::Quarter => (date.month() - 1) / 3 * 3 + 1,
+    };
+    NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
+}
+
+fn next_period(start: NaiveDate, period: Period) -> NaiveDate {
+    let months = match period {
+        Period::Month => 1,
+        Period::Quarter => 3,
+    };
+    start.checked_add_months(chrono::Months::new(months)).unwrap_or(NaiveDate::MAX)
+}
+
+fn label(start: NaiveDate, period: Period) -> String {
+    match period {
+        Period::Month => format!("{}-{:02}", start.year(), start.month()),
+        Period::Quarter => format!("{}-Q{}", start.year(), (start.month() - 1) / 3 + 1),
+    }
+}
+
+/// The periods from the one holding `from` to the one holding `to`, as (first day, last day).
+pub fn periods(from: NaiveDate, to: NaiveDate, period: Period) -> Result<Vec<(NaiveDate, NaiveDate)>, FieldError> {
+    if to < from {
+        return Err(FieldError::new("to", "before_from", "must not be before `from`"));
+    }
+    let mut ranges = Vec::new();
+    let mut start = period_start(from, period);
+    while start <= to {
+        if ranges.len() == FORECAST_PERIODS_MAX {
+            return Err(FieldError::new(
+                "to",
+                "too_many_periods",
+                format!("a forecast spans at most {FORECAST_PERIODS_MAX} periods"),
+            ));
+        }
+        let next = next_period(start, period);
+        ranges.push((start, next.pred_opt().unwrap_or(next)));
+        start = next;
+    }
+    Ok(ranges)
+}
+
+/// A deal as the forecast sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForecastDeal {
+    pub kind: StageKind,
+    pub probability: i32,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub expected_close_date: Option<NaiveDate>,
+    pub closed_on: Option<NaiveDate>,
+}
+
+/// One currency's figures in one period, in minor units.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CurrencyForecast {
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// Won deals closed in the period.
+    pub committed: i64,
+    /// Open deals expected to close in the period, each amount × its stage's probability.
+    pub weighted: i64,
+    /// Committed plus every open deal expected in the period at full amount.
+    pub best_case: i64,
+    /// Open deals expected in the period at full amount.
+    pub open_pipeline: i64,
+    pub won_deals: i64,
+    pub open_deals: i64,
+}
+
+/// The forecast for one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PeriodForecast {
+    /// `2026-11` for months, `2026-Q4` for quarters.
+    #[schema(example = "2026-Q4")]
+    pub period: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    /// One entry per currency with deals in the period; amounts are never converted.
+    pub currencies: Vec<CurrencyForecast>,
+}
+
+/// Amount × probability %, rounded half up, without overflow.
+fn weighted(amount_minor: i64, probability: i32) -> i64 {
+    let product = i128::from(amount_minor) * i128::from(probability);
+    i64::try_from((product + 50) / 100).unwrap_or(i64::MAX)
+}
+
+/// Buckets deals into periods: won deals by the day they closed, open deals by their expected
+/// close date; lost deals and open deals without a date are left out.
+pub fn forecast(deals: &[ForecastDeal], ranges: &[(NaiveDate, NaiveDate)], period: Period) -> Vec<PeriodForecast> {
+    ranges
+        .iter()
+        .map(|(start, end)| {
+            let within = |date: Option<NaiveDate>| date.is_some_and(|d| d >= *start && d <= *end);
+            let mut by_currency: BTreeMap<&str, CurrencyForecast> = BTreeMap::new();
+            for deal in deals {
+                let counted = match deal.kind {
+                    StageKind::Won => within(deal.closed_on),
+                    StageKind::Open => within(deal.expected_close_date),
+                    StageKind::Lost => false,
+                };
+                if !counted {
+                    continue;
+                }
+                let figures = by_currency
+                    .entry(deal.currency.as_str())
+                    .or_insert_with(|| CurrencyForecast { currency: deal.currency.clone(), ..Default::default() });
+                figures.best_case += deal.amount_minor;
+                if deal.kind == StageKind::Won {
+                    figures.committed += deal.amount_minor;
+                    figures.won_deals += 1;
+                } else {
+                    figures.weighted += weighted(deal.amount_minor, deal.probability);
+                    figures.open_pipeline += deal.amount_minor;
+                    figures.open_deals += 1;
+                }
+            }
+            PeriodForecast {
+                period: label(*start, period),
+                starts_on: *start,
+                ends_on: *end,
+                currencies: by_currency.into_values().collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline() -> Pipeline {
+        let stage = |id: &str, position, probability, kind| Stage {
+            id: id.into(),
+            name: id.into(),
+            position,
+            probability,
+            kind,
+        };
+        Pipeline {
+            id: "p".into(),
+            name: "Sales".into(),
+            stages: vec![
+                stage("lead", 0, 10, StageKind::Open),
+                stage("won", 1, 100, StageKind::Won),
+                stage("lost", 2, 0, StageKind::Lost),
+            ],
+        }
+    }
+
+    fn named(name: &str) -> DealChanges {
+        DealChanges { name: Patch::Set(name.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_new_deal_starts_in_the_first_open_stage() {
+        let deal = DealData::apply(None, named("Big"), &pipeline(), Utc::now()).expect("valid");
+        assert_eq!(deal.stage_id, "lead");
+        assert_eq!(deal.closed_at, None);
+    }
+
+    #[test]
+    fn a_stage_of_another_pipeline_is_refused() {
+        let changes = DealChanges { stage_id: Patch::Set("elsewhere".into()), ..named("Big") };
+        let errors = DealData::apply(None, changes, &pipeline(), Utc::now()).err();
+        assert_eq!(errors.map(|e| e.errors()[0].code), Some("not_in_pipeline"));
+    }
+
+    #[test]
+    fn closing_stamps_closed_at_and_reopening_clears_it_with_the_reason() {
+        let now = Utc::now();
+        let open = DealData::apply(None, named("Big"), &pipeline(), now).expect("valid");
+        let lost = DealData::apply(
+            Some(&open),
+            DealChanges {
+                stage_id: Patch::Set("lost".into()),
+                close_reason: Patch::Set("Too expensive".into()),
+                ..Default::default()
+            },
+            &pipeline(),
+            now,
+        )
+        .expect("valid");
+        assert_eq!(lost.closed_at, Some(now));
+        assert_eq!(lost.close_reason.as_deref(), Some("Too expensive"));
+        let reopened = DealData::apply(
+            Some(&lost),
+            DealChanges { stage_id: Patch::Set("lead".into()), ..Default::default() },
+            &pipeline(),
+            now,
+        )
+        .expect("valid");
+        assert_eq!((reopened.closed_at, reopened.close_reason), (None, None));
+        let reason_on_open = DealChanges { close_reason: Patch::Set("x".into()), ..Default::default() };
+        assert!(DealData::apply(Some(&open), reason_on_open, &pipeline(), now).is_err());
+    }
+
+    #[test]
+    fn stages_and_pipelines_are_checked() {
+        assert!(StageSpec::parse("", "Won", Some(50), StageKind::Won).is_err());
+        assert!(StageSpec::parse("", "Open", None, StageKind::Open).is_err());
+        assert_eq!(StageSpec::parse("", "Won", None, StageKind::Won).map(|s| s.probability), Ok(100));
+        let only_closed = vec![StageSpec { name: "Won".into(), probability: 100, kind: StageKind::Won }];
+        assert!(check_pipeline("P", &only_closed).is_err());
+        let twice = vec![
+            StageSpec { name: "A".into(), probability: 10, kind: StageKind::Open },
+            StageSpec { name: "a".into(), probability: 20, kind: StageKind::Open },
+        ];
+        assert!(check_pipeline("P", &twice).is_err());
+        assert!(check_pipeline("P", &default_stages()).is_ok());
+    }
+
+    #[test]
+    fn the_forecast_splits_won_weighted_and_best_case_per_period_and_currency() {
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+        let deal = |kind, probability, amount: i64, currency: &str, expected, closed| ForecastDeal {
+            kind,
+            probability,
+            amount_minor: amount,
+            currency: currency.into(),
+            expected_close_date: expected,
+            closed_on: closed,
+        };
+        let deals = vec![
+            deal(StageKind::Won, 100, 1000, "EUR", None, Some(day(10, 5))),
+            deal(StageKind::Open, 25, 2001, "EUR", Some(day(11, 20)), None),
+            deal(StageKind::Open, 50, 500, "USD", Some(day(12, 1)), None),
+            deal(StageKind::Lost, 0, 9999, "EUR", Some(day(11, 1)), Some(day(11, 2))),
+            deal(StageKind::Open, 50, 700, "EUR", None, None),
+        ];
+        let ranges = periods(day(10, 15), day(12, 31), Period::Quarter).expect("one quarter");
+        assert_eq!(ranges, vec![(day(10, 1), day(12, 31))]);
+        let result = forecast(&deals, &ranges, Period::Quarter);
+        assert_eq!(result[0].period, "2026-Q4");
+        let eur = &result[0].currencies[0];
+        assert_eq!((eur.committed, eur.weighted, eur.best_case, eur.open_pipeline), (1000, 500, 3001, 2001));
+        assert_eq!(result[0].currencies[1].weighted, 250);
+        let months = periods(day(1, 31), day(3, 1), Period::Month).expect("three months");
+        assert_eq!(months.len(), 3);
+        assert!(periods(day(3, 1), day(1, 1), Period::Month).is_err());
+    }
+}

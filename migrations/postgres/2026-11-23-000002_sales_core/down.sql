@@ -1,0 +1,10 @@
+DROP TABLE definitions;
+DROP TABLE lead_events;
+DROP TABLE record_changes;
+DROP TABLE record_links;
+DROP TABLE tasks;
+DROP TABLE activities;
+DROP TABLE deals;
+DROP TABLE leads;
+DROP TABLE pipeline_stages;
+DROP TABLE pipelines;

@@ -1,0 +1,295 @@
+//! Deals storage, board figures and forecast rows.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::access::Visibility;
+use domain::deal::{DealData, ForecastDeal};
+use domain::listing::{CommonFilters, PageRequest};
+use domain::record::{Page, Stored};
+use domain::values::{Currency, Money, Tags};
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::{deals, pipeline_stages};
+use crate::{DbConnection, from_db_time, text_enum, to_db_time};
+
+crate::records::record_queries!(deals, DealRow, DealData, DealColumns);
+
+/// A deal as stored.
+pub type Deal = Stored<DealData>;
+
+/// Filters specific to deal lists.
+#[derive(Debug, Clone, Default)]
+pub struct DealFilters {
+    pub common: CommonFilters,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub company_id: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+#[derive(Queryable)]
+struct DealRow {
+    id: String,
+    name: String,
+    sort_name: String,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    expected_close_date: Option<NaiveDate>,
+    pipeline_id: String,
+    stage_id: String,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    company_id: Option<String>,
+    contact_ids: String,
+    next_step: Option<String>,
+    close_reason: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+    lead_id: Option<String>,
+    tags: String,
+    _custom_fields: String,
+    _search_text: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+fn stored_money(amount_minor: Option<i64>, currency: Option<String>) -> StoreResult<Option<Money>> {
+    match (amount_minor, currency) {
+        (Some(amount_minor), Some(currency)) => Ok(Some(Money {
+            amount_minor,
+            currency: Currency::parse("amount.currency", &currency)
+                .map_err(|e| StoreError::Internal(format!("stored currency unreadable: {}", e.message)))?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+impl DealRow {
+    fn into_domain(self) -> StoreResult<Deal> {
+        let tags: Tags = serde_json::from_str(&self.tags)?;
+        let contact_ids: Vec<String> = serde_json::from_str(&self.contact_ids)?;
+        Ok(Stored {
+            id: self.id,
+            data: DealData {
+                name: self.name,
+                amount: stored_money(self.amount_minor, self.currency)?,
+                expected_close_date: self.expected_close_date,
+                pipeline_id: self.pipeline_id,
+                stage_id: self.stage_id,
+                owner_id: self.owner_id,
+                team_id: self.team_id,
+                company_id: self.company_id,
+                contact_ids,
+                next_step: self.next_step,
+                close_reason: self.close_reason,
+                closed_at: self.closed_at.map(from_db_time),
+                lead_id: self.lead_id,
+                tags,
+            },
+            version: self.version,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            deleted_at: self.deleted_at.map(from_db_time),
+        })
+    }
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = deals, treat_none_as_null = true)]
+struct DealColumns {
+    name: String,
+    sort_name: String,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    expected_close_date: Option<NaiveDate>,
+    pipeline_id: String,
+    stage_id: String,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    company_id: Option<String>,
+    contact_ids: String,
+    next_step: Option<String>,
+    close_reason: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+    lead_id: Option<String>,
+    tags: String,
+    search_text: String,
+}
+
+impl DealColumns {
+    fn from_data(data: &DealData) -> StoreResult<Self> {
+        Ok(Self {
+            name: data.name.clone(),
+            sort_name: data.sort_name(),
+            amount_minor: data.amount.as_ref().map(|m| m.amount_minor),
+            currency: data.amount.as_ref().map(|m| m.currency.as_str().to_owned()),
+            expected_close_date: data.expected_close_date,
+            pipeline_id: data.pipeline_id.clone(),
+            stage_id: data.stage_id.clone(),
+            owner_id: data.owner_id.clone(),
+            team_id: data.team_id.clone(),
+            company_id: data.company_id.clone(),
+            contact_ids: serde_json::to_string(&data.contact_ids)?,
+            next_step: data.next_step.clone(),
+            close_reason: data.close_reason.clone(),
+            closed_at: data.closed_at.map(to_db_time),
+            lead_id: data.lead_id.clone(),
+            tags: serde_json::to_string(&data.tags)?,
+            search_text: data.search_text(),
+        })
+    }
+}
+
+fn filtered<'a>(visibility: &Visibility, filters: &DealFilters) -> queries::Query<'a> {
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    if let Some(pipeline_id) = &filters.pipeline_id {
+        query = query.filter(deals::pipeline_id.eq(pipeline_id.clone()));
+    }
+    if let Some(stage_id) = &filters.stage_id {
+        query = query.filter(deals::stage_id.eq(stage_id.clone()));
+    }
+    if let Some(company_id) = &filters.company_id {
+        query = query.filter(deals::company_id.eq(company_id.clone()));
+    }
+    if let Some(contact_id) = &filters.contact_id {
+        // Contact ids are UUID text, so the JSON element is exactly `"id"`.
+        query = query.filter(deals::contact_ids.like(crate::records::tag_pattern(contact_id)).escape('\\'));
+    }
+    query
+}
+
+/// One page of deals the visibility reaches, filtered and sorted.
+pub fn list(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &DealFilters,
+    page: &PageRequest,
+) -> StoreResult<Page<Deal>> {
+    let limit = page.limit.get() as usize;
+    let rows: Vec<DealRow> =
+        queries::paged(filtered(visibility, filters), &page.sort, page.after.as_ref(), limit as i64 + 1)?.load(conn)?;
+    crate::records::into_page(rows, &page.sort, limit)
+}
+
+/// Count and amounts of the visible live deals in one stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageFigures {
+    pub count: i64,
+    /// Total amount per currency, in minor units, ordered by currency.
+    pub totals: Vec<(String, i64)>,
+}
+
+/// Figures for one stage of a board: counted in the database, summed per currency here
+/// (a BIGINT sum is NUMERIC on PostgreSQL, which has no lossless i64 mapping).
+pub fn stage_figures(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &DealFilters,
+) -> StoreResult<StageFigures> {
+    let count: i64 = filtered(visibility, filters).count().get_result(conn)?;
+    let amounts: Vec<(Option<String>, Option<i64>)> = filtered(visibility, filters)
+        .filter(deals::amount_minor.is_not_null())
+        .select((deals::currency, deals::amount_minor))
+        .load(conn)?;
+    let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for (currency, amount) in amounts {
+        if let (Some(currency), Some(amount)) = (currency, amount) {
+            let total = totals.entry(currency).or_default();
+            *total = total.saturating_add(amount);
+        }
+    }
+    Ok(StageFigures { count, totals: totals.into_iter().collect() })
+}
+
+/// The visible deals a forecast needs: won deals closed in `[from, to]` and open deals
+/// expected to close then, with their stage's kind and probability.
+pub fn forecast_rows(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &DealFilters,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<Vec<ForecastDeal>> {
+    let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default();
+    let stage_of =
+        |kind: &'static str| pipeline_stages::table.filter(pipeline_stages::kind.eq(kind)).select(pipeline_stages::id);
+    let ids: Vec<String> = filtered(visibility, filters)
+        .filter(deals::amount_minor.is_not_null())
+        .filter(
+            deals::stage_id.eq_any(stage_of("won")).and(deals::closed_at.ge(start)).and(deals::closed_at.lt(end)).or(
+                deals::stage_id
+                    .eq_any(stage_of("open"))
+                    .and(deals::expected_close_date.ge(from))
+                    .and(deals::expected_close_date.le(to)),
+            ),
+        )
+        .select(deals::id)
+        .load(conn)?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let loaded: Vec<(Option<i64>, Option<String>, Option<NaiveDate>, Option<NaiveDateTime>, String, i32)> =
+            deals::table
+                .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(deals::stage_id)))
+                .filter(deals::id.eq_any(chunk))
+                .select((
+                    deals::amount_minor,
+                    deals::currency,
+                    deals::expected_close_date,
+                    deals::closed_at,
+                    pipeline_stages::kind,
+                    pipeline_stages::probability,
+                ))
+                .load(conn)?;
+        for (amount, currency, expected, closed_at, kind, probability) in loaded {
+            if let (Some(amount_minor), Some(currency)) = (amount, currency) {
+                rows.push(ForecastDeal {
+                    kind: text_enum(&kind)?,
+                    probability,
+                    amount_minor,
+                    currency,
+                    expected_close_date: expected,
+                    closed_on: closed_at.map(|t| t.date()),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Live and deleted deals in a stage (a stage with deals cannot simply be deleted).
+pub fn count_in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<i64> {
+    Ok(deals::table.filter(deals::stage_id.eq(stage_id)).count().get_result(conn)?)
+}
+
+/// Live and deleted deals in a pipeline.
+pub fn count_in_pipeline(conn: &mut DbConnection, pipeline_id: &str) -> StoreResult<i64> {
+    Ok(deals::table.filter(deals::pipeline_id.eq(pipeline_id)).count().get_result(conn)?)
+}
+
+/// Moves every deal of one stage to another stage of the same pipeline (stage deletion).
+pub fn move_stage(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::update(deals::table.filter(deals::stage_id.eq(from)))
+        .set((deals::stage_id.eq(to), deals::version.eq(deals::version + 1), deals::updated_at.eq(to_db_time(now))))
+        .execute(conn)?)
+}
+
+/// Ids of the deals in a stage, for recording their moves.
+pub fn ids_in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<String>> {
+    Ok(deals::table.filter(deals::stage_id.eq(stage_id)).select(deals::id).load(conn)?)
+}
+
+/// Soft-deleted deals whose retention ended before `cutoff`, removed for good.
+pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::delete(deals::table.filter(deals::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}
+
+/// Ids of a company's live deals (a company's timeline includes their stage changes).
+pub fn ids_of_company(conn: &mut DbConnection, company_id: &str) -> StoreResult<Vec<String>> {
+    Ok(deals::table
+        .filter(deals::company_id.eq(company_id))
+        .filter(deals::deleted_at.is_null())
+        .select(deals::id)
+        .load(conn)?)
+}

@@ -1,0 +1,207 @@
+//! Which records an activity or task is about (`record_links`), and the history of stage
+//! and status changes (`record_changes`): the two tables timelines read from the record's side.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::activity::{RecordRef, RecordType};
+use domain::listing::{Position, SortValue};
+
+use crate::error::StoreResult;
+use crate::schema::{record_changes, record_links};
+use crate::{DbConnection, from_db_time, new_id, to_db_time};
+
+/// What owns a set of links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOwner {
+    Activity,
+    Task,
+}
+
+impl LinkOwner {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkOwner::Activity => "activity",
+            LinkOwner::Task => "task",
+        }
+    }
+}
+
+/// Makes the stored links of an item exactly `links`.
+pub fn replace(conn: &mut DbConnection, owner: LinkOwner, item_id: &str, links: &[RecordRef]) -> StoreResult<()> {
+    diesel::delete(
+        record_links::table
+            .filter(record_links::item_type.eq(owner.as_str()))
+            .filter(record_links::item_id.eq(item_id)),
+    )
+    .execute(conn)?;
+    for link in links {
+        diesel::insert_into(record_links::table)
+            .values((
+                record_links::item_type.eq(owner.as_str()),
+                record_links::item_id.eq(item_id),
+                record_links::record_type.eq(link.record_type.as_str()),
+                record_links::record_id.eq(&link.id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Ids of the items of `owner` linked to any of these records.
+pub fn items_linked_to(
+    conn: &mut DbConnection,
+    owner: LinkOwner,
+    record_type: RecordType,
+    record_ids: &[String],
+) -> StoreResult<Vec<String>> {
+    Ok(record_links::table
+        .filter(record_links::item_type.eq(owner.as_str()))
+        .filter(record_links::record_type.eq(record_type.as_str()))
+        .filter(record_links::record_id.eq_any(record_ids))
+        .select(record_links::item_id)
+        .distinct()
+        .load(conn)?)
+}
+
+/// One recorded change of a stage or status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordChange {
+    pub id: String,
+    pub record_type: RecordType,
+    pub record_id: String,
+    /// `stage` for deals, `status` for leads.
+    pub field: String,
+    pub from_value: Option<String>,
+    pub to_value: String,
+    pub changed_at: DateTime<Utc>,
+    pub changed_by: Option<String>,
+    pub api_key_id: Option<String>,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub user_id: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+}
+
+/// Records one change of `field` of a record.
+pub fn record_change(
+    conn: &mut DbConnection,
+    record: (RecordType, &str),
+    field: &str,
+    from_value: Option<&str>,
+    to_value: &str,
+    actor: Actor<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    diesel::insert_into(record_changes::table)
+        .values((
+            record_changes::id.eq(new_id()),
+            record_changes::record_type.eq(record.0.as_str()),
+            record_changes::record_id.eq(record.1),
+            record_changes::field.eq(field),
+            record_changes::from_value.eq(from_value),
+            record_changes::to_value.eq(to_value),
+            record_changes::changed_at.eq(to_db_time(now)),
+            record_changes::changed_by.eq(actor.user_id),
+            record_changes::api_key_id.eq(actor.api_key_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type ChangeRow =
+    (String, String, String, String, Option<String>, String, NaiveDateTime, Option<String>, Option<String>);
+
+fn into_change(row: ChangeRow) -> StoreResult<RecordChange> {
+    let (id, record_type, record_id, field, from_value, to_value, changed_at, changed_by, api_key_id) = row;
+    Ok(RecordChange {
+        id,
+        record_type: crate::text_enum(&record_type)?,
+        record_id,
+        field,
+        from_value,
+        to_value,
+        changed_at: from_db_time(changed_at),
+        changed_by,
+        api_key_id,
+    })
+}
+
+/// Changes of these records, newest first, after `before` (a timeline position), at most `limit`.
+pub fn changes_of(
+    conn: &mut DbConnection,
+    record_type: RecordType,
+    record_ids: &[String],
+    before: Option<&Position>,
+    limit: i64,
+) -> StoreResult<Vec<RecordChange>> {
+    let mut query = record_changes::table
+        .filter(record_changes::record_type.eq(record_type.as_str()))
+        .filter(record_changes::record_id.eq_any(record_ids.to_vec()))
+        .order((record_changes::changed_at.desc(), record_changes::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = before.and_then(timeline_position) {
+        query = query.filter(
+            record_changes::changed_at.lt(at).or(record_changes::changed_at.eq(at).and(record_changes::id.lt(id))),
+        );
+    }
+    let rows: Vec<ChangeRow> = query.load(conn)?;
+    rows.into_iter().map(into_change).collect()
+}
+
+/// A timeline cursor's (time, id), when it is one.
+pub(crate) fn timeline_position(position: &Position) -> Option<(NaiveDateTime, String)> {
+    match position.values.as_slice() {
+        [SortValue::Time(micros)] => {
+            DateTime::from_timestamp_micros(*micros).map(|t| (t.naive_utc(), position.id.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Removes the links and changes of records and items that no longer exist (after a purge).
+pub fn forget_missing(conn: &mut DbConnection) -> StoreResult<usize> {
+    use crate::schema::{activities, companies, contacts, deals, leads, tasks};
+    let mut removed = 0;
+    let orphan = |item: &'static str| record_links::item_type.eq(item);
+    removed += diesel::delete(
+        record_links::table
+            .filter(orphan("activity"))
+            .filter(record_links::item_id.ne_all(activities::table.select(activities::id))),
+    )
+    .execute(conn)?;
+    removed += diesel::delete(
+        record_links::table.filter(orphan("task")).filter(record_links::item_id.ne_all(tasks::table.select(tasks::id))),
+    )
+    .execute(conn)?;
+    macro_rules! forget_records {
+        ($kind:literal, $table:ident) => {
+            removed += diesel::delete(
+                record_links::table
+                    .filter(record_links::record_type.eq($kind))
+                    .filter(record_links::record_id.ne_all($table::table.select($table::id))),
+            )
+            .execute(conn)?;
+        };
+    }
+    forget_records!("contact", contacts);
+    forget_records!("company", companies);
+    forget_records!("lead", leads);
+    forget_records!("deal", deals);
+    removed += diesel::delete(
+        record_changes::table
+            .filter(record_changes::record_type.eq("deal"))
+            .filter(record_changes::record_id.ne_all(deals::table.select(deals::id))),
+    )
+    .execute(conn)?;
+    removed += diesel::delete(
+        record_changes::table
+            .filter(record_changes::record_type.eq("lead"))
+            .filter(record_changes::record_id.ne_all(leads::table.select(leads::id))),
+    )
+    .execute(conn)?;
+    Ok(removed)
+}

@@ -31,6 +31,13 @@ pub struct RecordKind<D: 'static> {
     pub update: UpdateFn<D>,
     pub soft_delete: fn(&mut DbConnection, &str, i64, DateTime<Utc>) -> StoreResult<()>,
     pub restore: fn(&mut DbConnection, &str, DateTime<Utc>) -> StoreResult<Stored<D>>,
+    /// Records what follows from a creation, in the creating transaction (a deal's first stage).
+    pub created: fn(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError>,
+}
+
+/// For record types whose creation needs no follow-up.
+pub fn nothing_follows<D>(_: &mut DbConnection, _: &Caller, _: &Stored<D>) -> Result<(), ApiError> {
+    Ok(())
 }
 
 impl<D> RecordKind<D> {
@@ -73,9 +80,9 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
 }
 
 /// POST: checks the grant for the new record's owner, then inserts it once per
-/// idempotency key. `check` verifies the type's own references before the insert;
-/// `finish` records what follows from the creation after it. Both run in the insert's
-/// transaction, so an error from either leaves nothing behind.
+/// idempotency key. `check` verifies the type's own references before the insert; the
+/// kind's `created` records what follows after it. Both run in the insert's transaction,
+/// so an error from either leaves nothing behind.
 pub async fn create<D, V, B>(
     kind: &'static RecordKind<D>,
     state: &AppState,
@@ -84,7 +91,6 @@ pub async fn create<D, V, B>(
     body: &B,
     data: D,
     check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError> + Send + 'static,
-    finish: impl FnOnce(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
     D: RecordData,
@@ -99,7 +105,7 @@ where
         check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
         check(conn, &for_check, &data)?;
         let record = (kind.insert)(conn, &data, Utc::now())?;
-        finish(conn, &for_check, &record)?;
+        (kind.created)(conn, &for_check, &record)?;
         let location = format!("/api/v1/{}/{}", kind.collection, record.id);
         let version = record.version;
         Created::new(&V::from(record), location, version)

@@ -202,6 +202,9 @@ pub fn stage_figures(
     Ok(StageFigures { count, totals: totals.into_iter().collect() })
 }
 
+/// Amount, currency, expected close, closed at, stage kind and stage probability.
+type ForecastRow = (Option<i64>, Option<String>, Option<NaiveDate>, Option<NaiveDateTime>, String, i32);
+
 /// The visible deals a forecast needs: won deals closed in `[from, to]` and open deals
 /// expected to close then, with their stage's kind and probability.
 pub fn forecast_rows(
@@ -229,19 +232,18 @@ pub fn forecast_rows(
         .load(conn)?;
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let loaded: Vec<(Option<i64>, Option<String>, Option<NaiveDate>, Option<NaiveDateTime>, String, i32)> =
-            deals::table
-                .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(deals::stage_id)))
-                .filter(deals::id.eq_any(chunk))
-                .select((
-                    deals::amount_minor,
-                    deals::currency,
-                    deals::expected_close_date,
-                    deals::closed_at,
-                    pipeline_stages::kind,
-                    pipeline_stages::probability,
-                ))
-                .load(conn)?;
+        let loaded: Vec<ForecastRow> = deals::table
+            .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(deals::stage_id)))
+            .filter(deals::id.eq_any(chunk))
+            .select((
+                deals::amount_minor,
+                deals::currency,
+                deals::expected_close_date,
+                deals::closed_at,
+                pipeline_stages::kind,
+                pipeline_stages::probability,
+            ))
+            .load(conn)?;
         for (amount, currency, expected, closed_at, kind, probability) in loaded {
             if let (Some(amount_minor), Some(currency)) = (amount, currency) {
                 rows.push(ForecastDeal {

@@ -158,6 +158,7 @@ pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
     update: activities::save,
     soft_delete: activities::soft_delete,
     restore: activities::restore,
+    created: records::nothing_follows,
 };
 
 /// Every linked record must be visible to the caller (only links that are new are checked).
@@ -275,16 +276,9 @@ pub async fn create(
     let mut changes = body.to_changes();
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ActivityData::apply(None, changes, Utc::now()))?;
-    records::create::<_, ActivityView, _>(
-        &ACTIVITIES,
-        &state,
-        &caller,
-        key,
-        &body,
-        data,
-        |conn, caller, data| check_links(conn, caller, &[], &data.links),
-        |_, _, _| Ok(()),
-    )
+    records::create::<_, ActivityView, _>(&ACTIVITIES, &state, &caller, key, &body, data, |conn, caller, data| {
+        check_links(conn, caller, &[], &data.links)
+    })
     .await
 }
 

@@ -186,6 +186,7 @@ pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
     update: companies::update,
     soft_delete: companies::soft_delete,
     restore: companies::restore,
+    created: records::nothing_follows,
 };
 
 /// Lists companies the caller may see.
@@ -263,17 +264,7 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, CompanyData::apply(None, changes))?;
-    records::create::<_, CompanyView, _>(
-        &COMPANIES,
-        &state,
-        &caller,
-        key,
-        &body,
-        data,
-        |_, _, _| Ok(()),
-        |_, _, _| Ok(()),
-    )
-    .await
+    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, |_, _, _| Ok(())).await
 }
 
 /// Reads one company.

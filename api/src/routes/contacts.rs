@@ -234,6 +234,7 @@ pub static CONTACTS: RecordKind<ContactData> = RecordKind {
     update: contacts::update,
     soft_delete: contacts::soft_delete,
     restore: contacts::restore,
+    created: records::nothing_follows,
 };
 
 /// Lists contacts the caller may see.
@@ -315,16 +316,9 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ContactData::apply(None, changes))?;
-    records::create::<_, ContactView, _>(
-        &CONTACTS,
-        &state,
-        &caller,
-        key,
-        &body,
-        data,
-        |conn, caller, data| check_company(conn, caller, data.company_id.as_deref()),
-        |_, _, _| Ok(()),
-    )
+    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, |conn, caller, data| {
+        check_company(conn, caller, data.company_id.as_deref())
+    })
     .await
 }
 

@@ -175,6 +175,7 @@ pub static DEALS: RecordKind<DealData> = RecordKind {
     update: deals::update,
     soft_delete: deals::soft_delete,
     restore: deals::restore,
+    created: deal_created,
 };
 
 /// The pipeline a deal goes to: the one named, or the first one.
@@ -224,12 +225,17 @@ pub fn record_stage_change(
     Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
 }
 
+/// A new deal's entry into its first stage is its first recorded stage change.
+fn deal_created(conn: &mut DbConnection, caller: &Caller, deal: &Deal) -> Result<(), ApiError> {
+    record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)
+}
+
 /// Creates a deal inside a running transaction (lead conversion): the same checks as POST.
 pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Result<Deal, ApiError> {
     caller.principal.may_create(Module::Deals, domain::record::Owned::ownership(&data))?;
     check_references(conn, caller, None, &data)?;
     let deal = deals::insert(conn, &data, Utc::now())?;
-    record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)?;
+    deal_created(conn, caller, &deal)?;
     Ok(deal)
 }
 
@@ -326,16 +332,9 @@ pub async fn create(
     let pipeline_id = body.pipeline_id.clone().flatten();
     let pipeline = state.read(move |conn| load_pipeline(conn, pipeline_id.as_deref())).await?;
     let data = validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))?;
-    records::create::<_, DealView, _>(
-        &DEALS,
-        &state,
-        &caller,
-        key,
-        &body,
-        data,
-        |conn, caller, data| check_references(conn, caller, None, data),
-        |conn, caller, deal| record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id),
-    )
+    records::create::<_, DealView, _>(&DEALS, &state, &caller, key, &body, data, |conn, caller, data| {
+        check_references(conn, caller, None, data)
+    })
     .await
 }
 

@@ -226,6 +226,7 @@ pub static LEADS: RecordKind<LeadData> = RecordKind {
     update: leads::update,
     soft_delete: leads::soft_delete,
     restore: leads::restore,
+    created: records::nothing_follows,
 };
 
 /// Filters, sort and paging of the lead list.

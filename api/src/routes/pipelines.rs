@@ -120,7 +120,7 @@ pub struct PipelinePatch {
     pub stages: Option<Vec<StageInput>>,
 }
 
-fn parse_stages(inputs: &[StageInput]) -> Result<Vec<(Option<String>, StageSpec)>, ValidationErrors> {
+fn parse_stages(inputs: &[StageInput]) -> Result<CheckedStages, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let mut parsed = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
@@ -132,7 +132,10 @@ fn parse_stages(inputs: &[StageInput]) -> Result<Vec<(Option<String>, StageSpec)
     errors.into_result(|| parsed)
 }
 
-fn checked(name: &str, inputs: &[StageInput]) -> Result<(String, Vec<(Option<String>, StageSpec)>), ApiError> {
+/// Stages as checked: an existing stage's id (or none for a new one) and its definition.
+type CheckedStages = Vec<(Option<String>, StageSpec)>;
+
+fn checked(name: &str, inputs: &[StageInput]) -> Result<(String, CheckedStages), ApiError> {
     let stages = parse_stages(inputs)?;
     let specs: Vec<StageSpec> = stages.iter().map(|(_, s)| s.clone()).collect();
     let name = check_pipeline(name, &specs)?;

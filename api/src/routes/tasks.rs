@@ -143,6 +143,7 @@ pub static TASKS: RecordKind<TaskData> = RecordKind {
     update: tasks::save,
     soft_delete: tasks::soft_delete,
     restore: tasks::restore,
+    created: records::nothing_follows,
 };
 
 /// Creates a task; as a follow-up it names the activity and, unless told otherwise, its links.
@@ -166,16 +167,9 @@ pub async fn create_task(
     }
     let mut data = validated(shape, TaskData::apply(None, changes, Utc::now()))?;
     data.activity_id = activity_id;
-    records::create::<_, TaskView, _>(
-        &TASKS,
-        state,
-        &caller,
-        key,
-        &body,
-        data,
-        |conn, caller, data| check_links(conn, caller, &[], &data.links),
-        |_, _, _| Ok(()),
-    )
+    records::create::<_, TaskView, _>(&TASKS, state, &caller, key, &body, data, |conn, caller, data| {
+        check_links(conn, caller, &[], &data.links)
+    })
     .await
 }
 

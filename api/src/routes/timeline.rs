@@ -68,7 +68,7 @@ pub fn cut<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>,
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = items.len() > limit;
     items.truncate(limit);
-    let next = if more { items.last().map(|last| key(last)).map(|(at, id)| encode(at, id)) } else { None };
+    let next = if more { items.last().map(key).map(|(at, id)| encode(at, id)) } else { None };
     (items, next)
 }
 

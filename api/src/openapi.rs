@@ -136,7 +136,7 @@ impl Modify for BearerAuth {
         routes::api_keys::get,
         routes::api_keys::revoke,
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, domain::activity::DueWindow)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out, who am I"),

@@ -61,6 +61,20 @@ fn every_operation_is_documented_completely() {
 }
 
 #[test]
+fn every_schema_reference_resolves() {
+    let document = committed();
+    let schemas = document["components"]["schemas"].as_object().expect("schemas");
+    let text = document.to_string();
+    let dangling: Vec<&str> = text
+        .split("\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| !schemas.contains_key(*name))
+        .collect();
+    assert!(dangling.is_empty(), "references to missing schemas: {dangling:?}");
+}
+
+#[test]
 fn schema_limits_are_the_domain_limits() {
     let document = committed();
     let contact = &document["components"]["schemas"]["ContactInput"]["properties"];

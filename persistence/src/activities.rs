@@ -10,7 +10,7 @@ use domain::values::Tags;
 
 use crate::error::StoreResult;
 use crate::links::{self, LinkOwner};
-use crate::schema::{activities, record_links};
+use crate::schema::{activities, contacts, record_links};
 use crate::{DbConnection, enum_text, from_db_time, text_enum, to_db_time};
 
 crate::records::record_queries!(activities, ActivityRow, ActivityData, ActivityColumns);
@@ -164,24 +164,38 @@ pub fn list(
     crate::records::into_page(rows, &page.sort, limit)
 }
 
-/// Visible live activities linked to any of these records, newest first by `occurred_at`,
-/// after a timeline `before` position, at most `limit`.
+/// Visible live activities linked to the record (for a company, also those linked to its
+/// live contacts), newest first by `occurred_at`, after a timeline `before` position, at
+/// most `limit`. The links are read by subquery, so no id list grows with the data.
 pub fn timeline(
     conn: &mut DbConnection,
     visibility: &Visibility,
-    records: &[(RecordType, Vec<String>)],
+    record: &RecordRef,
     types: &[ActivityType],
     before: Option<&Position>,
     limit: i64,
 ) -> StoreResult<Vec<Activity>> {
-    let mut ids: Vec<String> = Vec::new();
-    for (record_type, record_ids) in records {
-        ids.extend(links::items_linked_to(conn, LinkOwner::Activity, *record_type, record_ids)?);
-    }
-    let mut query = queries::visible(visibility, false)
-        .filter(activities::id.eq_any(ids))
-        .order((activities::occurred_at.desc(), activities::id.desc()))
-        .limit(limit);
+    let direct = record_links::table
+        .filter(record_links::item_type.eq("activity"))
+        .filter(record_links::record_type.eq(record.record_type.as_str()))
+        .filter(record_links::record_id.eq(record.id.clone()))
+        .select(record_links::item_id);
+    let mut query = queries::visible(visibility, false);
+    query = if record.record_type == RecordType::Company {
+        let company_contacts = contacts::table
+            .filter(contacts::company_id.eq(record.id.clone()))
+            .filter(contacts::deleted_at.is_null())
+            .select(contacts::id);
+        let via_contacts = record_links::table
+            .filter(record_links::item_type.eq("activity"))
+            .filter(record_links::record_type.eq(RecordType::Contact.as_str()))
+            .filter(record_links::record_id.eq_any(company_contacts))
+            .select(record_links::item_id);
+        query.filter(activities::id.eq_any(direct).or(activities::id.eq_any(via_contacts)))
+    } else {
+        query.filter(activities::id.eq_any(direct))
+    };
+    let mut query = query.order((activities::occurred_at.desc(), activities::id.desc())).limit(limit);
     if !types.is_empty() {
         let names = types.iter().map(enum_text).collect::<StoreResult<Vec<_>>>()?;
         query = query.filter(activities::activity_type.eq_any(names));

@@ -149,12 +149,3 @@ pub fn list(
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(contacts::table.filter(contacts::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }
-
-/// Ids of a company's live contacts (a company's timeline includes theirs).
-pub fn ids_of_company(conn: &mut DbConnection, company_id: &str) -> StoreResult<Vec<String>> {
-    Ok(contacts::table
-        .filter(contacts::company_id.eq(company_id))
-        .filter(contacts::deleted_at.is_null())
-        .select(contacts::id)
-        .load(conn)?)
-}

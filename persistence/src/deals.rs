@@ -286,12 +286,3 @@ pub fn ids_in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(deals::table.filter(deals::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }
-
-/// Ids of a company's live deals (a company's timeline includes their stage changes).
-pub fn ids_of_company(conn: &mut DbConnection, company_id: &str) -> StoreResult<Vec<String>> {
-    Ok(deals::table
-        .filter(deals::company_id.eq(company_id))
-        .filter(deals::deleted_at.is_null())
-        .select(deals::id)
-        .load(conn)?)
-}

@@ -129,20 +129,42 @@ fn into_change(row: ChangeRow) -> StoreResult<RecordChange> {
     })
 }
 
-/// Changes of these records, newest first, after `before` (a timeline position), at most `limit`.
+/// Whose changes a history lists.
+#[derive(Debug, Clone)]
+pub enum ChangesOf {
+    /// One lead's status changes or one deal's stage changes.
+    Record(RecordType, String),
+    /// The stage changes of a company's live deals.
+    CompanyDeals(String),
+}
+
+/// Changes newest first, after `before` (a timeline position), at most `limit`.
 pub fn changes_of(
     conn: &mut DbConnection,
-    record_type: RecordType,
-    record_ids: &[String],
+    of: &ChangesOf,
     before: Option<&Position>,
     limit: i64,
 ) -> StoreResult<Vec<RecordChange>> {
-    let mut query = record_changes::table
-        .filter(record_changes::record_type.eq(record_type.as_str()))
-        .filter(record_changes::record_id.eq_any(record_ids.to_vec()))
+    use crate::schema::deals;
+    let query = record_changes::table
         .order((record_changes::changed_at.desc(), record_changes::id.desc()))
         .limit(limit)
         .into_boxed();
+    let mut query = match of {
+        ChangesOf::Record(record_type, id) => query
+            .filter(record_changes::record_type.eq(record_type.as_str()))
+            .filter(record_changes::record_id.eq(id.clone())),
+        ChangesOf::CompanyDeals(company_id) => {
+            query.filter(record_changes::record_type.eq(RecordType::Deal.as_str())).filter(
+                record_changes::record_id.eq_any(
+                    deals::table
+                        .filter(deals::company_id.eq(company_id.clone()))
+                        .filter(deals::deleted_at.is_null())
+                        .select(deals::id),
+                ),
+            )
+        }
+    };
     if let Some((at, id)) = before.and_then(timeline_position) {
         query = query.filter(
             record_changes::changed_at.lt(at).or(record_changes::changed_at.eq(at).and(record_changes::id.lt(id))),

@@ -156,27 +156,20 @@ pub fn ensure_default(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResul
     Ok(())
 }
 
-/// Renames a pipeline still at `version`.
-pub fn rename(conn: &mut DbConnection, id: &str, version: i64, name: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    let changed = diesel::update(pipelines::table.filter(pipelines::id.eq(id).and(pipelines::version.eq(version))))
-        .set((pipelines::name.eq(name), pipelines::version.eq(version + 1), pipelines::updated_at.eq(to_db_time(now))))
-        .execute(conn)?;
-    if changed == 0 { Err(StoreError::Stale) } else { Ok(()) }
-}
-
-/// Replaces a pipeline's stage list: existing stages (matched by id) are updated and
-/// reordered, new ones inserted, missing ones deleted (the caller moved their deals first).
-/// Bumps the pipeline's version if it is still at `version`.
-pub fn replace_stages(
+/// Writes a pipeline's name and whole stage list if it is still at `version`: existing
+/// stages (matched by id) are updated and reordered, new ones inserted, missing ones
+/// deleted (the caller moved their deals first).
+pub fn replace(
     conn: &mut DbConnection,
     id: &str,
     version: i64,
+    name: &str,
     stages: &[(Option<String>, StageSpec)],
     now: DateTime<Utc>,
 ) -> StoreResult<StoredPipeline> {
     let at = to_db_time(now);
     let changed = diesel::update(pipelines::table.filter(pipelines::id.eq(id).and(pipelines::version.eq(version))))
-        .set((pipelines::version.eq(version + 1), pipelines::updated_at.eq(at)))
+        .set((pipelines::name.eq(name), pipelines::version.eq(version + 1), pipelines::updated_at.eq(at)))
         .execute(conn)?;
     if changed == 0 {
         return Err(StoreError::Stale);

@@ -467,7 +467,7 @@ pub async fn stage_changes(
     let changes = state
         .read(move |conn| {
             DEALS.find_visible(conn, &caller, &id)?;
-            Ok(links::changes_of(conn, RecordType::Deal, &[id], before.as_ref(), limit + 1)?)
+            Ok(links::changes_of(conn, &links::ChangesOf::Record(RecordType::Deal, id), before.as_ref(), limit + 1)?)
         })
         .await?;
     let (changes, next_cursor) = timeline::cut(changes, limit, |c| (c.changed_at, c.id.clone()));

@@ -285,12 +285,7 @@ pub async fn update(
                     stage_has_deals(conn, &stage.id)?;
                 }
             }
-            let now = Utc::now();
-            if name != current.pipeline.name {
-                pipelines::rename(conn, &id, current.version, &name, now)?;
-            }
-            let version = pipelines::find(conn, &id)?.version;
-            Ok(pipelines::replace_stages(conn, &id, version, &stages, now)?)
+            Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
         })
         .await?;
     Ok(with_etag(updated))
@@ -373,7 +368,7 @@ pub async fn delete_stage(
                     kind: s.kind,
                 })
                 .collect();
-            let (_, stages) = checked(&current.pipeline.name, &remaining)?;
+            let (name, stages) = checked(&current.pipeline.name, &remaining)?;
             let moved = deals::ids_in_stage(conn, &stage_id)?;
             if !moved.is_empty() {
                 let Some(target) = &move_to else {
@@ -393,7 +388,7 @@ pub async fn delete_stage(
                     record_stage_change(conn, &caller, deal_id, Some(&stage_id), target)?;
                 }
             }
-            Ok(pipelines::replace_stages(conn, &id, current.version, &stages, Utc::now())?)
+            Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
         })
         .await?;
     Ok(with_etag(updated))

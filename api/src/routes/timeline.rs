@@ -6,10 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
-use domain::activity::{ActivityType, RecordType};
+use domain::activity::{ActivityType, RecordRef, RecordType};
 use domain::listing::{Limit, Position, SortValue};
-use persistence::links::{self, RecordChange};
-use persistence::{activities, contacts, deals};
+use persistence::activities;
+use persistence::links::{self, ChangesOf, RecordChange};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -181,50 +181,28 @@ pub async fn respond(
     let (limit, before) = PageParams { limit: params.limit, cursor: params.cursor }.parse()?;
     let (activities, changes) = state
         .read(move |conn| {
-            let (activity_sources, change_source) = match record_type {
-                RecordType::Contact => {
-                    CONTACTS.find_visible(conn, &caller, &id)?;
-                    (vec![(RecordType::Contact, vec![id.clone()])], None)
-                }
-                RecordType::Company => {
-                    COMPANIES.find_visible(conn, &caller, &id)?;
-                    let contact_ids = contacts::ids_of_company(conn, &id)?;
-                    let deal_ids = deals::ids_of_company(conn, &id)?;
-                    (
-                        vec![(RecordType::Company, vec![id.clone()]), (RecordType::Contact, contact_ids)],
-                        Some((RecordType::Deal, deal_ids)),
-                    )
-                }
-                RecordType::Lead => {
-                    LEADS.find_visible(conn, &caller, &id)?;
-                    (vec![(RecordType::Lead, vec![id.clone()])], Some((RecordType::Lead, vec![id.clone()])))
-                }
-                RecordType::Deal => {
-                    DEALS.find_visible(conn, &caller, &id)?;
-                    (vec![(RecordType::Deal, vec![id.clone()])], Some((RecordType::Deal, vec![id.clone()])))
-                }
+            let changes_of = match record_type {
+                RecordType::Contact => CONTACTS.find_visible(conn, &caller, &id).map(|_| None)?,
+                RecordType::Company => COMPANIES
+                    .find_visible(conn, &caller, &id)
+                    .map(|_| wanted.stage_changes.then(|| ChangesOf::CompanyDeals(id.clone())))?,
+                RecordType::Lead => LEADS
+                    .find_visible(conn, &caller, &id)
+                    .map(|_| wanted.status_changes.then(|| ChangesOf::Record(RecordType::Lead, id.clone())))?,
+                RecordType::Deal => DEALS
+                    .find_visible(conn, &caller, &id)
+                    .map(|_| wanted.stage_changes.then(|| ChangesOf::Record(RecordType::Deal, id.clone())))?,
             };
+            let record = RecordRef { record_type, id };
             let visibility = caller.principal.visibility(Module::Activities, Action::Read);
             let activities = if wanted.activities {
-                activities::timeline(
-                    conn,
-                    &visibility,
-                    &activity_sources,
-                    &wanted.activity_types,
-                    before.as_ref(),
-                    limit + 1,
-                )?
+                activities::timeline(conn, &visibility, &record, &wanted.activity_types, before.as_ref(), limit + 1)?
             } else {
                 Vec::new()
             };
-            let changes = match change_source {
-                Some((RecordType::Deal, ids)) if wanted.stage_changes => {
-                    links::changes_of(conn, RecordType::Deal, &ids, before.as_ref(), limit + 1)?
-                }
-                Some((RecordType::Lead, ids)) if wanted.status_changes => {
-                    links::changes_of(conn, RecordType::Lead, &ids, before.as_ref(), limit + 1)?
-                }
-                _ => Vec::new(),
+            let changes = match changes_of {
+                Some(of) => links::changes_of(conn, &of, before.as_ref(), limit + 1)?,
+                None => Vec::new(),
             };
             Ok((activities, changes))
         })

@@ -124,6 +124,26 @@ on_both_backends! {
         let deal_timeline = app.get(&format!("{deal_path}/timeline?type=stage_change"), &rep).await.assert_status(200);
         assert_eq!(rows(&deal_timeline).len(), 3);
 
+        // A company's timeline holds its contacts' activities and its deals' stage changes.
+        let email = app.post("/api/v1/activities", &rep, &json!({
+            "activity_type": "email", "subject": "Proposal attached", "direction": "outbound",
+            "participants": [{"email": "Ada@Engines.example"}], "links": [{"record_type": "contact", "id": contact_id}]
+        })).await.assert_status(201);
+        assert_eq!(email.body["participants"][0]["email"], "ada@engines.example");
+        let company_path = format!("/api/v1/companies/{company_id}/timeline");
+        let company_emails = app.get(&format!("{company_path}?type=email"), &rep).await.assert_status(200);
+        assert_eq!(ids(&company_emails), vec![email.str("id")]);
+        let company_stages = app.get(&format!("{company_path}?type=stage_change"), &rep).await.assert_status(200);
+        assert_eq!(rows(&company_stages).len(), 3);
+        let first_page = app.get(&format!("{company_path}?limit=2"), &rep).await.assert_status(200);
+        let cursor = first_page.str("next_cursor");
+        let second_page = app.get(&format!("{company_path}?limit=10&cursor={cursor}"), &rep).await.assert_status(200);
+        let mut seen = ids(&first_page);
+        seen.extend(ids(&second_page));
+        let everything = app.get(&format!("{company_path}?limit=100"), &rep).await.assert_status(200);
+        assert_eq!(seen, ids(&everything), "pages continue without gaps or repeats");
+        assert_eq!(seen.len(), 6, "the call, the form note, the email and three stage changes");
+
         // On the board and in the forecast.
         let (pipeline_id, _) = stage_id(&app, &rep, "Closed won").await;
         let board = app.get(&format!("/api/v1/pipelines/{pipeline_id}/board"), &rep).await.assert_status(200);
@@ -203,6 +223,15 @@ on_both_backends! {
         app.get("/api/v1/forms", &bob_token).await.assert_problem(403);
         let pipeline = app.get(&format!("/api/v1/pipelines/{pipeline_id}"), &admin).await.assert_status(200);
         assert_eq!(pipeline.body["name"], "Sales");
+        let etag = pipeline.header("etag").unwrap_or_default();
+        let renamed = app.request(Method::PATCH, &format!("/api/v1/pipelines/{pipeline_id}")).token(&admin).header("if-match", &etag)
+            .json(&json!({"name": "New business"})).send().await.assert_status(200);
+        assert_ne!(renamed.header("etag"), Some(etag.clone()));
+        app.request(Method::PATCH, &format!("/api/v1/pipelines/{pipeline_id}")).token(&admin).header("if-match", &etag)
+            .json(&json!({"name": "Lost update"})).send().await.assert_problem(412);
+        let pipeline = app.get(&format!("/api/v1/pipelines/{pipeline_id}"), &bob_token).await.assert_status(200);
+        assert_eq!(pipeline.body["name"], "New business");
+        assert_eq!(pipeline.body["stages"].as_array().map(Vec::len), Some(6));
         // Alice still sees everything she made, unchanged.
         let mine = app.get(&format!("/api/v1/leads/{lead_id}"), &alice_token).await.assert_status(200);
         assert_eq!(mine.body["status"], "new");

@@ -1,6 +1,7 @@
 //! The request flow of admin-defined documents (web forms, scoring and assignment rules),
 //! written once: admin-only, validated as a whole by the domain, merge-patched, versioned.
 
+use actix_web::HttpResponse;
 use chrono::Utc;
 use domain::validation::ValidationErrors;
 use persistence::definitions::{self, Definition, Kind};
@@ -9,14 +10,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::extract::{Caller, IfMatch};
+use crate::extract::{Caller, IdempotencyKey, IfMatch};
 use crate::state::AppState;
+use crate::support::{Created, create_idempotently};
 
 /// How one kind of definition is checked and what follows a change.
 pub struct DefinitionKind<T: 'static> {
     pub kind: Kind,
     /// Singular, for messages.
     pub noun: &'static str,
+    /// Collection path: "/api/v1/forms".
+    pub collection: &'static str,
     /// Checks the document as a whole.
     pub validate: fn(T) -> Result<T, ValidationErrors>,
     /// Checks references to users and teams, inside the transaction.
@@ -50,24 +54,27 @@ impl<T: Document> DefinitionKind<T> {
         state.read(move |conn| definitions::find::<T>(conn, self.kind, &id).map_err(|e| self.not_found(e))).await
     }
 
-    /// Validates and stores a new definition, after the existing ones.
+    /// Validates and stores a new definition after the existing ones, once per
+    /// `Idempotency-Key`; `respond` turns it into the 201 answer.
     pub async fn create(
         &'static self,
         state: &AppState,
         caller: &Caller,
+        key: IdempotencyKey,
         body: T,
         lookup_key: Option<String>,
-    ) -> Result<Definition<T>, ApiError> {
+        respond: fn(Definition<T>) -> Result<Created, ApiError>,
+    ) -> Result<HttpResponse, ApiError> {
         caller.require_admin()?;
-        let body = (self.validate)(body)?;
-        state
-            .write(move |conn| {
-                (self.references)(conn, &body)?;
-                let created = definitions::insert(conn, self.kind, &body, lookup_key.as_deref(), Utc::now())?;
-                (self.after_change)(conn)?;
-                Ok(created)
-            })
-            .await
+        let route = format!("POST {}", self.collection);
+        let validated = (self.validate)(body.clone())?;
+        create_idempotently(state, caller, key, &route, &body, move |conn| {
+            (self.references)(conn, &validated)?;
+            let created = definitions::insert(conn, self.kind, &validated, lookup_key.as_deref(), Utc::now())?;
+            (self.after_change)(conn)?;
+            respond(created)
+        })
+        .await
     }
 
     /// Applies a JSON merge-patch to the stored document; `position` (a whole number) moves it.

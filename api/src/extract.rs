@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 use domain::access::Principal;
 use persistence::{StoreError, auth, roles, users};
@@ -18,12 +18,48 @@ use crate::credentials::{API_KEY_PREFIX, secret_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Where a request came from, as the audit log records it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    /// The peer's IP address (the proxy's, behind a reverse proxy).
+    pub client_address: Option<String>,
+}
+
+impl RequestContext {
+    fn of(req: &HttpRequest) -> Self {
+        RequestContext {
+            request_id: req.extensions().get::<crate::middleware::RequestId>().map(|id| id.0.clone()),
+            client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        }
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(RequestContext::of(req)))
+    }
+}
+
+/// The user (and key) a request was made as, left in the request's extensions so the
+/// middleware can audit a refusal.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedAs {
+    pub user_id: String,
+    pub api_key_id: Option<String>,
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     /// The sign-in session, when the caller used an access token.
     pub session_id: Option<String>,
+    /// Where the request came from.
+    pub context: RequestContext,
 }
 
 impl Caller {
@@ -68,45 +104,59 @@ impl FromRequest for Caller {
             .get(header::AUTHORIZATION)
             .map(|value| value.to_str().map(str::to_owned).map_err(|_| ()))
             .transpose();
+        let request = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let credential = credential
-                .map_err(|()| unauthorized("the Authorization header is not valid text"))?
-                .ok_or_else(|| unauthorized("send `Authorization: Bearer <access token or API key>`"))?;
-            let token = credential
-                .strip_prefix("Bearer ")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| unauthorized("the Authorization header must use the Bearer scheme"))?
-                .to_owned();
-            if token.starts_with(API_KEY_PREFIX) {
-                resolve_api_key(&state, token).await
-            } else {
-                let claims =
-                    state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
-                state
-                    .read(move |conn| {
-                        if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
-                            return Err(unauthorized("this session has ended; sign in again"));
-                        }
-                        let membership = users::membership(conn, &claims.sub).map_err(not_found_is_unauthorized)?;
-                        if !membership.user.active {
-                            return Err(unauthorized("this account is deactivated"));
-                        }
-                        Ok(Caller {
-                            principal: Principal {
-                                user_id: membership.user.id,
-                                api_key_id: None,
-                                grants: membership.grants,
-                                team_ids: membership.team_ids,
-                                teammate_ids: membership.teammate_ids,
-                            },
-                            session_id: Some(claims.sid),
-                        })
-                    })
-                    .await
-            }
+            let mut caller = resolve(state, credential).await?;
+            caller.context = RequestContext::of(&request);
+            request.extensions_mut().insert(AuthenticatedAs {
+                user_id: caller.principal.user_id.clone(),
+                api_key_id: caller.principal.api_key_id.clone(),
+            });
+            Ok(caller)
         })
+    }
+}
+
+async fn resolve(
+    state: Option<web::Data<AppState>>,
+    credential: Result<Option<String>, ()>,
+) -> Result<Caller, ApiError> {
+    let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let credential = credential
+        .map_err(|()| unauthorized("the Authorization header is not valid text"))?
+        .ok_or_else(|| unauthorized("send `Authorization: Bearer <access token or API key>`"))?;
+    let token = credential
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must use the Bearer scheme"))?
+        .to_owned();
+    if token.starts_with(API_KEY_PREFIX) {
+        resolve_api_key(&state, token).await
+    } else {
+        let claims = state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
+        state
+            .read(move |conn| {
+                if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
+                    return Err(unauthorized("this session has ended; sign in again"));
+                }
+                let membership = users::membership(conn, &claims.sub).map_err(not_found_is_unauthorized)?;
+                if !membership.user.active {
+                    return Err(unauthorized("this account is deactivated"));
+                }
+                Ok(Caller {
+                    principal: Principal {
+                        user_id: membership.user.id,
+                        api_key_id: None,
+                        grants: membership.grants,
+                        team_ids: membership.team_ids,
+                        teammate_ids: membership.teammate_ids,
+                    },
+                    session_id: Some(claims.sid),
+                    context: RequestContext::default(),
+                })
+            })
+            .await
     }
 }
 
@@ -141,6 +191,7 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
                     teammate_ids: membership.teammate_ids,
                 },
                 session_id: None,
+                context: RequestContext::default(),
             };
             Ok((caller, key))
         })

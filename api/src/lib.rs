@@ -3,6 +3,7 @@
 //! Architecture invariant: only this crate knows HTTP. Handlers parse, authorise, call
 //! `domain` and `persistence`, and map the result; they build no SQL and hold no rules.
 
+pub mod audit;
 pub mod config;
 pub mod credentials;
 pub mod definitions;

@@ -8,9 +8,12 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 
+use crate::audit;
 use crate::credentials::secret_hash;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::extract::{AuthenticatedAs, RequestContext};
 use crate::state::AppState;
+use domain::audit::AuditAction;
 
 /// The request's id, echoed in `X-Request-Id`, problem bodies and log lines.
 #[derive(Debug, Clone)]
@@ -79,6 +82,9 @@ pub async fn request_context(
         }
         _ => next.call(req).await?.map_into_boxed_body(),
     };
+    if response.status() == StatusCode::FORBIDDEN {
+        audit_denial(&response, &request_id).await;
+    }
     let mut response = if response.status().is_client_error() || response.status().is_server_error() {
         as_problem(response, &request_id).await
     } else {
@@ -95,6 +101,30 @@ pub async fn request_context(
         headers.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(quota.reset_seconds));
     }
     Ok(response)
+}
+
+/// Records a refusal of a signed-in caller in the audit log. A failure to record is logged,
+/// never turned into another answer.
+async fn audit_denial(response: &ServiceResponse<BoxBody>, request_id: &str) {
+    let request = response.request();
+    let who = request.extensions().get::<AuthenticatedAs>().cloned();
+    let (Some(state), Some(who)) = (request.app_data::<web::Data<AppState>>().cloned(), who) else {
+        return;
+    };
+    let context = RequestContext {
+        request_id: Some(request_id.to_owned()),
+        client_address: request.peer_addr().map(|a| a.ip().to_string()),
+    };
+    let detail = format!("{} {}", request.method(), request.path());
+    let recorded = state
+        .write(move |conn| {
+            let actor = (Some(who.user_id.as_str()), who.api_key_id.as_deref());
+            audit::security(conn, &context, AuditAction::PermissionDenied, actor, None, Some(detail))
+        })
+        .await;
+    if let Err(error) = recorded {
+        log::warn!("request_id={request_id} could not record a permission denial: {error}");
+    }
 }
 
 /// Rewrites an error answer as problem+json carrying the request id, keeping its headers.

@@ -111,6 +111,13 @@ impl Modify for BearerAuth {
         routes::tasks::restore,
         routes::tasks::acknowledge,
         routes::tasks::due_reminders,
+        routes::audit::audit_log,
+        routes::audit::contact_history,
+        routes::audit::company_history,
+        routes::audit::lead_history,
+        routes::audit::deal_history,
+        routes::audit::activity_history,
+        routes::audit::task_history,
         routes::auth::login,
         routes::auth::refresh,
         routes::auth::logout,
@@ -153,6 +160,7 @@ impl Modify for BearerAuth {
         (name = "teams", description = "Teams that share visibility (admins only)"),
         (name = "roles", description = "Roles and their grants (admins only)"),
         (name = "api-keys", description = "API keys for scripts"),
+        (name = "audit", description = "The audit log (admins only)"),
         (name = "operations", description = "Health probes"),
     )
 )]

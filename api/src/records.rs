@@ -7,10 +7,12 @@
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module, Visibility};
+use domain::audit::AuditAction;
 use domain::record::{Owned, Patch, Stored};
 use persistence::{DbConnection, StoreError, StoreResult};
 use serde::Serialize;
 
+use crate::audit;
 use crate::error::ApiError;
 use crate::extract::{Caller, IdempotencyKey, IfMatch};
 use crate::state::AppState;
@@ -107,8 +109,10 @@ where
         let record = (kind.insert)(conn, &data, Utc::now())?;
         (kind.created)(conn, &for_check, &record)?;
         let location = format!("/api/v1/{}/{}", kind.collection, record.id);
-        let version = record.version;
-        Created::new(&V::from(record), location, version)
+        let (id, version) = (record.id.clone(), record.version);
+        let view = V::from(record);
+        audit::record_change(conn, &for_check, AuditAction::Create, (kind.noun, &id), None, Some(&view))?;
+        Created::new(&view, location, version)
     })
     .await
 }
@@ -148,7 +152,10 @@ where
                 check_owner_and_team(conn, after.owner_id, after.team_id)?;
             }
             check(conn, &caller, &id, &current.data, &data)?;
-            Ok((kind.update)(conn, &id, current.version, &data, Utc::now())?)
+            let updated = (kind.update)(conn, &id, current.version, &data, Utc::now())?;
+            let (before, after) = (V::from(current), V::from(updated.clone()));
+            audit::record_change(conn, &caller, AuditAction::Update, (kind.noun, &id), Some(&before), Some(&after))?;
+            Ok(updated)
         })
         .await?;
     let version = record.version;
@@ -168,7 +175,8 @@ pub async fn delete<D: RecordData>(
             let current = kind.find_visible(conn, &caller, &id)?;
             caller.principal.may(kind.module, Action::Delete, current.data.ownership())?;
             if_match.check(current.version)?;
-            Ok((kind.soft_delete)(conn, &id, current.version, Utc::now())?)
+            (kind.soft_delete)(conn, &id, current.version, Utc::now())?;
+            audit::record_change::<()>(conn, &caller, AuditAction::Delete, (kind.noun, &id), None, None)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -182,7 +190,13 @@ pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let record = state.write(move |conn| (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))).await?;
+    let record = state
+        .write(move |conn| {
+            let restored = (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))?;
+            audit::record_change::<()>(conn, &caller, AuditAction::Restore, (kind.noun, &id), None, None)?;
+            Ok(restored)
+        })
+        .await?;
     let version = record.version;
     Ok(ok_with_etag(&V::from(record), version))
 }

@@ -72,19 +72,26 @@ pub fn encode_cursor(page: &PageRequest, next: Option<Position>) -> Option<Strin
     })
 }
 
-/// A 201 answer, as built inside the creating transaction.
+/// The answer of a POST, as built inside its transaction (and stored for replays).
 #[derive(Debug)]
 pub struct Created {
     pub body: String,
-    pub location: String,
-    pub version: i64,
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub version: Option<i64>,
 }
 
 impl Created {
-    /// Serialises `view` as the answer for the record at `location`.
+    /// A 201 for the new resource at `location`, with its `ETag`.
     pub fn new<T: Serialize>(view: &T, location: String, version: i64) -> Result<Self, ApiError> {
         let body = serde_json::to_string(view).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(Self { body, location, version })
+        Ok(Self { body, status: StatusCode::CREATED, location: Some(location), version: Some(version) })
+    }
+
+    /// The answer of an action that creates no addressable resource (200 or 201).
+    pub fn answer<T: Serialize>(view: &T, status: StatusCode) -> Result<Self, ApiError> {
+        let body = serde_json::to_string(view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Self { body, status, location: None, version: None })
     }
 }
 
@@ -93,9 +100,10 @@ enum Outcome {
     Replay(StoredResponse),
 }
 
-/// Runs a create once per `Idempotency-Key`: the stored answer is written in the same
-/// transaction as the record, so a retry (even a concurrent one) gets the first answer
-/// and nothing is created twice. The same key with another body is refused with 422.
+/// Runs a create (or another POST action) once per `Idempotency-Key`: the stored answer is
+/// written in the same transaction as the change, so a retry (even a concurrent one) gets
+/// the first answer and nothing happens twice. The same key with another body or on another
+/// route is refused with 422.
 pub async fn create_idempotently<B, F>(
     state: &AppState,
     caller: &Caller,
@@ -124,9 +132,9 @@ where
             let created = create(conn)?;
             let stored = StoredResponse {
                 request_hash,
-                status: 201,
+                status: i32::from(created.status.as_u16()),
                 body: created.body.clone(),
-                location: Some(created.location.clone()),
+                location: created.location.clone(),
             };
             idempotency::insert(conn, &scope, &key, &stored, Utc::now())?;
             Ok(Outcome::Fresh(created))
@@ -174,11 +182,15 @@ fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<Outcom
 }
 
 fn created_response(created: &Created) -> HttpResponse {
-    HttpResponse::Created()
-        .content_type("application/json")
-        .insert_header((header::LOCATION, created.location.clone()))
-        .insert_header((header::ETAG, etag(created.version)))
-        .body(created.body.clone())
+    let mut response = HttpResponse::build(created.status);
+    response.content_type("application/json");
+    if let Some(location) = &created.location {
+        response.insert_header((header::LOCATION, location.clone()));
+    }
+    if let Some(version) = created.version {
+        response.insert_header((header::ETAG, etag(version)));
+    }
+    response.body(created.body.clone())
 }
 
 /// A 200 answer with the record's `ETag`.

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod audit;
 pub mod company;
 pub mod contact;
 pub mod deal;

@@ -177,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_changes,
     lead_events,
     definitions,
+    audit_events,
 );
 
 diesel::table! {
@@ -357,5 +358,21 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        action -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        actor_user_id -> Nullable<Text>,
+        actor_api_key_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        changes -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }

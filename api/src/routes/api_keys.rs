@@ -2,12 +2,14 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use domain::audit::AuditAction;
 use domain::values::{SHORT_TEXT_MAX, required_text};
 use persistence::auth::{self, ApiKey, NewApiKey};
 use persistence::{StoreError, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit;
 use crate::credentials::{new_api_key, secret_hash};
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
@@ -148,6 +150,7 @@ pub async fn create(
         return Err(ApiError::invalid_field("expires_at", "out_of_range", "must be in the future"));
     }
     let (role_id, expires_at) = (body.role_id.clone(), body.expires_at);
+    let auditor = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/api-keys", &body.into_inner(), move |conn| {
         match users::find(conn, &user_id) {
             Ok(user) if user.active => {}
@@ -177,6 +180,10 @@ pub async fn create(
             Utc::now(),
         )?;
         let location = format!("/api/v1/api-keys/{}", stored.id);
+        let detail = format!("key \"{name}\" for user {user_id}");
+        let actor = (Some(auditor.principal.user_id.as_str()), auditor.principal.api_key_id.as_deref());
+        let subject = Some(("api_key", stored.id.as_str()));
+        audit::security(conn, &auditor.context, AuditAction::ApiKeyCreated, actor, subject, Some(detail))?;
         let mut view = ApiKeyView::from(stored);
         view.secret = Some(secret);
         Created::new(&view, location, 1)
@@ -244,7 +251,9 @@ pub async fn revoke(
     state
         .write(move |conn| {
             key_of(conn, &caller, &id)?;
-            Ok(auth::revoke_api_key(conn, &id, Utc::now())?)
+            auth::revoke_api_key(conn, &id, Utc::now())?;
+            let actor = (Some(caller.principal.user_id.as_str()), caller.principal.api_key_id.as_deref());
+            audit::security(conn, &caller.context, AuditAction::ApiKeyRevoked, actor, Some(("api_key", &id)), None)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

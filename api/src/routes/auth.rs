@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module, Scope};
+use domain::audit::AuditAction;
 use domain::values::EmailAddress;
 use persistence::auth::{self, Rotation};
 use persistence::users;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit;
 use crate::credentials::{decoy_hash, random_token, secret_hash, verify_password};
 use crate::error::{ApiError, CommonErrors, Problem, PublicErrors};
-use crate::extract::{Caller, NoParams};
+use crate::extract::{Caller, NoParams, RequestContext};
 use crate::state::AppState;
 
 /// Credentials to sign in with.
@@ -81,6 +83,20 @@ fn token_answer(
     }))
 }
 
+/// Records a refused sign-in; the attempted email is kept, the password never.
+async fn failed_login(
+    state: &AppState,
+    context: RequestContext,
+    user_id: Option<String>,
+    detail: String,
+) -> Result<(), ApiError> {
+    state
+        .write(move |conn| {
+            audit::security(conn, &context, AuditAction::LoginFailed, (user_id.as_deref(), None), None, Some(detail))
+        })
+        .await
+}
+
 fn invalid_login() -> ApiError {
     ApiError::Unauthorized("the email or password is wrong".into())
 }
@@ -102,13 +118,16 @@ fn invalid_login() -> ApiError {
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    context: RequestContext,
     _: web::Query<NoParams>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.into_inner();
     let Ok(email) = EmailAddress::parse("email", &email) else {
+        failed_login(&state, context, None, "not an email address".into()).await?;
         return Err(invalid_login());
     };
+    let attempted = email.as_str().to_owned();
     let found = state.read(move |conn| Ok(users::find_for_login(conn, email.as_str())?)).await?;
     // Verify against a decoy when the user is unknown, so timing does not reveal accounts.
     let (user, hash) = match found {
@@ -121,17 +140,30 @@ pub async fn login(
         Some(user) if verified && user.active => user,
         Some(user) if verified => {
             log::info!("login refused for deactivated user {}", user.id);
+            failed_login(&state, context, Some(user.id), format!("{attempted}: account deactivated")).await?;
             return Err(ApiError::Unauthorized("this account is deactivated".into()));
         }
-        _ => return Err(invalid_login()),
+        Some(user) => {
+            failed_login(&state, context, Some(user.id), format!("{attempted}: wrong password")).await?;
+            return Err(invalid_login());
+        }
+        None => {
+            failed_login(&state, context, None, format!("{attempted}: no such user")).await?;
+            return Err(invalid_login());
+        }
     };
     let refresh_token = random_token();
     let refresh_hash = secret_hash(&refresh_token);
     let now = Utc::now();
     let refresh_expires = now + state.config.refresh_token_ttl;
     let user_id = user.id.clone();
-    let session_id =
-        state.write(move |conn| Ok(auth::start_session(conn, &user_id, &refresh_hash, refresh_expires, now)?)).await?;
+    let session_id = state
+        .write(move |conn| {
+            let session = auth::start_session(conn, &user_id, &refresh_hash, refresh_expires, now)?;
+            audit::security(conn, &context, AuditAction::Login, (Some(&user_id), None), None, None)?;
+            Ok(session)
+        })
+        .await?;
     token_answer(&state, &user.id, &session_id, refresh_token, refresh_expires, now)
 }
 
@@ -152,6 +184,7 @@ pub async fn login(
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
+    context: RequestContext,
     _: web::Query<NoParams>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -166,6 +199,12 @@ pub async fn refresh(
         Rotation::Rotated { user_id, family_id } => (user_id, family_id),
         Rotation::Reused { user_id, family_id } => {
             log::warn!("refresh token reuse for user {user_id}: session {family_id} revoked");
+            let detail = format!("session {family_id} revoked");
+            state
+                .write(move |conn| {
+                    audit::security(conn, &context, AuditAction::TokenReuse, (Some(&user_id), None), None, Some(detail))
+                })
+                .await?;
             return Err(ApiError::Unauthorized(
                 "this refresh token was already used; the session has been revoked, sign in again".into(),
             ));
@@ -203,7 +242,13 @@ pub async fn logout(
     let Some(session_id) = caller.session_id else {
         return Err(ApiError::bad_request("an API key has no session; revoke it with DELETE /api/v1/api-keys/{id}"));
     };
-    state.write(move |conn| Ok(auth::revoke_session(conn, &session_id, Utc::now())?)).await?;
+    state
+        .write(move |conn| {
+            auth::revoke_session(conn, &session_id, Utc::now())?;
+            let actor = (Some(caller.principal.user_id.as_str()), None);
+            audit::security(conn, &caller.context, AuditAction::Logout, actor, None, None)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

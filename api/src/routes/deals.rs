@@ -236,6 +236,15 @@ pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Re
     check_references(conn, caller, None, &data)?;
     let deal = deals::insert(conn, &data, Utc::now())?;
     deal_created(conn, caller, &deal)?;
+    let view = DealView::from(deal.clone());
+    crate::audit::record_change(
+        conn,
+        caller,
+        domain::audit::AuditAction::Create,
+        ("deal", &deal.id),
+        None,
+        Some(&view),
+    )?;
     Ok(deal)
 }
 

@@ -14,14 +14,15 @@ use persistence::{DbConnection, StoreError, activities, leads};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit;
 use crate::credentials::random_token;
 use crate::definitions::{DefinitionKind, nothing_after};
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, Problem, PublicErrors, ReadErrors, UpdateErrors};
-use crate::extract::{Caller, IfMatch, NoParams, etag};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, RequestContext, etag};
 use crate::routes::common::Page;
 use crate::sales;
 use crate::state::AppState;
-use crate::support::check_owner_and_team;
+use crate::support::{Created, check_owner_and_team};
 
 /// A web form with its public key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,10 +52,14 @@ impl From<Definition<WebForm>> for FormView {
     }
 }
 
-fn one(definition: Definition<WebForm>, created: bool) -> HttpResponse {
+fn one(definition: Definition<WebForm>) -> HttpResponse {
     let version = definition.version;
-    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
-    response.insert_header((header::ETAG, etag(version))).json(FormView::from(definition))
+    HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(FormView::from(definition))
+}
+
+fn created(definition: Definition<WebForm>) -> Result<Created, ApiError> {
+    let (location, version) = (format!("/api/v1/forms/{}", definition.id), definition.version);
+    Created::new(&FormView::from(definition), location, version)
 }
 
 fn form_references(conn: &mut DbConnection, form: &WebForm) -> Result<(), ApiError> {
@@ -64,6 +69,7 @@ fn form_references(conn: &mut DbConnection, form: &WebForm) -> Result<(), ApiErr
 static FORMS: DefinitionKind<WebForm> = DefinitionKind {
     kind: Kind::WebForm,
     noun: "form",
+    collection: "/api/v1/forms",
     validate: WebForm::validated,
     references: form_references,
     after_change: nothing_after,
@@ -91,19 +97,20 @@ pub async fn list(
 #[utoipa::path(
     post, path = "/api/v1/forms", tag = "forms", operation_id = "create_form", summary = "Create a web form",
     description = "Admins only. The answer carries the form's public key and submission URL.",
-    params(NoParams),
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = WebForm, example = json!({"name": "Contact us", "fields": [{"field": "email", "required": true}, {"field": "first_name"}, {"field": "last_name"}, {"field": "company_name"}, {"field": "message"}], "redirect_url": "https://www.example.com/thanks", "campaign": "Website"})),
-    responses((status = 201, description = "Created", body = FormView, headers(("ETag" = String, description = "Version"))), CreateErrors),
+    responses((status = 201, description = "Created", body = FormView, headers(("Location" = String, description = "URL of the new form"), ("ETag" = String, description = "Version"))), CreateErrors),
     security(("bearer" = []))
 )]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     _: web::Query<NoParams>,
+    key: IdempotencyKey,
     body: web::Json<WebForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = format!("frm_{}", &random_token()[..24]);
-    Ok(one(FORMS.create(&state, &caller, body.into_inner(), Some(key)).await?, true))
+    let public_key = format!("frm_{}", &random_token()[..24]);
+    FORMS.create(&state, &caller, key, body.into_inner(), Some(public_key), created).await
 }
 
 /// Reads a web form.
@@ -120,7 +127,7 @@ pub async fn get(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(FORMS.get(&state, &caller, id.into_inner()).await?, false))
+    Ok(one(FORMS.get(&state, &caller, id.into_inner()).await?))
 }
 
 /// Changes a web form.
@@ -140,7 +147,7 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(FORMS.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?, false))
+    Ok(one(FORMS.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes a web form.
@@ -243,6 +250,7 @@ fn submission_activity(
 pub async fn submit(
     state: web::Data<AppState>,
     request: HttpRequest,
+    context: RequestContext,
     key: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -275,7 +283,11 @@ pub async fn submit(
                         (Some(team_id), true) => Some((form.id.as_str(), team_id.as_str())),
                         _ => None,
                     };
-                    sales::insert_lead(conn, data, round_robin, actor)?
+                    let lead = sales::insert_lead(conn, data, round_robin, actor)?;
+                    let view = crate::routes::leads::LeadView::from(lead.clone());
+                    let detail = format!("submitted to web form {}", form.id);
+                    audit::record_anonymous(conn, &context, ("lead", &lead.id), &view, detail)?;
+                    lead
                 }
             };
             let note =

@@ -1,9 +1,11 @@
 //! `/api/v1/leads`: prospects as captured, their score, engagement events and conversion.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{Action, Module};
 use domain::activity::{RecordRef, RecordType};
+use domain::audit::AuditAction;
 use domain::company::{CompanyChanges, CompanyData, MoneyInput};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
 use domain::deal::{DealChanges, DealData};
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use crate::audit;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind, require_visible};
@@ -331,9 +334,10 @@ pub async fn create(
             data.owner_id = Some(for_write.principal.user_id.clone());
         }
         let lead = sales::insert_lead(conn, data, None, for_write.actor())?;
-        let location = format!("/api/v1/leads/{}", lead.id);
-        let version = lead.version;
-        Created::new(&LeadView::from(lead), location, version)
+        let (location, id, version) = (format!("/api/v1/leads/{}", lead.id), lead.id.clone(), lead.version);
+        let view = LeadView::from(lead);
+        audit::record_change(conn, &for_write, AuditAction::Create, ("lead", &id), None, Some(&view))?;
+        Created::new(&view, location, version)
     })
     .await
 }
@@ -486,7 +490,7 @@ pub struct LeadEventView {
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/events", tag = "leads", operation_id = "record_lead_event", summary = "Record an engagement event",
     description = "Engagement (an email click, an e-book download, ...) that scoring rules with an `event` criterion count. Needs the edit grant on the lead.",
-    params(("id" = String, Path, description = "Lead id"), NoParams),
+    params(("id" = String, Path, description = "Lead id"), NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: a retry records nothing twice")),
     request_body(content = LeadEventInput, example = json!({"type": "email_clicked", "properties": {"campaign": "November newsletter"}})),
     responses((status = 201, description = "Recorded", body = LeadEventView), UpdateErrors),
     security(("bearer" = []))
@@ -496,11 +500,12 @@ pub async fn record_event(
     caller: Caller,
     id: web::Path<String>,
     _: web::Query<NoParams>,
+    key: IdempotencyKey,
     body: web::Json<LeadEventInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let event_type = domain::lead::check_event_type("type", &body.event_type)?;
-    let properties = body.properties.unwrap_or_default();
+    let properties = body.properties.clone().unwrap_or_default();
     if properties.len() > 20 {
         return Err(ApiError::invalid_field("properties", "too_many", "at most 20 properties"));
     }
@@ -510,16 +515,16 @@ pub async fn record_event(
     }
     let occurred_at = body.occurred_at.unwrap_or_else(Utc::now);
     let id = id.into_inner();
-    let view = state
-        .write(move |conn| {
-            let lead = LEADS.find_visible(conn, &caller, &id)?;
-            caller.principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
-            let event_id = leads::insert_event(conn, &id, &event_type, occurred_at, &properties, Utc::now())?;
-            let score = sales::rescore(conn, &id, &lead.data)?;
-            Ok(LeadEventView { id: event_id, event_type, occurred_at, score })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+    let route = format!("POST /api/v1/leads/{id}/events");
+    let for_write = caller.clone();
+    create_idempotently(&state, &caller, key, &route, &body, move |conn| {
+        let lead = LEADS.find_visible(conn, &for_write, &id)?;
+        for_write.principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
+        let event_id = leads::insert_event(conn, &id, &event_type, occurred_at, &properties, Utc::now())?;
+        let score = sales::rescore(conn, &id, &lead.data)?;
+        Created::answer(&LeadEventView { id: event_id, event_type, occurred_at, score }, StatusCode::CREATED)
+    })
+    .await
 }
 
 /// The deal a conversion creates.
@@ -610,7 +615,10 @@ fn convert_in(
             };
             let company = CompanyData::apply(None, changes)?;
             principal.may_create(Module::Companies, company.ownership())?;
-            Some(companies::insert(conn, &company, now)?)
+            let company = companies::insert(conn, &company, now)?;
+            let view = CompanyView::from(company.clone());
+            audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
+            Some(company)
         }
         _ => None,
     };
@@ -643,7 +651,10 @@ fn convert_in(
             };
             let contact = ContactData::apply(None, changes)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
-            contacts::insert(conn, &contact, now)?
+            let contact = contacts::insert(conn, &contact, now)?;
+            let view = ContactView::from(contact.clone());
+            audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
+            contact
         }
     };
 
@@ -686,6 +697,8 @@ fn convert_in(
     };
     let converted = lead.data.clone().converted(conversion).map_err(conflict_for)?;
     let updated = leads::update(conn, &lead.id, lead.version, &converted, now)?;
+    let (before, after) = (LeadView::from(lead.clone()), LeadView::from(updated.clone()));
+    audit::record_change(conn, caller, AuditAction::Convert, ("lead", &lead.id), Some(&before), Some(&after))?;
     sales::record_status(
         conn,
         &lead.id,
@@ -711,7 +724,8 @@ fn convert_in(
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/convert", tag = "leads", operation_id = "convert_lead", summary = "Convert a lead",
     description = "In one transaction: creates (or links to) a contact and a company, optionally creates a deal in a pipeline, marks the lead `converted` with links to what it became, and links the lead's activities and tasks to the new records (they stay on the lead too). A converted lead cannot be converted again (409); neither can an unqualified one.",
-    params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the conversion is based on")),
+    params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the conversion is based on"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: a retry gets the first answer")),
     request_body(content = ConvertInput, example = json!({"deal": {"name": "Engines: 40 licences", "amount": {"amount_minor": 4000000, "currency": "EUR"}, "expected_close_date": "2026-12-15"}})),
     responses((status = 200, description = "What the lead became", body = ConvertedView), UpdateErrors),
     security(("bearer" = []))
@@ -722,13 +736,19 @@ pub async fn convert(
     id: web::Path<String>,
     _: web::Query<NoParams>,
     if_match: IfMatch,
+    key: IdempotencyKey,
     body: web::Json<ConvertInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     input.validate()?;
     let id = id.into_inner();
-    let converted = state.write(move |conn| convert_in(conn, &caller, &id, if_match, input)).await?;
-    Ok(HttpResponse::Ok().json(converted))
+    let route = format!("POST /api/v1/leads/{id}/convert");
+    let for_write = caller.clone();
+    let hashed = input.clone();
+    create_idempotently(&state, &caller, key, &route, &hashed, move |conn| {
+        Created::answer(&convert_in(conn, &for_write, &id, if_match, input)?, StatusCode::OK)
+    })
+    .await
 }
 
 /// A lead's timeline.

@@ -4,6 +4,7 @@ use actix_web::web;
 
 pub mod activities;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod companies;
@@ -37,7 +38,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(deals::routes)
         .configure(activities::routes)
         .configure(tasks::routes)
-        .configure(timelines);
+        .configure(timelines)
+        .configure(audit::routes);
 }
 
 /// Timelines of the record types that existed before leads and deals.

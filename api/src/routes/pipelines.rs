@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
-use crate::extract::{Caller, IfMatch, NoParams, etag};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::records;
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::deals::{DealView, record_stage_change};
 use crate::state::AppState;
-use crate::support::{encode_cursor, page_request};
+use crate::support::{Created, create_idempotently, encode_cursor, page_request};
 
 /// A stage of a pipeline.
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,7 +172,7 @@ pub async fn list(
 #[utoipa::path(
     post, path = "/api/v1/pipelines", tag = "pipelines", operation_id = "create_pipeline", summary = "Create a pipeline",
     description = "Admins only.",
-    params(NoParams),
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = PipelineInput, example = json!({"name": "Renewals", "stages": [{"name": "Due", "probability": 60}, {"name": "Renewed", "kind": "won"}, {"name": "Churned", "kind": "lost"}]})),
     responses(
         (status = 201, description = "Created", body = PipelineView,
@@ -185,6 +185,7 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     _: web::Query<NoParams>,
+    key: IdempotencyKey,
     body: web::Json<PipelineInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -193,13 +194,12 @@ pub async fn create(
         return Err(ApiError::invalid_field("stages", "unexpected_id", "a new pipeline's stages have no ids yet"));
     }
     let specs: Vec<StageSpec> = stages.into_iter().map(|(_, s)| s).collect();
-    let created = state.write(move |conn| Ok(pipelines::insert(conn, &name, &specs, Utc::now())?)).await?;
-    let location = format!("/api/v1/pipelines/{}", created.pipeline.id);
-    let version = created.version;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag(version)))
-        .json(PipelineView::from(created)))
+    create_idempotently(&state, &caller, key, "POST /api/v1/pipelines", &body.into_inner(), move |conn| {
+        let created = pipelines::insert(conn, &name, &specs, Utc::now())?;
+        let (location, version) = (format!("/api/v1/pipelines/{}", created.pipeline.id), created.version);
+        Created::new(&PipelineView::from(created), location, version)
+    })
+    .await
 }
 
 /// Reads a pipeline.
@@ -384,8 +384,23 @@ pub async fn delete_stage(
                     ));
                 }
                 deals::move_stage(conn, &stage_id, target, Utc::now())?;
+                let changes = serde_json::json!({"stage_id": {"from": stage_id, "to": target}}).to_string();
                 for deal_id in &moved {
                     record_stage_change(conn, &caller, deal_id, Some(&stage_id), target)?;
+                    persistence::audit::append(
+                        conn,
+                        &persistence::audit::NewAuditEvent {
+                            action: domain::audit::AuditAction::Update,
+                            record: Some(("deal", deal_id)),
+                            actor_user_id: Some(&caller.principal.user_id),
+                            actor_api_key_id: caller.principal.api_key_id.as_deref(),
+                            request_id: caller.context.request_id.as_deref(),
+                            client_address: caller.context.client_address.as_deref(),
+                            changes: Some(changes.clone()),
+                            detail: Some("moved by the deletion of its stage".into()),
+                        },
+                        Utc::now(),
+                    )?;
                 }
             }
             Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)

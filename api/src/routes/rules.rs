@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 
 use crate::definitions::{DefinitionKind, no_references, nothing_after};
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
-use crate::extract::{Caller, IfMatch, NoParams, etag};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::routes::common::Page;
 use crate::sales;
 use crate::state::AppState;
-use crate::support::check_owner_and_team;
+use crate::support::{Created, check_owner_and_team};
 
 /// A stored rule with its place in the order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,10 +40,19 @@ impl<T: ToSchema> From<Definition<T>> for RuleView<T> {
     }
 }
 
-fn one<T: ToSchema + Serialize>(definition: Definition<T>, created: bool) -> HttpResponse {
+fn one<T: ToSchema + Serialize>(definition: Definition<T>) -> HttpResponse {
     let version = definition.version;
-    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
-    response.insert_header((header::ETAG, etag(version))).json(RuleView::from(definition))
+    HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(RuleView::from(definition))
+}
+
+fn created_scoring(definition: Definition<ScoringRule>) -> Result<Created, ApiError> {
+    let (location, version) = (format!("/api/v1/scoring-rules/{}", definition.id), definition.version);
+    Created::new(&RuleView::from(definition), location, version)
+}
+
+fn created_assignment(definition: Definition<AssignmentRule>) -> Result<Created, ApiError> {
+    let (location, version) = (format!("/api/v1/assignment-rules/{}", definition.id), definition.version);
+    Created::new(&RuleView::from(definition), location, version)
 }
 
 fn rescore(conn: &mut DbConnection) -> Result<(), ApiError> {
@@ -58,6 +67,7 @@ fn assignment_references(conn: &mut DbConnection, rule: &AssignmentRule) -> Resu
 static SCORING: DefinitionKind<ScoringRule> = DefinitionKind {
     kind: Kind::ScoringRule,
     noun: "scoring rule",
+    collection: "/api/v1/scoring-rules",
     validate: ScoringRule::validated,
     references: no_references,
     after_change: rescore,
@@ -66,6 +76,7 @@ static SCORING: DefinitionKind<ScoringRule> = DefinitionKind {
 static ASSIGNMENT: DefinitionKind<AssignmentRule> = DefinitionKind {
     kind: Kind::AssignmentRule,
     noun: "assignment rule",
+    collection: "/api/v1/assignment-rules",
     validate: AssignmentRule::validated,
     references: assignment_references,
     after_change: nothing_after,
@@ -93,18 +104,19 @@ pub async fn list_scoring(
 #[utoipa::path(
     post, path = "/api/v1/scoring-rules", tag = "lead-rules", operation_id = "create_scoring_rule", summary = "Create a scoring rule",
     description = "Admins only. A rule has a `condition` on a lead field or an `event` criterion, and points (-1000 to 1000). Every open lead is rescored in the same transaction.",
-    params(NoParams),
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = ScoringRule, example = json!({"name": "Target industry", "points": 20, "condition": {"field": "industry", "op": "in", "value": ["software", "saas"]}})),
-    responses((status = 201, description = "Created", body = RuleView<ScoringRule>, headers(("ETag" = String, description = "Version"))), CreateErrors),
+    responses((status = 201, description = "Created", body = RuleView<ScoringRule>, headers(("Location" = String, description = "URL of the new rule"), ("ETag" = String, description = "Version"))), CreateErrors),
     security(("bearer" = []))
 )]
 pub async fn create_scoring(
     state: web::Data<AppState>,
     caller: Caller,
     _: web::Query<NoParams>,
+    key: IdempotencyKey,
     body: web::Json<ScoringRule>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(SCORING.create(&state, &caller, body.into_inner(), None).await?, true))
+    SCORING.create(&state, &caller, key, body.into_inner(), None, created_scoring).await
 }
 
 /// Reads a scoring rule.
@@ -121,7 +133,7 @@ pub async fn get_scoring(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(SCORING.get(&state, &caller, id.into_inner()).await?, false))
+    Ok(one(SCORING.get(&state, &caller, id.into_inner()).await?))
 }
 
 /// Changes a scoring rule; every open lead is rescored.
@@ -141,7 +153,7 @@ pub async fn update_scoring(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(SCORING.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?, false))
+    Ok(one(SCORING.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes a scoring rule; every open lead is rescored.
@@ -185,18 +197,19 @@ pub async fn list_assignment(
 #[utoipa::path(
     post, path = "/api/v1/assignment-rules", tag = "lead-rules", operation_id = "create_assignment_rule", summary = "Create an assignment rule",
     description = "Admins only. The target is a user (`owner_id`) or a team (`team_id`), optionally round-robin among the team's active members, fair under concurrent submissions.",
-    params(NoParams),
+    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = AssignmentRule, example = json!({"name": "DACH", "conditions": [{"field": "country", "op": "in", "value": ["DE", "AT", "CH"]}], "assign_to": {"team_id": "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61", "round_robin": true}})),
-    responses((status = 201, description = "Created", body = RuleView<AssignmentRule>, headers(("ETag" = String, description = "Version"))), CreateErrors),
+    responses((status = 201, description = "Created", body = RuleView<AssignmentRule>, headers(("Location" = String, description = "URL of the new rule"), ("ETag" = String, description = "Version"))), CreateErrors),
     security(("bearer" = []))
 )]
 pub async fn create_assignment(
     state: web::Data<AppState>,
     caller: Caller,
     _: web::Query<NoParams>,
+    key: IdempotencyKey,
     body: web::Json<AssignmentRule>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(ASSIGNMENT.create(&state, &caller, body.into_inner(), None).await?, true))
+    ASSIGNMENT.create(&state, &caller, key, body.into_inner(), None, created_assignment).await
 }
 
 /// Reads an assignment rule.
@@ -213,7 +226,7 @@ pub async fn get_assignment(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(ASSIGNMENT.get(&state, &caller, id.into_inner()).await?, false))
+    Ok(one(ASSIGNMENT.get(&state, &caller, id.into_inner()).await?))
 }
 
 /// Changes an assignment rule.
@@ -233,7 +246,7 @@ pub async fn update_assignment(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(ASSIGNMENT.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?, false))
+    Ok(one(ASSIGNMENT.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes an assignment rule.

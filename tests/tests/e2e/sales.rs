@@ -73,6 +73,11 @@ on_both_backends! {
         }
         let lead = app.get(&format!("/api/v1/leads/{lead_id}"), &rep).await.assert_status(200);
         assert_eq!(lead.body["score"], 40);
+        let send_event = || app.request(Method::POST, &format!("/api/v1/leads/{lead_id}/events")).token(&rep)
+            .header("idempotency-key", "webinar-1").json(&json!({"type": "webinar_attended"})).send();
+        let first = send_event().await.assert_status(201);
+        let retried = send_event().await.assert_status(201);
+        assert_eq!((first.body["id"].clone(), retried.header("idempotent-replayed")), (retried.body["id"].clone(), Some("true".to_owned())));
 
         // Log a call, qualify, convert into contact + company + deal.
         let call = app.post("/api/v1/activities", &rep, &json!({
@@ -81,10 +86,15 @@ on_both_backends! {
         })).await.assert_status(201);
         let call_id = call.str("id");
         app.patch(&format!("/api/v1/leads/{lead_id}"), &rep, &json!({"status": "qualified"})).await.assert_status(200);
-        let converted = app.post(&format!("/api/v1/leads/{lead_id}/convert"), &rep, &json!({
+        let conversion = json!({
             "deal": {"name": "Engines: 40 licences", "amount": {"amount_minor": 4_000_000, "currency": "eur"},
                      "expected_close_date": Utc::now().date_naive().to_string()}
-        })).await.assert_status(200);
+        });
+        let convert = || app.request(Method::POST, &format!("/api/v1/leads/{lead_id}/convert")).token(&rep)
+            .header("idempotency-key", "convert-once").json(&conversion).send();
+        let converted = convert().await.assert_status(200);
+        let retried = convert().await.assert_status(200);
+        assert_eq!((retried.body.clone(), retried.header("idempotent-replayed")), (converted.body.clone(), Some("true".to_owned())));
         let contact_id = converted.body["contact"]["id"].as_str().unwrap_or_default().to_owned();
         let company_id = converted.body["company"]["id"].as_str().unwrap_or_default().to_owned();
         let deal_id = converted.body["deal"]["id"].as_str().unwrap_or_default().to_owned();

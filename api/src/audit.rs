@@ -1,0 +1,99 @@
+//! Writing the audit trail: record changes as field-level before/after of their API views,
+//! and security events. Each call runs in the transaction of what it describes.
+
+use chrono::Utc;
+use domain::audit::{AuditAction, diff};
+use persistence::DbConnection;
+use persistence::audit::{self, NewAuditEvent};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::{Caller, RequestContext};
+
+fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::to_value(view).map_err(|e| ApiError::Internal(e.to_string()))? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(ApiError::Internal("a record view is not a JSON object".into())),
+    }
+}
+
+/// Records a change of a record by the caller; `before`/`after` are its API views (absent
+/// for a create's before, a delete's after), so the history shows what clients see.
+pub fn record_change<V: Serialize>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: AuditAction,
+    record: (&str, &str),
+    before: Option<&V>,
+    after: Option<&V>,
+) -> Result<(), ApiError> {
+    let changes = match after {
+        Some(after) => {
+            let before = before.map(as_object).transpose()?;
+            let fields = diff(before.as_ref(), &as_object(after)?);
+            (!fields.is_empty())
+                .then(|| serde_json::to_string(&fields))
+                .transpose()
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+        None => None,
+    };
+    append(conn, &caller.context, action, Some(record), Some(caller), changes, None)
+}
+
+/// Records a change made without a signed-in caller (a public web form).
+pub fn record_anonymous<V: Serialize>(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    record: (&str, &str),
+    view: &V,
+    detail: String,
+) -> Result<(), ApiError> {
+    let fields = diff(None, &as_object(view)?);
+    let changes = serde_json::to_string(&fields).map_err(|e| ApiError::Internal(e.to_string()))?;
+    append(conn, context, AuditAction::Create, Some(record), None, Some(changes), Some(detail))
+}
+
+/// Records a security event (sign-ins, refusals, API keys).
+pub fn security(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    action: AuditAction,
+    actor: (Option<&str>, Option<&str>),
+    subject: Option<(&str, &str)>,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    let event = NewAuditEvent {
+        action,
+        record: subject,
+        actor_user_id: actor.0,
+        actor_api_key_id: actor.1,
+        request_id: context.request_id.as_deref(),
+        client_address: context.client_address.as_deref(),
+        changes: None,
+        detail,
+    };
+    Ok(audit::append(conn, &event, Utc::now())?)
+}
+
+fn append(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    action: AuditAction,
+    record: Option<(&str, &str)>,
+    caller: Option<&Caller>,
+    changes: Option<String>,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    let event = NewAuditEvent {
+        action,
+        record,
+        actor_user_id: caller.map(|c| c.principal.user_id.as_str()),
+        actor_api_key_id: caller.and_then(|c| c.principal.api_key_id.as_deref()),
+        request_id: context.request_id.as_deref(),
+        client_address: context.client_address.as_deref(),
+        changes,
+        detail,
+    };
+    Ok(audit::append(conn, &event, Utc::now())?)
+}

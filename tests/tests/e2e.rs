@@ -2,6 +2,7 @@
 
 mod e2e {
     mod access;
+    mod audit;
     mod auth;
     mod contacts;
     mod errors;

@@ -247,3 +247,59 @@ pub fn require_visible<D>(
         other => other,
     }
 }
+
+/// Declares a record list's query parameters: paging, sort and the filters every record list
+/// shares, then the type's own filters; unknown parameters are refused. (Written out rather
+/// than `#[serde(flatten)]`ed, which would silently disable `deny_unknown_fields`.)
+macro_rules! record_list_params {
+    ($(#[$meta:meta])* $name:ident, $q:literal { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Page size, 1 to 100 (default 25). Larger values are refused, not clamped.
+            #[param(minimum = 1, maximum = 100)]
+            pub limit: Option<u32>,
+            /// `next_cursor` of the previous page.
+            pub cursor: Option<String>,
+            /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
+            #[param(example = "-created_at")]
+            pub sort: Option<String>,
+            pub owner_id: Option<String>,
+            pub tag: Option<String>,
+            /// Created strictly after this time (RFC 3339).
+            pub created_after: Option<chrono::DateTime<chrono::Utc>>,
+            /// Created strictly before this time (RFC 3339).
+            pub created_before: Option<chrono::DateTime<chrono::Utc>>,
+            #[doc = $q]
+            #[param(max_length = 200)]
+            pub q: Option<String>,
+            /// List deleted (restorable) records instead; admins only.
+            #[serde(default)]
+            pub deleted: bool,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The shared filters and the page asked for, validated.
+            pub fn common(
+                &self,
+            ) -> Result<(domain::listing::CommonFilters, domain::listing::PageRequest), crate::error::ApiError> {
+                let (tag, q) = crate::records::tag_and_query(self.tag.as_deref(), self.q.as_deref())?;
+                let filters = domain::listing::CommonFilters {
+                    owner_id: self.owner_id.clone(),
+                    tag,
+                    created_after: self.created_after,
+                    created_before: self.created_before,
+                    q,
+                    deleted: self.deleted,
+                };
+                let page = crate::support::page_request(self.limit, self.cursor.as_deref(), self.sort.as_deref())?;
+                Ok((filters, page))
+            }
+        }
+    };
+}
+
+pub(crate) use record_list_params;

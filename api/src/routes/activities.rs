@@ -4,12 +4,11 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::activity::{ActivityChanges, ActivityData, ActivityType, Direction, Participant, RecordRef, RecordType};
-use domain::listing::CommonFilters;
 use domain::record::Patch;
 use persistence::DbConnection;
 use persistence::activities::{self, Activity, ActivityFilters};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
@@ -22,7 +21,7 @@ use crate::routes::deals::DEALS;
 use crate::routes::leads::LEADS;
 use crate::routes::tasks::{self, TaskInput, TaskView};
 use crate::state::AppState;
-use crate::support::{double_option, page_request, validated};
+use crate::support::{double_option, validated};
 
 /// An interaction: an email, call, meeting, chat, social message or note.
 #[derive(Debug, Serialize, ToSchema)]
@@ -183,33 +182,15 @@ pub fn check_links(
     Ok(())
 }
 
-/// Filters, sort and paging of the activity list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ActivityListParams {
-    /// Page size, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name` (subject). Default `-created_at`.
-    pub sort: Option<String>,
-    pub owner_id: Option<String>,
-    pub activity_type: Option<ActivityType>,
-    /// With `record_id`: only activities linked to this record.
-    pub record_type: Option<RecordType>,
-    pub record_id: Option<String>,
-    pub tag: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over subject, body, outcome and participants.
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-    /// List deleted (restorable) activities instead; admins only.
-    #[serde(default)]
-    pub deleted: bool,
-}
+records::record_list_params!(
+    /// Filters, sort and paging of the activity list (`name` sorts by subject).
+    ActivityListParams, "Case-insensitive text search over subject, body, outcome and participants." {
+        activity_type: Option<ActivityType>,
+        /// With `record_id`: only activities linked to this record.
+        record_type: Option<RecordType>,
+        record_id: Option<String>,
+    }
+);
 
 /// Lists activities the caller may see.
 #[utoipa::path(
@@ -226,25 +207,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Activities, params.deleted)?;
-    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
-    let linked_to = match (params.record_type, params.record_id) {
+    let (common, page) = params.common()?;
+    let linked_to = match (params.record_type, params.record_id.clone()) {
         (Some(record_type), Some(id)) => Some(RecordRef { record_type, id }),
         (None, None) => None,
         _ => return Err(ApiError::bad_field("record_id", "incomplete", "`record_type` and `record_id` go together")),
     };
-    let filters = ActivityFilters {
-        common: CommonFilters {
-            owner_id: params.owner_id,
-            tag,
-            created_after: params.created_after,
-            created_before: params.created_before,
-            q,
-            deleted: params.deleted,
-        },
-        activity_type: params.activity_type,
-        linked_to,
-    };
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let filters = ActivityFilters { common, activity_type: params.activity_type, linked_to };
     let request = page.clone();
     let result = state.read(move |conn| Ok(activities::list(conn, &visibility, &filters, &request)?)).await?;
     Ok(records::page_response::<_, ActivityView>(&page, result))

@@ -4,12 +4,11 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::company::{CompanyChanges, CompanyData, MoneyInput};
-use domain::listing::CommonFilters;
 use domain::record::Patch;
 use persistence::companies::{self, Company, CompanyFilters};
 use persistence::contacts;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
@@ -18,7 +17,7 @@ use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, page_request, validated};
+use crate::support::{check_custom_fields, double_option, validated};
 
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,33 +147,13 @@ impl CompanyInput {
     }
 }
 
-/// Filters, sort and paging of the company list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CompanyListParams {
-    /// Page size, 1 to 100 (default 25). Larger values are refused, not clamped.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
-    pub sort: Option<String>,
-    pub owner_id: Option<String>,
-    pub tag: Option<String>,
-    /// Exact domain (normalised the same way as stored).
-    pub domain: Option<String>,
-    /// Created strictly after this time (RFC 3339).
-    pub created_after: Option<DateTime<Utc>>,
-    /// Created strictly before this time (RFC 3339).
-    pub created_before: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over name, domain, phone and industry.
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-    /// List deleted (restorable) companies instead; admins only.
-    #[serde(default)]
-    pub deleted: bool,
-}
+records::record_list_params!(
+    /// Filters, sort and paging of the company list.
+    CompanyListParams, "Case-insensitive text search over name, domain, phone and industry." {
+        /// Exact domain (normalised the same way as stored).
+        domain: Option<String>,
+    }
+);
 
 /// Companies as the shared record flow sees them.
 pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
@@ -209,25 +188,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Companies, params.deleted)?;
-    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
+    let (common, page) = params.common()?;
     let domain = params
         .domain
         .as_deref()
         .map(|d| domain::values::DomainName::parse("domain", d))
         .transpose()
         .map_err(|e| ApiError::bad_field("domain", e.code, e.message))?;
-    let filters = CompanyFilters {
-        common: CommonFilters {
-            owner_id: params.owner_id,
-            tag,
-            created_after: params.created_after,
-            created_before: params.created_before,
-            q,
-            deleted: params.deleted,
-        },
-        domain: domain.map(|d| d.as_str().to_owned()),
-    };
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let filters = CompanyFilters { common, domain: domain.map(|d| d.as_str().to_owned()) };
     let request = page.clone();
     let result = state.read(move |conn| Ok(companies::list(conn, &visibility, &filters, &request)?)).await?;
     Ok(records::page_response::<_, CompanyView>(&page, result))
@@ -399,8 +367,7 @@ pub async fn list_contacts(
     let mut params = params.into_inner();
     let contact_visibility = records::authorize_list(&caller, Module::Contacts, params.deleted)?;
     params.company_id = Some(id.into_inner());
-    let filters = contact_filters(&params)?;
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let (filters, page) = contact_filters(&params)?;
     let request = page.clone();
     let result = state
         .read(move |conn| {

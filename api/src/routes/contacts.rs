@@ -4,12 +4,11 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
-use domain::listing::CommonFilters;
 use domain::record::Patch;
 use persistence::contacts::{self, Contact, ContactFilters};
 use persistence::{StoreError, companies};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
@@ -17,7 +16,7 @@ use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, page_request, validated};
+use crate::support::{check_custom_fields, double_option, validated};
 
 /// A contact: a person, optionally belonging to a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,57 +170,23 @@ impl ContactInput {
     }
 }
 
-/// Filters, sort and paging of the contact list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ContactListParams {
-    /// Page size, 1 to 100 (default 25). Larger values are refused, not clamped.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
-    #[param(example = "-created_at")]
-    pub sort: Option<String>,
-    pub owner_id: Option<String>,
-    pub company_id: Option<String>,
-    pub tag: Option<String>,
-    pub lifecycle_stage: Option<LifecycleStage>,
-    /// Created strictly after this time (RFC 3339).
-    pub created_after: Option<DateTime<Utc>>,
-    /// Created strictly before this time (RFC 3339).
-    pub created_before: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over names, emails, phones and job title.
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-    /// List deleted (restorable) contacts instead; admins only.
-    #[serde(default)]
-    pub deleted: bool,
-}
+records::record_list_params!(
+    /// Filters, sort and paging of the contact list.
+    ContactListParams, "Case-insensitive text search over names, emails, phones and job title." {
+        company_id: Option<String>,
+        lifecycle_stage: Option<LifecycleStage>,
+    }
+);
 
 /// The list filters both contact lists (all contacts, a company's contacts) take.
-pub(crate) fn contact_filters(params: &ContactListParams) -> Result<ContactFilters, ApiError> {
-    let tag = params
-        .tag
-        .as_deref()
-        .map(|t| domain::values::Tags::parse_one("tag", t))
-        .transpose()
-        .map_err(|e| ApiError::bad_field("tag", e.code, e.message))?;
-    let q = domain::listing::parse_text_query(params.q.as_deref())
-        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
-    Ok(ContactFilters {
-        common: CommonFilters {
-            owner_id: params.owner_id.clone(),
-            tag,
-            created_after: params.created_after,
-            created_before: params.created_before,
-            q,
-            deleted: params.deleted,
-        },
-        company_id: params.company_id.clone(),
-        lifecycle_stage: params.lifecycle_stage,
-    })
+pub(crate) fn contact_filters(
+    params: &ContactListParams,
+) -> Result<(ContactFilters, domain::listing::PageRequest), ApiError> {
+    let (common, page) = params.common()?;
+    Ok((
+        ContactFilters { common, company_id: params.company_id.clone(), lifecycle_stage: params.lifecycle_stage },
+        page,
+    ))
 }
 
 /// Contacts as the shared record flow sees them.
@@ -258,8 +223,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Contacts, params.deleted)?;
-    let filters = contact_filters(&params)?;
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let (filters, page) = contact_filters(&params)?;
     let request = page.clone();
     let result = state.read(move |conn| Ok(contacts::list(conn, &visibility, &filters, &request)?)).await?;
     Ok(records::page_response::<_, ContactView>(&page, result))

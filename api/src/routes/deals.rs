@@ -23,7 +23,7 @@ use crate::routes::companies::COMPANIES;
 use crate::routes::contacts::CONTACTS;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, page_request, validated};
+use crate::support::{check_custom_fields, double_option, validated};
 
 /// A deal: a potential sale moving through a pipeline's stages.
 #[derive(Debug, Serialize, ToSchema)]
@@ -248,34 +248,16 @@ pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Re
     Ok(deal)
 }
 
-/// Filters, sort and paging of the deal list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DealListParams {
-    /// Page size, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
-    pub sort: Option<String>,
-    pub owner_id: Option<String>,
-    pub pipeline_id: Option<String>,
-    pub stage_id: Option<String>,
-    pub company_id: Option<String>,
-    /// Deals naming this contact.
-    pub contact_id: Option<String>,
-    pub tag: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over name and next step.
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-    /// List deleted (restorable) deals instead; admins only.
-    #[serde(default)]
-    pub deleted: bool,
-}
+records::record_list_params!(
+    /// Filters, sort and paging of the deal list.
+    DealListParams, "Case-insensitive text search over name and next step." {
+        pipeline_id: Option<String>,
+        stage_id: Option<String>,
+        company_id: Option<String>,
+        /// Deals naming this contact.
+        contact_id: Option<String>,
+    }
+);
 
 /// Lists deals the caller may see.
 #[utoipa::path(
@@ -292,22 +274,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Deals, params.deleted)?;
-    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
+    let (common, page) = params.common()?;
     let filters = DealFilters {
-        common: CommonFilters {
-            owner_id: params.owner_id,
-            tag,
-            created_after: params.created_after,
-            created_before: params.created_before,
-            q,
-            deleted: params.deleted,
-        },
+        common,
         pipeline_id: params.pipeline_id,
         stage_id: params.stage_id,
         company_id: params.company_id,
         contact_id: params.contact_id,
     };
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
     let request = page.clone();
     let result = state.read(move |conn| Ok(deals::list(conn, &visibility, &filters, &request)?)).await?;
     Ok(records::page_response::<_, DealView>(&page, result))

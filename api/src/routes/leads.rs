@@ -10,13 +10,12 @@ use domain::company::{CompanyChanges, CompanyData, MoneyInput};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
 use domain::deal::{DealChanges, DealData};
 use domain::lead::{Conversion, ConvertRefused, LeadChanges, LeadData, LeadStatus, ScoreExplanation};
-use domain::listing::CommonFilters;
 use domain::record::{Owned, Patch};
 use domain::values::AddressInput;
 use persistence::leads::{self, Lead, LeadFilters};
 use persistence::{DbConnection, activities, companies, contacts, tasks};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::audit;
@@ -30,7 +29,7 @@ use crate::routes::deals::{self, DealView};
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, check_custom_fields, create_idempotently, double_option, page_request, validated};
+use crate::support::{Created, check_custom_fields, create_idempotently, double_option, validated};
 
 /// What a converted lead became.
 #[derive(Debug, Serialize, ToSchema)]
@@ -232,33 +231,15 @@ pub static LEADS: RecordKind<LeadData> = RecordKind {
     created: records::nothing_follows,
 };
 
-/// Filters, sort and paging of the lead list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct LeadListParams {
-    /// Page size, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
-    pub sort: Option<String>,
-    pub owner_id: Option<String>,
-    pub status: Option<LeadStatus>,
-    pub source: Option<Source>,
-    /// Only leads scoring at least this much.
-    pub min_score: Option<i64>,
-    pub tag: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over names, email, phone and company.
-    #[param(max_length = 200)]
-    pub q: Option<String>,
-    /// List deleted (restorable) leads instead; admins only.
-    #[serde(default)]
-    pub deleted: bool,
-}
+records::record_list_params!(
+    /// Filters, sort and paging of the lead list.
+    LeadListParams, "Case-insensitive text search over names, email, phone and company." {
+        status: Option<LeadStatus>,
+        source: Option<Source>,
+        /// Only leads scoring at least this much.
+        min_score: Option<i64>,
+    }
+);
 
 /// Lists leads the caller may see.
 #[utoipa::path(
@@ -275,21 +256,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Leads, params.deleted)?;
-    let (tag, q) = records::tag_and_query(params.tag.as_deref(), params.q.as_deref())?;
-    let filters = LeadFilters {
-        common: CommonFilters {
-            owner_id: params.owner_id,
-            tag,
-            created_after: params.created_after,
-            created_before: params.created_before,
-            q,
-            deleted: params.deleted,
-        },
-        status: params.status,
-        source: params.source,
-        min_score: params.min_score,
-    };
-    let page = page_request(params.limit, params.cursor.as_deref(), params.sort.as_deref())?;
+    let (common, page) = params.common()?;
+    let filters = LeadFilters { common, status: params.status, source: params.source, min_score: params.min_score };
     let request = page.clone();
     let result = state.read(move |conn| Ok(leads::list(conn, &visibility, &filters, &request)?)).await?;
     Ok(records::page_response::<_, LeadView>(&page, result))

@@ -49,6 +49,16 @@ pub struct Problem {
     /// Each refused field, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// The existing records a create looks like, for duplicate conflicts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateRef>,
+}
+
+/// An existing record that looks like the same person or organisation, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateRef {
+    pub id: String,
+    pub reasons: Vec<domain::duplicates::DuplicateReason>,
 }
 
 /// Everything a handler can answer besides success.
@@ -64,6 +74,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A create that looks like existing records (which the caller may see).
+    #[error("{detail}")]
+    Duplicate { detail: String, duplicates: Vec<DuplicateRef> },
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
@@ -114,6 +127,7 @@ impl ApiError {
             ApiError::Forbidden(_) => ("forbidden", "Not allowed", StatusCode::FORBIDDEN),
             ApiError::NotFound(_) => ("not-found", "Not found", StatusCode::NOT_FOUND),
             ApiError::Conflict(_) => ("conflict", "Conflict", StatusCode::CONFLICT),
+            ApiError::Duplicate { .. } => ("duplicate", "Possible duplicate", StatusCode::CONFLICT),
             ApiError::PreconditionFailed(_) => ("stale", "Precondition failed", StatusCode::PRECONDITION_FAILED),
             ApiError::PayloadTooLarge(_) => ("too-large", "Request body too large", StatusCode::PAYLOAD_TOO_LARGE),
             ApiError::UnsupportedMediaType(_) => {
@@ -137,6 +151,10 @@ impl ApiError {
             ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
+        let duplicates = match self {
+            ApiError::Duplicate { duplicates, .. } => duplicates.clone(),
+            _ => Vec::new(),
+        };
         Problem {
             problem_type: format!("/problems/{slug}"),
             title: title.to_owned(),
@@ -144,6 +162,7 @@ impl ApiError {
             detail,
             request_id: None,
             errors,
+            duplicates,
         }
     }
 }

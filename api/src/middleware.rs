@@ -174,5 +174,6 @@ fn generic_problem(status: StatusCode) -> Problem {
         detail: detail.to_owned(),
         request_id: None,
         errors: Vec::new(),
+        duplicates: Vec::new(),
     }
 }

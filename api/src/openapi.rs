@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{FieldProblem, Problem};
+use crate::error::{DuplicateRef, FieldProblem, Problem};
 use crate::routes;
 
 struct BearerAuth;
@@ -112,6 +112,10 @@ impl Modify for BearerAuth {
         routes::tasks::acknowledge,
         routes::tasks::due_reminders,
         routes::audit::audit_log,
+        routes::merge::contact_duplicates,
+        routes::merge::company_duplicates,
+        routes::merge::merge_contacts,
+        routes::merge::merge_companies,
         routes::audit::contact_history,
         routes::audit::company_history,
         routes::audit::lead_history,
@@ -143,7 +147,7 @@ impl Modify for BearerAuth {
         routes::api_keys::get,
         routes::api_keys::revoke,
     ),
-    components(schemas(Problem, FieldProblem, domain::activity::DueWindow)),
+    components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out, who am I"),

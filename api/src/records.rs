@@ -35,6 +35,13 @@ pub struct RecordKind<D: 'static> {
     pub restore: fn(&mut DbConnection, &str, DateTime<Utc>) -> StoreResult<Stored<D>>,
     /// Records what follows from a creation, in the creating transaction (a deal's first stage).
     pub created: fn(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError>,
+    /// Where a record merged into another went.
+    pub moved: fn(&mut DbConnection, &str) -> StoreResult<Option<String>>,
+}
+
+/// For record types that are never merged.
+pub fn never_moved(_: &mut DbConnection, _: &str) -> StoreResult<Option<String>> {
+    Ok(None)
 }
 
 /// For record types whose creation needs no follow-up.
@@ -76,9 +83,25 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
     caller: Caller,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    let record = state.read(move |conn| kind.find_visible(conn, &caller, &id)).await?;
-    let version = record.version;
-    Ok(ok_with_etag(&V::from(record), version))
+    let found = state
+        .read(move |conn| match kind.find_visible(conn, &caller, &id) {
+            Ok(record) => Ok(Ok(record)),
+            Err(ApiError::NotFound(reason)) => match (kind.moved)(conn, &id)? {
+                Some(target) if kind.find_visible(conn, &caller, &target).is_ok() => Ok(Err(target)),
+                _ => Err(ApiError::NotFound(reason)),
+            },
+            Err(other) => Err(other),
+        })
+        .await?;
+    match found {
+        Ok(record) => {
+            let version = record.version;
+            Ok(ok_with_etag(&V::from(record), version))
+        }
+        Err(target) => Ok(HttpResponse::MovedPermanently()
+            .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/{}/{target}", kind.collection)))
+            .json(serde_json::json!({ "merged_into": target }))),
+    }
 }
 
 /// POST: checks the grant for the new record's owner, then inserts it once per
@@ -192,6 +215,12 @@ pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
     caller.require_admin()?;
     let record = state
         .write(move |conn| {
+            if let Some(target) = (kind.moved)(conn, &id)? {
+                return Err(ApiError::Conflict(format!(
+                    "this {} was merged into {target} and cannot be restored",
+                    kind.noun
+                )));
+            }
             let restored = (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))?;
             audit::record_change::<()>(conn, &caller, AuditAction::Restore, (kind.noun, &id), None, None)?;
             Ok(restored)

@@ -17,6 +17,8 @@ pub enum AuditAction {
     Restore,
     /// A lead became a contact, a company and maybe a deal.
     Convert,
+    /// Other records were merged into this one (or this one into another).
+    Merge,
     Login,
     LoginFailed,
     Logout,
@@ -37,6 +39,7 @@ impl AuditAction {
             AuditAction::Delete => "delete",
             AuditAction::Restore => "restore",
             AuditAction::Convert => "convert",
+            AuditAction::Merge => "merge",
             AuditAction::Login => "login",
             AuditAction::LoginFailed => "login_failed",
             AuditAction::Logout => "logout",

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod company;
 pub mod contact;
 pub mod deal;
+pub mod duplicates;
 pub mod form;
 pub mod lead;
 pub mod listing;

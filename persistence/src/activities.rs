@@ -208,12 +208,14 @@ pub fn timeline(
     rows.into_iter().map(ActivityRow::into_domain).collect()
 }
 
-/// Adds `to` to every activity linked to `from` (a converted lead's history follows it).
-pub fn copy_links(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef]) -> StoreResult<usize> {
+/// Links every activity linked to `from` to `to` as well; `keep_from: false` drops the link
+/// to `from` (a merged record's history moves to the survivor; a converted lead keeps its own).
+pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_from: bool) -> StoreResult<usize> {
     let ids = links::items_linked_to(conn, LinkOwner::Activity, from.record_type, std::slice::from_ref(&from.id))?;
     for id in &ids {
-        let activity = find(conn, id, &Visibility::Everything)?;
+        let Ok(activity) = find_any(conn, id) else { continue };
         let mut data = activity.data;
+        data.links.retain(|link| keep_from || link != from);
         for link in to {
             if !data.links.contains(link) {
                 data.links.push(link.clone());
@@ -225,6 +227,12 @@ pub fn copy_links(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef]) -
         links::replace(conn, LinkOwner::Activity, id, &data.links)?;
     }
     Ok(ids.len())
+}
+
+/// An activity live or deleted.
+fn find_any(conn: &mut DbConnection, id: &str) -> StoreResult<Activity> {
+    let row: ActivityRow = activities::table.filter(activities::id.eq(id)).first(conn)?;
+    row.into_domain()
 }
 
 /// Soft-deleted activities whose retention ended before `cutoff`, removed for good.

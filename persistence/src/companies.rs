@@ -46,6 +46,7 @@ struct CompanyRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deleted_at: Option<NaiveDateTime>,
+    _merged_into: Option<String>,
 }
 
 impl CompanyRow {
@@ -150,4 +151,62 @@ pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> S
         .set(crate::schema::deals::company_id.eq(None::<String>))
         .execute(conn)?;
     Ok(diesel::delete(companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}
+
+/// Inserts a company and its duplicate-detection keys.
+pub fn create(conn: &mut DbConnection, data: &CompanyData, now: DateTime<Utc>) -> StoreResult<Company> {
+    let company = insert(conn, data, now)?;
+    crate::keys::replace(conn, "company", &company.id, &domain::duplicates::company_keys(data))?;
+    Ok(company)
+}
+
+/// Updates a company still at `version`, and its keys.
+pub fn save(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &CompanyData,
+    now: DateTime<Utc>,
+) -> StoreResult<Company> {
+    let company = update(conn, id, version, data, now)?;
+    crate::keys::replace(conn, "company", id, &domain::duplicates::company_keys(data))?;
+    Ok(company)
+}
+
+/// Ends a merged company: deleted, pointing at the survivor, its keys gone.
+pub fn tombstone(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    survivor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = to_db_time(now);
+    let changed = diesel::update(
+        companies::table
+            .filter(companies::id.eq(id))
+            .filter(companies::version.eq(version))
+            .filter(companies::deleted_at.is_null()),
+    )
+    .set((
+        companies::deleted_at.eq(Some(now)),
+        companies::merged_into.eq(Some(survivor)),
+        companies::version.eq(version + 1),
+        companies::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::Stale);
+    }
+    crate::keys::replace(conn, "company", id, &[])
+}
+
+/// Where a merged company went, if it was merged.
+pub fn merged_into(conn: &mut DbConnection, id: &str) -> StoreResult<Option<String>> {
+    Ok(companies::table
+        .filter(companies::id.eq(id))
+        .select(companies::merged_into)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }

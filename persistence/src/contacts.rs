@@ -49,6 +49,7 @@ struct ContactRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deleted_at: Option<NaiveDateTime>,
+    _merged_into: Option<String>,
 }
 
 impl ContactRow {
@@ -148,4 +149,73 @@ pub fn list(
 /// Soft-deleted contacts whose retention period ended before `cutoff`, removed for good.
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(contacts::table.filter(contacts::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}
+
+/// Inserts a contact and its duplicate-detection keys.
+pub fn create(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -> StoreResult<Contact> {
+    let contact = insert(conn, data, now)?;
+    crate::keys::replace(conn, "contact", &contact.id, &domain::duplicates::contact_keys(data))?;
+    Ok(contact)
+}
+
+/// Updates a contact still at `version`, and its keys.
+pub fn save(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &ContactData,
+    now: DateTime<Utc>,
+) -> StoreResult<Contact> {
+    let contact = update(conn, id, version, data, now)?;
+    crate::keys::replace(conn, "contact", id, &domain::duplicates::contact_keys(data))?;
+    Ok(contact)
+}
+
+/// Ends a merged contact: deleted, pointing at the survivor, its keys gone.
+pub fn tombstone(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    survivor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = to_db_time(now);
+    let changed = diesel::update(
+        contacts::table
+            .filter(contacts::id.eq(id))
+            .filter(contacts::version.eq(version))
+            .filter(contacts::deleted_at.is_null()),
+    )
+    .set((
+        contacts::deleted_at.eq(Some(now)),
+        contacts::merged_into.eq(Some(survivor)),
+        contacts::version.eq(version + 1),
+        contacts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(crate::StoreError::Stale);
+    }
+    crate::keys::replace(conn, "contact", id, &[])
+}
+
+/// Where a merged contact went, if it was merged.
+pub fn merged_into(conn: &mut DbConnection, id: &str) -> StoreResult<Option<String>> {
+    Ok(contacts::table
+        .filter(contacts::id.eq(id))
+        .select(contacts::merged_into)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Moves every contact of one company to another (a company merge).
+pub fn move_to_company(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::update(contacts::table.filter(contacts::company_id.eq(from)))
+        .set((
+            contacts::company_id.eq(Some(to)),
+            contacts::version.eq(contacts::version + 1),
+            contacts::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?)
 }

@@ -286,3 +286,45 @@ pub fn ids_in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<
 pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(deals::table.filter(deals::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }
+
+/// Points every deal of one company at another (a company merge).
+pub fn move_to_company(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::update(deals::table.filter(deals::company_id.eq(from)))
+        .set((
+            deals::company_id.eq(Some(to)),
+            deals::version.eq(deals::version + 1),
+            deals::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?)
+}
+
+/// Replaces one contact by another in every deal naming it (a contact merge).
+pub fn replace_contact(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
+    let ids: Vec<String> = deals::table
+        .filter(deals::contact_ids.like(crate::records::tag_pattern(from)).escape('\\'))
+        .select(deals::id)
+        .load(conn)?;
+    for id in &ids {
+        let deal = find_any(conn, id)?;
+        let mut contact_ids: Vec<String> = Vec::new();
+        for contact_id in deal.data.contact_ids.iter().map(|c| if c == from { to } else { c.as_str() }) {
+            if !contact_ids.iter().any(|c| c == contact_id) {
+                contact_ids.push(contact_id.to_owned());
+            }
+        }
+        diesel::update(deals::table.filter(deals::id.eq(id)))
+            .set((
+                deals::contact_ids.eq(serde_json::to_string(&contact_ids)?),
+                deals::version.eq(deals::version + 1),
+                deals::updated_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(ids.len())
+}
+
+/// A deal live or deleted.
+fn find_any(conn: &mut DbConnection, id: &str) -> StoreResult<Deal> {
+    let row: DealRow = deals::table.filter(deals::id.eq(id)).first(conn)?;
+    crate::records::RecordRow::into_stored(row)
+}

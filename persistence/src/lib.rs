@@ -15,6 +15,7 @@ pub mod deals;
 pub mod definitions;
 pub mod error;
 pub mod idempotency;
+pub mod keys;
 pub mod leads;
 pub mod links;
 pub mod maintenance;

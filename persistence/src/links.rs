@@ -213,6 +213,18 @@ pub fn forget_missing(conn: &mut DbConnection) -> StoreResult<usize> {
     forget_records!("company", companies);
     forget_records!("lead", leads);
     forget_records!("deal", deals);
+    macro_rules! forget_keys {
+        ($kind:literal, $table:ident) => {
+            removed += diesel::delete(
+                crate::schema::record_keys::table
+                    .filter(crate::schema::record_keys::record_type.eq($kind))
+                    .filter(crate::schema::record_keys::record_id.ne_all($table::table.select($table::id))),
+            )
+            .execute(conn)?;
+        };
+    }
+    forget_keys!("contact", contacts);
+    forget_keys!("company", companies);
     removed += diesel::delete(
         record_changes::table
             .filter(record_changes::record_type.eq("deal"))

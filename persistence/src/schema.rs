@@ -107,6 +107,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        merged_into -> Nullable<Text>,
     }
 }
 
@@ -134,6 +135,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        merged_into -> Nullable<Text>,
     }
 }
 
@@ -178,6 +180,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     lead_events,
     definitions,
     audit_events,
+    record_keys,
 );
 
 diesel::table! {
@@ -374,5 +377,14 @@ diesel::table! {
         client_address -> Nullable<Text>,
         changes -> Nullable<Text>,
         detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    record_keys (record_type, record_id, kind, value) {
+        record_type -> Text,
+        record_id -> Text,
+        kind -> Text,
+        value -> Text,
     }
 }

@@ -189,11 +189,14 @@ pub fn due_reminders(
     rows.into_iter().map(TaskRow::into_domain).collect()
 }
 
-/// Adds `to` to every task linked to `from` (a converted lead's tasks follow it).
-pub fn copy_links(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef]) -> StoreResult<usize> {
+/// Links every task linked to `from` to `to` as well; `keep_from: false` drops the link to
+/// `from` (see `activities::relink`).
+pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_from: bool) -> StoreResult<usize> {
     let ids = links::items_linked_to(conn, LinkOwner::Task, from.record_type, std::slice::from_ref(&from.id))?;
     for id in &ids {
-        let mut data = find(conn, id, &Visibility::Everything)?.data;
+        let row: TaskRow = tasks::table.filter(tasks::id.eq(id)).first(conn)?;
+        let mut data = row.into_domain()?.data;
+        data.links.retain(|link| keep_from || link != from);
         for link in to {
             if !data.links.contains(link) {
                 data.links.push(link.clone());

@@ -6,6 +6,7 @@ mod e2e {
     mod auth;
     mod contacts;
     mod errors;
+    mod merge;
     mod openapi;
     mod retention;
     mod sales;

@@ -158,6 +158,7 @@ pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
     soft_delete: activities::soft_delete,
     restore: activities::restore,
     created: records::nothing_follows,
+    moved: records::never_moved,
 };
 
 /// Every linked record must be visible to the caller (only links that are new are checked).

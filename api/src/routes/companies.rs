@@ -161,11 +161,12 @@ pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
     noun: "company",
     collection: "companies",
     find: companies::find,
-    insert: companies::insert,
-    update: companies::update,
+    insert: companies::create,
+    update: companies::save,
     soft_delete: companies::soft_delete,
     restore: companies::restore,
     created: records::nothing_follows,
+    moved: companies::merged_into,
 };
 
 /// Lists companies the caller may see.
@@ -204,14 +205,15 @@ pub async fn list(
 /// Creates a company.
 #[utoipa::path(
     post, path = "/api/v1/companies", tag = "companies", operation_id = "create_company", summary = "Create a company",
-    description = "Send `Idempotency-Key` to make retries safe: a retry returns the first answer.",
-    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    description = "Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A company sharing the domain, the phone or the name (without its legal form) with one the caller can see is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
+    params(crate::routes::merge::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = CompanyInput, example = json!({"name": "Acme Ltd", "domain": "https://www.acme.example", "industry": "Manufacturing", "employee_count": 250, "annual_revenue": {"amount_minor": 250000000, "currency": "EUR"}})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = CompanyView,
             headers(("Location" = String, description = "URL of the new company"), ("ETag" = String, description = "Version"))),
         (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not create companies (for that owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Looks like an existing company (see `duplicates`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field values, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -222,7 +224,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    _: web::Query<NoParams>,
+    params: web::Query<crate::routes::merge::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -232,15 +234,20 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, CompanyData::apply(None, changes))?;
-    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, |_, _, _| Ok(())).await
+    let allow_duplicate = params.allow_duplicate;
+    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, move |conn, caller, data| {
+        crate::routes::merge::check_new_company(conn, caller, data, allow_duplicate)
+    })
+    .await
 }
 
 /// Reads one company.
 #[utoipa::path(
     get, path = "/api/v1/companies/{id}", tag = "companies", operation_id = "get_company", summary = "Get a company",
-    description = "Answers 404 both for companies that do not exist and for ones the caller may not see.",
+    description = "Answers 404 both for companies that do not exist and for ones the caller may not see. A company merged into another answers 301 with `Location` naming the survivor.",
     params(("id" = String, Path, description = "Company id"), NoParams),
     responses(
+        (status = 301, description = "Merged into another company", headers(("Location" = String, description = "URL of the surviving company"))),
         (status = 200, description = "The company; `ETag` is its version", body = CompanyView, headers(("ETag" = String, description = "Version"))),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company, or not visible", body = Problem, content_type = "application/problem+json"),

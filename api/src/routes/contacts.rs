@@ -195,11 +195,12 @@ pub static CONTACTS: RecordKind<ContactData> = RecordKind {
     noun: "contact",
     collection: "contacts",
     find: contacts::find,
-    insert: contacts::insert,
-    update: contacts::update,
+    insert: contacts::create,
+    update: contacts::save,
     soft_delete: contacts::soft_delete,
     restore: contacts::restore,
     created: records::nothing_follows,
+    moved: contacts::merged_into,
 };
 
 /// Lists contacts the caller may see.
@@ -252,14 +253,15 @@ fn check_company(
 #[utoipa::path(
     post, path = "/api/v1/contacts", tag = "contacts", operation_id = "create_contact",
     summary = "Create a contact",
-    description = "Emails are lower-cased, phones normalised to E.164. Send `Idempotency-Key` to make retries safe: a retry returns the first answer.",
-    params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    description = "Emails are lower-cased, phones normalised to E.164. Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A contact sharing a normalised email or phone with one the caller can see, or the same name at the same company, is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
+    params(crate::routes::merge::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = ContactInput, example = json!({"first_name": "Ada", "last_name": "Lovelace", "emails": [{"email": "ada@example.com"}], "phones": [{"number": "+44 20 7946 0000", "label": "work"}], "tags": ["vip"], "lifecycle_stage": "acquisition"})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = ContactView,
             headers(("Location" = String, description = "URL of the new contact"), ("ETag" = String, description = "Version"))),
         (status = 400, description = "Malformed JSON, unknown field or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not create contacts (for that owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Looks like an existing contact (see `duplicates`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field values, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -270,7 +272,7 @@ fn check_company(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    _: web::Query<NoParams>,
+    params: web::Query<crate::routes::merge::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -280,8 +282,10 @@ pub async fn create(
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ContactData::apply(None, changes))?;
-    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, |conn, caller, data| {
-        check_company(conn, caller, data.company_id.as_deref())
+    let allow_duplicate = params.allow_duplicate;
+    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, move |conn, caller, data| {
+        check_company(conn, caller, data.company_id.as_deref())?;
+        crate::routes::merge::check_new_contact(conn, caller, data, allow_duplicate)
     })
     .await
 }
@@ -290,9 +294,10 @@ pub async fn create(
 #[utoipa::path(
     get, path = "/api/v1/contacts/{id}", tag = "contacts", operation_id = "get_contact",
     summary = "Get a contact",
-    description = "Answers 404 both for contacts that do not exist and for ones the caller may not see.",
+    description = "Answers 404 both for contacts that do not exist and for ones the caller may not see. A contact merged into another answers 301 with `Location` naming the survivor.",
     params(("id" = String, Path, description = "Contact id"), NoParams),
     responses(
+        (status = 301, description = "Merged into another contact", headers(("Location" = String, description = "URL of the surviving contact"))),
         (status = 200, description = "The contact; `ETag` is its version", body = ContactView, headers(("ETag" = String, description = "Version"))),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such contact, or not visible", body = Problem, content_type = "application/problem+json"),

@@ -176,6 +176,7 @@ pub static DEALS: RecordKind<DealData> = RecordKind {
     soft_delete: deals::soft_delete,
     restore: deals::restore,
     created: deal_created,
+    moved: records::never_moved,
 };
 
 /// The pipeline a deal goes to: the one named, or the first one.

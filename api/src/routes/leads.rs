@@ -229,6 +229,7 @@ pub static LEADS: RecordKind<LeadData> = RecordKind {
     soft_delete: leads::soft_delete,
     restore: leads::restore,
     created: records::nothing_follows,
+    moved: records::never_moved,
 };
 
 records::record_list_params!(
@@ -583,7 +584,7 @@ fn convert_in(
             };
             let company = CompanyData::apply(None, changes)?;
             principal.may_create(Module::Companies, company.ownership())?;
-            let company = companies::insert(conn, &company, now)?;
+            let company = companies::create(conn, &company, now)?;
             let view = CompanyView::from(company.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
             Some(company)
@@ -619,7 +620,7 @@ fn convert_in(
             };
             let contact = ContactData::apply(None, changes)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
-            let contact = contacts::insert(conn, &contact, now)?;
+            let contact = contacts::create(conn, &contact, now)?;
             let view = ContactView::from(contact.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
             contact
@@ -678,8 +679,8 @@ fn convert_in(
     let mut targets = vec![RecordRef { record_type: RecordType::Contact, id: contact.id.clone() }];
     targets.extend(company_id.map(|id| RecordRef { record_type: RecordType::Company, id }));
     targets.extend(deal.as_ref().map(|d| RecordRef { record_type: RecordType::Deal, id: d.id.clone() }));
-    activities::copy_links(conn, &from, &targets)?;
-    tasks::copy_links(conn, &from, &targets)?;
+    activities::relink(conn, &from, &targets, true)?;
+    tasks::relink(conn, &from, &targets, true)?;
     Ok(ConvertedView {
         lead: LeadView::from(updated),
         contact: ContactView::from(contact),

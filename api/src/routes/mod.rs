@@ -13,6 +13,7 @@ pub mod deals;
 pub mod forms;
 pub mod health;
 pub mod leads;
+pub mod merge;
 pub mod pipelines;
 pub mod roles;
 pub mod rules;
@@ -39,7 +40,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(activities::routes)
         .configure(tasks::routes)
         .configure(timelines)
-        .configure(audit::routes);
+        .configure(audit::routes)
+        .configure(merge::routes);
 }
 
 /// Timelines of the record types that existed before leads and deals.

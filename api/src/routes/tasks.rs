@@ -144,6 +144,7 @@ pub static TASKS: RecordKind<TaskData> = RecordKind {
     soft_delete: tasks::soft_delete,
     restore: tasks::restore,
     created: records::nothing_follows,
+    moved: records::never_moved,
 };
 
 /// Creates a task; as a follow-up it names the activity and, unless told otherwise, its links.

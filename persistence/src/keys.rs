@@ -1,0 +1,83 @@
+//! The keys duplicate detection matches on (`record_keys`), kept with each save.
+
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use domain::duplicates::{DuplicateReason, MatchKey};
+
+use crate::error::StoreResult;
+use crate::schema::record_keys;
+use crate::{Db, DbConnection};
+
+/// Makes the stored keys of a record exactly `keys`.
+pub fn replace(conn: &mut DbConnection, record_type: &str, id: &str, keys: &[MatchKey]) -> StoreResult<()> {
+    diesel::delete(
+        record_keys::table.filter(record_keys::record_type.eq(record_type)).filter(record_keys::record_id.eq(id)),
+    )
+    .execute(conn)?;
+    let mut stored: Vec<&MatchKey> = Vec::new();
+    for key in keys {
+        if stored.iter().any(|k| k.reason == key.reason && k.value == key.value) {
+            continue;
+        }
+        diesel::insert_into(record_keys::table)
+            .values((
+                record_keys::record_type.eq(record_type),
+                record_keys::record_id.eq(id),
+                record_keys::kind.eq(key.reason.as_str()),
+                record_keys::value.eq(&key.value),
+            ))
+            .execute(conn)?;
+        stored.push(key);
+    }
+    Ok(())
+}
+
+type KeyPredicate = Box<dyn BoxableExpression<record_keys::table, Db, SqlType = Bool>>;
+
+/// Records of `record_type` (other than `exclude`) sharing any of `keys`, with the reason,
+/// at most `limit` rows; deleted and merged records are the caller's to drop.
+pub fn matching(
+    conn: &mut DbConnection,
+    record_type: &str,
+    keys: &[MatchKey],
+    exclude: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<(String, DuplicateReason)>> {
+    let mut any: Option<KeyPredicate> = None;
+    for key in keys {
+        let this: KeyPredicate =
+            Box::new(record_keys::kind.eq(key.reason.as_str()).and(record_keys::value.eq(key.value.clone())));
+        any = Some(match any {
+            None => this,
+            Some(previous) => Box::new(previous.or(this)),
+        });
+    }
+    let Some(any) = any else {
+        return Ok(Vec::new());
+    };
+    let mut query = record_keys::table
+        .filter(record_keys::record_type.eq(record_type.to_owned()))
+        .filter(any)
+        .select((record_keys::record_id, record_keys::kind))
+        .order((record_keys::record_id.asc(), record_keys::kind.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(exclude) = exclude {
+        query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
+    }
+    let rows: Vec<(String, String)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, kind)| {
+            let reason = [
+                DuplicateReason::SameEmail,
+                DuplicateReason::SamePhone,
+                DuplicateReason::SameDomain,
+                DuplicateReason::SimilarName,
+            ]
+            .into_iter()
+            .find(|r| r.as_str() == kind)?;
+            Some((id, reason))
+        })
+        .collect())
+}

@@ -26,6 +26,7 @@ use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::{COMPANIES, CompanyView};
 use crate::routes::contacts::{CONTACTS, ContactView};
 use crate::routes::deals::{self, DealView};
+use crate::routes::merge;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::sales;
 use crate::state::AppState;
@@ -528,6 +529,11 @@ pub struct ConvertInput {
     /// Create a deal too.
     #[validate(nested)]
     pub deal: Option<ConvertDealInput>,
+    /// Create the contact and company even when they look like existing ones (otherwise
+    /// 409 names those in `duplicates`, to be linked with `contact_id` / `company_id`).
+    #[serde(default)]
+    #[schema(default = false)]
+    pub allow_duplicate: bool,
 }
 
 fn yes() -> bool {
@@ -584,6 +590,7 @@ fn convert_in(
             };
             let company = CompanyData::apply(None, changes)?;
             principal.may_create(Module::Companies, company.ownership())?;
+            merge::check_new_company(conn, caller, &company, input.allow_duplicate)?;
             let company = companies::create(conn, &company, now)?;
             let view = CompanyView::from(company.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
@@ -620,6 +627,7 @@ fn convert_in(
             };
             let contact = ContactData::apply(None, changes)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
+            merge::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
             let contact = contacts::create(conn, &contact, now)?;
             let view = ContactView::from(contact.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
@@ -692,7 +700,7 @@ fn convert_in(
 /// Converts a lead into a contact, a company and optionally a deal, in one transaction.
 #[utoipa::path(
     post, path = "/api/v1/leads/{id}/convert", tag = "leads", operation_id = "convert_lead", summary = "Convert a lead",
-    description = "In one transaction: creates (or links to) a contact and a company, optionally creates a deal in a pipeline, marks the lead `converted` with links to what it became, and links the lead's activities and tasks to the new records (they stay on the lead too). A converted lead cannot be converted again (409); neither can an unqualified one.",
+    description = "In one transaction: creates (or links to) a contact and a company, optionally creates a deal in a pipeline, marks the lead `converted` with links to what it became, and links the lead's activities and tasks to the new records (they stay on the lead too). A converted lead cannot be converted again (409); neither can an unqualified one. A contact or company that looks like one the caller can see is refused with 409 naming it in `duplicates`: link it with `contact_id` / `company_id`, or send `allow_duplicate`.",
     params(("id" = String, Path, description = "Lead id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the conversion is based on"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: a retry gets the first answer")),
     request_body(content = ConvertInput, example = json!({"deal": {"name": "Engines: 40 licences", "amount": {"amount_minor": 4000000, "currency": "EUR"}, "expected_close_date": "2026-12-15"}})),

@@ -42,6 +42,15 @@ on_both_backends! {
         app.post("/api/v1/contacts", &rep, &json!({"first_name": "Ada", "emails": [{"email": "ada@acme.example"}]})).await.assert_status(201);
         app.get(&format!("/api/v1/contacts/{ada}/duplicates"), &rep).await.assert_problem(404);
         app.post("/api/v1/contacts?allow_duplicate=maybe", &admin, &json!({"first_name": "X"})).await.assert_problem(400);
+
+        // Converting a lead who is already a contact names the contact to link instead.
+        let lead = app.post("/api/v1/leads", &admin, &json!({"first_name": "Ada", "email": "ada@acme.example"})).await.assert_status(201).str("id");
+        let convert = format!("/api/v1/leads/{lead}/convert");
+        let refused = app.post(&convert, &admin, &json!({})).await.assert_problem(409);
+        assert!(refused.body["duplicates"].as_array().is_some_and(|d| d.iter().any(|x| x["id"] == json!(ada))));
+        assert_eq!(app.get(&format!("/api/v1/leads/{lead}"), &admin).await.assert_status(200).body["status"], "new");
+        let linked = app.post(&convert, &admin, &json!({"contact_id": ada})).await.assert_status(200);
+        assert_eq!(linked.body["lead"]["conversion"]["contact_id"], json!(ada));
     }
 
     async fn merging_contacts_moves_their_history_to_the_survivor_and_leaves_a_tombstone(backend) {

@@ -54,9 +54,7 @@ impl AuditAction {
 /// One field's value before and after a change (`null` when absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldChange {
-    #[schema(value_type = Object)]
     pub from: Value,
-    #[schema(value_type = Object)]
     pub to: Value,
 }
 

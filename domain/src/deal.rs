@@ -231,7 +231,7 @@ impl DealData {
         let close_reason = patch_text(e, "close_reason", changes.close_reason.clone(), base.close_reason.clone(), 500);
         let close_reason = match (kind, changes.close_reason) {
             (StageKind::Lost, _) => close_reason,
-            (_, Patch::Set(_)) => {
+            (_, Patch::Set(reason)) if !reason.trim().is_empty() => {
                 e.push(FieldError::new("close_reason", "only_when_lost", "only a lost deal has a close reason"));
                 None
             }

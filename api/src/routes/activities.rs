@@ -79,7 +79,7 @@ impl From<Activity> for ActivityView {
 pub struct ActivityInput {
     /// Required on create.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<ActivityType>)]
+    #[schema(value_type = ActivityType)]
     pub activity_type: Option<Option<ActivityType>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[validate(length(max = 200))]

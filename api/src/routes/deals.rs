@@ -91,7 +91,7 @@ impl From<Deal> for DealView {
 pub struct DealInput {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[validate(length(max = 200))]
-    #[schema(value_type = Option<String>, max_length = 200, example = "Analytical Engines: 40 licences")]
+    #[schema(value_type = String, max_length = 200, example = "Analytical Engines: 40 licences")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
@@ -102,11 +102,11 @@ pub struct DealInput {
     pub expected_close_date: Option<Option<NaiveDate>>,
     /// Defaults to the first pipeline on create.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub pipeline_id: Option<Option<String>>,
     /// A stage of the deal's pipeline; defaults to its first open stage when the deal enters it.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub stage_id: Option<Option<String>>,
     /// Defaults to the caller on create.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]

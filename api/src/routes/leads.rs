@@ -171,7 +171,7 @@ pub struct LeadInput {
     pub campaign: Option<Option<String>>,
     /// Moves along the allowed transitions only; `converted` needs POST …/convert.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<LeadStatus>)]
+    #[schema(value_type = LeadStatus)]
     pub status: Option<Option<LeadStatus>>,
     /// Without it on create, the assignment rules decide (else the caller).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]

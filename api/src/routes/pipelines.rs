@@ -102,7 +102,7 @@ pub struct PipelineInput {
     #[schema(example = "Renewals", max_length = 200)]
     pub name: String,
     /// 1 to 30 stages in order, at least one open; names unique.
-    #[schema(max_items = 30)]
+    #[schema(min_items = 1, max_items = 30)]
     pub stages: Vec<StageInput>,
 }
 

@@ -77,7 +77,7 @@ pub struct TaskInput {
     /// Required on create.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[validate(length(max = 200))]
-    #[schema(value_type = Option<String>, max_length = 200, example = "Send the proposal")]
+    #[schema(value_type = String, max_length = 200, example = "Send the proposal")]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[validate(length(max = 10000))]
@@ -92,7 +92,7 @@ pub struct TaskInput {
     pub priority: Option<Option<Priority>>,
     /// Default `open`; `done` stamps `completed_at`.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<TaskStatus>)]
+    #[schema(value_type = TaskStatus)]
     pub status: Option<Option<TaskStatus>>,
     /// Defaults to the caller on create.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]

@@ -62,12 +62,16 @@ pub fn assign(
     Ok(())
 }
 
-/// A lead's score as the current rules and its events give it.
-pub fn explain_score(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<ScoreExplanation, ApiError> {
-    let rules: Vec<(String, ScoringRule)> = definitions::list::<ScoringRule>(conn, Kind::ScoringRule)?
+fn scoring_rules(conn: &mut DbConnection) -> Result<Vec<(String, ScoringRule)>, ApiError> {
+    Ok(definitions::list::<ScoringRule>(conn, Kind::ScoringRule)?
         .into_iter()
         .map(|definition| (definition.id, definition.body))
-        .collect();
+        .collect())
+}
+
+/// A lead's score as the current rules and its events give it.
+pub fn explain_score(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<ScoreExplanation, ApiError> {
+    let rules = scoring_rules(conn)?;
     let events = leads::events(conn, lead_id)?;
     Ok(domain::lead::score(&rules, data, &events, Utc::now()))
 }
@@ -81,14 +85,20 @@ pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Resul
     Ok(score)
 }
 
-/// Rescores every open lead (after the scoring rules changed).
+/// Rescores every open lead (after the scoring rules changed): the rules and the leads are
+/// read once; each lead's events are one query.
 pub fn rescore_all(conn: &mut DbConnection) -> Result<usize, ApiError> {
-    let ids = leads::open_ids(conn)?;
-    for id in &ids {
-        let lead = leads::find(conn, id, &domain::access::Visibility::Everything)?;
-        rescore(conn, id, &lead.data)?;
+    let rules = scoring_rules(conn)?;
+    let open = leads::open_leads(conn)?;
+    let now = Utc::now();
+    for lead in &open {
+        let events = leads::events(conn, &lead.id)?;
+        let score = domain::lead::score(&rules, &lead.data, &events, now).score;
+        if score != lead.data.score {
+            leads::set_score(conn, &lead.id, score)?;
+        }
     }
-    Ok(ids.len())
+    Ok(open.len())
 }
 
 /// Records a lead's status change.

@@ -180,26 +180,30 @@ pub struct StageFigures {
     pub totals: Vec<(String, i64)>,
 }
 
-/// Figures for one stage of a board: counted in the database, summed per currency here
-/// (a BIGINT sum is NUMERIC on PostgreSQL, which has no lossless i64 mapping).
+/// Figures per stage of the visible live deals the filters select, in one query: one small
+/// row per deal, summed here (a BIGINT sum is NUMERIC on PostgreSQL, which has no lossless
+/// i64 mapping).
 pub fn stage_figures(
     conn: &mut DbConnection,
     visibility: &Visibility,
     filters: &DealFilters,
-) -> StoreResult<StageFigures> {
-    let count: i64 = filtered(visibility, filters).count().get_result(conn)?;
-    let amounts: Vec<(Option<String>, Option<i64>)> = filtered(visibility, filters)
-        .filter(deals::amount_minor.is_not_null())
-        .select((deals::currency, deals::amount_minor))
-        .load(conn)?;
-    let mut totals: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    for (currency, amount) in amounts {
+) -> StoreResult<std::collections::BTreeMap<String, StageFigures>> {
+    let rows: Vec<(String, Option<String>, Option<i64>)> =
+        filtered(visibility, filters).select((deals::stage_id, deals::currency, deals::amount_minor)).load(conn)?;
+    let mut sums: std::collections::BTreeMap<String, (i64, std::collections::BTreeMap<String, i64>)> =
+        std::collections::BTreeMap::new();
+    for (stage_id, currency, amount) in rows {
+        let (count, totals) = sums.entry(stage_id).or_default();
+        *count += 1;
         if let (Some(currency), Some(amount)) = (currency, amount) {
             let total = totals.entry(currency).or_default();
             *total = total.saturating_add(amount);
         }
     }
-    Ok(StageFigures { count, totals: totals.into_iter().collect() })
+    Ok(sums
+        .into_iter()
+        .map(|(stage, (count, totals))| (stage, StageFigures { count, totals: totals.into_iter().collect() }))
+        .collect())
 }
 
 /// Amount, currency, expected close, closed at, stage kind and stage probability.

@@ -220,13 +220,13 @@ pub fn events(conn: &mut DbConnection, lead_id: &str) -> StoreResult<Vec<LeadEve
     Ok(rows.into_iter().map(|(event_type, at)| LeadEvent { event_type, occurred_at: from_db_time(at) }).collect())
 }
 
-/// Ids of live leads that are not converted, for rescoring after a rule change.
-pub fn open_ids(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
-    Ok(leads::table
+/// Live leads that are not converted, for rescoring after a rule change.
+pub fn open_leads(conn: &mut DbConnection) -> StoreResult<Vec<Lead>> {
+    let rows: Vec<LeadRow> = leads::table
         .filter(leads::deleted_at.is_null())
         .filter(leads::status.ne(enum_text(&LeadStatus::Converted)?))
-        .select(leads::id)
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter().map(LeadRow::into_domain).collect()
 }
 
 /// Soft-deleted leads whose retention ended before `cutoff`, removed for good.

@@ -465,17 +465,17 @@ pub async fn board(
     let (pipeline, columns) = state
         .read(move |conn| {
             let pipeline = pipelines::find(conn, &id).map_err(not_found)?;
+            let in_pipeline = DealFilters {
+                common: CommonFilters { owner_id: params.owner_id.clone(), ..Default::default() },
+                pipeline_id: Some(pipeline.pipeline.id.clone()),
+                ..Default::default()
+            };
+            let mut figures = deals::stage_figures(conn, &visibility, &in_pipeline)?;
             let mut columns = Vec::new();
             for stage in &pipeline.pipeline.stages {
-                let filters = DealFilters {
-                    common: CommonFilters { owner_id: params.owner_id.clone(), ..Default::default() },
-                    pipeline_id: Some(pipeline.pipeline.id.clone()),
-                    stage_id: Some(stage.id.clone()),
-                    ..Default::default()
-                };
-                let figures = deals::stage_figures(conn, &visibility, &filters)?;
-                let deals = deals::list(conn, &visibility, &filters, &request)?;
-                columns.push((figures, deals));
+                let in_stage = DealFilters { stage_id: Some(stage.id.clone()), ..in_pipeline.clone() };
+                let deals = deals::list(conn, &visibility, &in_stage, &request)?;
+                columns.push((figures.remove(&stage.id).unwrap_or_default(), deals));
             }
             Ok((pipeline, columns))
         })

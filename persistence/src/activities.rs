@@ -211,28 +211,25 @@ pub fn timeline(
 /// Links every activity linked to `from` to `to` as well; `keep_from: false` drops the link
 /// to `from` (a merged record's history moves to the survivor; a converted lead keeps its own).
 pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_from: bool) -> StoreResult<usize> {
-    let ids = links::items_linked_to(conn, LinkOwner::Activity, from.record_type, std::slice::from_ref(&from.id))?;
-    for id in &ids {
-        let Ok(activity) = find_any(conn, id) else { continue };
-        let mut data = activity.data;
-        data.links.retain(|link| keep_from || link != from);
-        for link in to {
-            if !data.links.contains(link) {
-                data.links.push(link.clone());
-            }
-        }
-        diesel::update(activities::table.filter(activities::id.eq(id)))
-            .set(activities::links.eq(serde_json::to_string(&data.links)?))
-            .execute(conn)?;
-        links::replace(conn, LinkOwner::Activity, id, &data.links)?;
-    }
-    Ok(ids.len())
-}
-
-/// An activity live or deleted.
-fn find_any(conn: &mut DbConnection, id: &str) -> StoreResult<Activity> {
-    let row: ActivityRow = activities::table.filter(activities::id.eq(id)).first(conn)?;
-    row.into_domain()
+    links::relink_items(
+        conn,
+        LinkOwner::Activity,
+        from,
+        to,
+        keep_from,
+        |conn, id| {
+            let stored: String =
+                activities::table.filter(activities::id.eq(id)).select(activities::links).first(conn)?;
+            let new: Vec<RecordRef> = serde_json::from_str(&stored)?;
+            Ok(new)
+        },
+        |conn, id, links| {
+            diesel::update(activities::table.filter(activities::id.eq(id)))
+                .set(activities::links.eq(serde_json::to_string(links)?))
+                .execute(conn)?;
+            Ok(())
+        },
+    )
 }
 
 /// Soft-deleted activities whose retention ended before `cutoff`, removed for good.

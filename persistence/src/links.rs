@@ -63,6 +63,33 @@ pub fn items_linked_to(
         .load(conn)?)
 }
 
+/// Rewrites the links of every item of `owner` linked to `from`: adds `to` and, unless
+/// `keep_from`, drops `from`. `load` and `store` read and write the item's own `links` column;
+/// `record_links` is kept in step here.
+pub(crate) fn relink_items(
+    conn: &mut DbConnection,
+    owner: LinkOwner,
+    from: &RecordRef,
+    to: &[RecordRef],
+    keep_from: bool,
+    load: impl Fn(&mut DbConnection, &str) -> StoreResult<Vec<RecordRef>>,
+    store: impl Fn(&mut DbConnection, &str, &[RecordRef]) -> StoreResult<()>,
+) -> StoreResult<usize> {
+    let ids = items_linked_to(conn, owner, from.record_type, std::slice::from_ref(&from.id))?;
+    for id in &ids {
+        let mut links = load(conn, id)?;
+        links.retain(|link| keep_from || link != from);
+        for link in to {
+            if !links.contains(link) {
+                links.push(link.clone());
+            }
+        }
+        store(conn, id, &links)?;
+        replace(conn, owner, id, &links)?;
+    }
+    Ok(ids.len())
+}
+
 /// One recorded change of a stage or status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordChange {

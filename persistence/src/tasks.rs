@@ -192,22 +192,24 @@ pub fn due_reminders(
 /// Links every task linked to `from` to `to` as well; `keep_from: false` drops the link to
 /// `from` (see `activities::relink`).
 pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_from: bool) -> StoreResult<usize> {
-    let ids = links::items_linked_to(conn, LinkOwner::Task, from.record_type, std::slice::from_ref(&from.id))?;
-    for id in &ids {
-        let row: TaskRow = tasks::table.filter(tasks::id.eq(id)).first(conn)?;
-        let mut data = row.into_domain()?.data;
-        data.links.retain(|link| keep_from || link != from);
-        for link in to {
-            if !data.links.contains(link) {
-                data.links.push(link.clone());
-            }
-        }
-        diesel::update(tasks::table.filter(tasks::id.eq(id)))
-            .set(tasks::links.eq(serde_json::to_string(&data.links)?))
-            .execute(conn)?;
-        links::replace(conn, LinkOwner::Task, id, &data.links)?;
-    }
-    Ok(ids.len())
+    links::relink_items(
+        conn,
+        LinkOwner::Task,
+        from,
+        to,
+        keep_from,
+        |conn, id| {
+            let stored: String = tasks::table.filter(tasks::id.eq(id)).select(tasks::links).first(conn)?;
+            let new: Vec<RecordRef> = serde_json::from_str(&stored)?;
+            Ok(new)
+        },
+        |conn, id, links| {
+            diesel::update(tasks::table.filter(tasks::id.eq(id)))
+                .set(tasks::links.eq(serde_json::to_string(links)?))
+                .execute(conn)?;
+            Ok(())
+        },
+    )
 }
 
 /// Soft-deleted tasks whose retention ended before `cutoff`, removed for good.

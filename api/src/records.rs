@@ -7,7 +7,9 @@
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module, Visibility};
+use domain::activity::RecordType;
 use domain::audit::AuditAction;
+use domain::custom::{CustomValueError, CustomValues, WithCustomFields};
 use domain::record::{Owned, Patch, Stored};
 use persistence::{DbConnection, StoreError, StoreResult};
 use serde::Serialize;
@@ -37,6 +39,90 @@ pub struct RecordKind<D: 'static> {
     pub created: fn(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError>,
     /// Where a record merged into another went.
     pub moved: fn(&mut DbConnection, &str) -> StoreResult<Option<String>>,
+    /// Where the record keeps custom field values, if its type has custom fields.
+    pub custom: Option<CustomFieldsOf<D>>,
+}
+
+/// A record type's custom fields: which definitions apply and where the values live.
+pub struct CustomFieldsOf<D> {
+    pub record_type: RecordType,
+    pub values: fn(&mut D) -> &mut CustomValues,
+}
+
+/// Something a client sent (new record data, or how to change one) and the merge-patch of
+/// custom field values that came with it.
+pub struct WithCustom<T> {
+    pub data: T,
+    pub custom: Patch<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How to change a record, with the custom values patch that came with it; the signature
+/// given here lets the closure borrow its arguments for any lifetime.
+pub fn changes<D, A>(custom: Patch<serde_json::Map<String, serde_json::Value>>, apply: A) -> WithCustom<A>
+where
+    A: FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError>,
+{
+    WithCustom { data: apply, custom }
+}
+
+/// The custom fields of record data that carries them.
+pub const fn custom_fields_of<D: WithCustomFields>(record_type: RecordType) -> Option<CustomFieldsOf<D>> {
+    Some(CustomFieldsOf { record_type, values: D::custom_values_mut })
+}
+
+/// Maps refused custom values: an unknown key is a mistake of shape (400), a bad value 422.
+pub fn custom_value_error(error: CustomValueError) -> ApiError {
+    match error {
+        CustomValueError::Unknown(key) => ApiError::bad_field(
+            &format!("custom_fields.{key}"),
+            "unknown_field",
+            "is not a custom field of this record type (see GET /api/v1/custom-fields)",
+        ),
+        CustomValueError::Invalid(errors) => errors.into(),
+    }
+}
+
+/// Fills the defaults of a record type's custom fields into a record made by the system
+/// (a form submission, a conversion), where a missing required value cannot be asked for.
+pub fn fill_custom_defaults<D>(conn: &mut DbConnection, kind: &RecordKind<D>, data: &mut D) -> Result<(), ApiError> {
+    if let Some(custom) = &kind.custom {
+        let definitions = persistence::custom_fields::for_type(conn, custom.record_type)?;
+        let values = (custom.values)(data);
+        *values = values.with_defaults(&definitions);
+    }
+    Ok(())
+}
+
+/// Sets a record's custom values from a create or merge-patch (`null` for the whole object
+/// clears every value), checked against the record type's live definitions.
+pub fn apply_custom_values<D>(
+    conn: &mut DbConnection,
+    kind: &RecordKind<D>,
+    data: &mut D,
+    patch: &Patch<serde_json::Map<String, serde_json::Value>>,
+    creating: bool,
+) -> Result<(), ApiError> {
+    let Some(custom) = &kind.custom else {
+        return match patch {
+            Patch::Set(map) => match map.keys().next() {
+                Some(key) => Err(custom_value_error(CustomValueError::Unknown(key.clone()))),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+    };
+    if !creating && !patch.is_given() {
+        return Ok(());
+    }
+    let definitions = persistence::custom_fields::for_type(conn, custom.record_type)?;
+    let values = (custom.values)(data);
+    let changes = match patch {
+        Patch::Keep => None,
+        Patch::Clear => Some(values.iter().map(|(key, _)| (key.clone(), serde_json::Value::Null)).collect()),
+        Patch::Set(map) => Some(map.clone()),
+    };
+    *values = values.apply(&definitions, changes.as_ref(), creating).map_err(custom_value_error)?;
+    Ok(())
 }
 
 /// For record types that are never merged.
@@ -105,7 +191,7 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
 }
 
 /// POST: checks the grant for the new record's owner, then inserts it once per
-/// idempotency key. `check` verifies the type's own references before the insert; the
+/// idempotency key, with its custom values (`custom`) checked and defaults filled. `check` verifies the type's own references before the insert; the
 /// kind's `created` records what follows after it. Both run in the insert's transaction,
 /// so an error from either leaves nothing behind.
 pub async fn create<D, V, B>(
@@ -114,7 +200,7 @@ pub async fn create<D, V, B>(
     caller: &Caller,
     key: IdempotencyKey,
     body: &B,
-    data: D,
+    input: WithCustom<D>,
     check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -122,10 +208,12 @@ where
     V: Serialize + From<Stored<D>>,
     B: Serialize,
 {
-    caller.principal.may_create(kind.module, data.ownership())?;
+    caller.principal.may_create(kind.module, input.data.ownership())?;
     let route = format!("POST /api/v1/{}", kind.collection);
     let for_check = caller.clone();
     create_idempotently(state, caller, key, &route, body, move |conn| {
+        let WithCustom { mut data, custom } = input;
+        apply_custom_values(conn, kind, &mut data, &custom, true)?;
         let ownership = data.ownership();
         check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
         check(conn, &for_check, &data)?;
@@ -141,7 +229,8 @@ where
 }
 
 /// PATCH: in one transaction, re-reads the record, checks the edit grant and `If-Match`,
-/// applies the changes (`apply` returns the new data, validated), re-checks ownership and
+/// applies the changes (`apply` returns the new data, validated; `custom` patches the
+/// custom field values), re-checks ownership and
 /// references when they change (`check` gets the record id, the data before and after, and
 /// may record what follows from the change), and writes the new version.
 pub async fn update<D, V>(
@@ -150,7 +239,7 @@ pub async fn update<D, V>(
     caller: Caller,
     id: String,
     if_match: IfMatch,
-    apply: impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError> + Send + 'static,
+    apply: WithCustom<impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError> + Send + 'static>,
     check: impl FnOnce(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -163,7 +252,8 @@ where
             let current = kind.find_visible(conn, &caller, &id)?;
             principal.may(kind.module, Action::Edit, current.data.ownership())?;
             if_match.check(current.version)?;
-            let data = apply(conn, &id, &current.data)?;
+            let mut data = (apply.data)(conn, &id, &current.data)?;
+            apply_custom_values(conn, kind, &mut data, &apply.custom, false)?;
             let (before, after) = (current.data.ownership(), data.ownership());
             if before.owner_id != after.owner_id || before.team_id != after.team_id {
                 principal.may(kind.module, Action::Edit, after).map_err(|_| {

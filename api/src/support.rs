@@ -224,18 +224,6 @@ pub fn check_owner_and_team(
     Ok(())
 }
 
-/// A `custom_fields` object must be empty until custom fields are defined.
-pub fn check_custom_fields(value: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), ApiError> {
-    match value.and_then(|map| map.keys().next()) {
-        Some(key) => Err(ApiError::bad_field(
-            &format!("custom_fields.{key}"),
-            "unknown_field",
-            "is not a defined custom field; none are defined for this record type yet",
-        )),
-        None => Ok(()),
-    }
-}
-
 /// The page size of a list paged by id (users, teams).
 pub fn id_page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     let limit = Limit::parse(limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;

@@ -29,6 +29,8 @@ pub struct CompanyData {
     pub owner_id: Option<String>,
     pub team_id: Option<String>,
     pub tags: Tags,
+    /// Values of admin-defined custom fields.
+    pub custom_fields: crate::custom::CustomValues,
 }
 
 /// A create or merge-patch of a company, as raw client values.
@@ -114,6 +116,7 @@ impl CompanyData {
             owner_id,
             team_id,
             tags,
+            custom_fields: base.custom_fields,
         })
     }
 
@@ -124,13 +127,17 @@ impl CompanyData {
 
     /// Everything `q` searches: name, domain, phone, industry.
     pub fn search_text(&self) -> String {
-        search_text([
-            Some(self.name.as_str()),
-            self.domain.as_deref(),
-            self.phone.as_deref(),
-            self.phone.as_deref().map(|p| p.trim_start_matches('+')),
-            self.industry.as_deref(),
-        ])
+        search_text(
+            [
+                Some(self.name.as_str()),
+                self.domain.as_deref(),
+                self.phone.as_deref(),
+                self.phone.as_deref().map(|p| p.trim_start_matches('+')),
+                self.industry.as_deref(),
+            ]
+            .into_iter()
+            .chain(self.custom_fields.search_parts().iter().map(|p| Some(p.as_str()))),
+        )
     }
 }
 

@@ -117,6 +117,8 @@ pub struct ContactData {
     pub source: Option<Source>,
     pub lifecycle_stage: Option<LifecycleStage>,
     pub notes: Option<String>,
+    /// Values of admin-defined custom fields.
+    pub custom_fields: crate::custom::CustomValues,
 }
 
 /// A create or merge-patch of a contact, as raw client values.
@@ -253,6 +255,7 @@ impl ContactData {
             source: changes.source.resolve(base.source),
             lifecycle_stage: changes.lifecycle_stage.resolve(base.lifecycle_stage),
             notes: notes.resolve(base.notes),
+            custom_fields: base.custom_fields,
         };
         if errors.is_empty() && data.first_name.is_none() && data.last_name.is_none() && data.emails.is_empty() {
             errors.push(FieldError::new(
@@ -283,7 +286,8 @@ impl ContactData {
                 .into_iter()
                 .chain(self.emails.iter().map(|e| Some(e.email.as_str())))
                 .chain(self.phones.iter().map(|p| Some(p.number.as_str())))
-                .chain(phones_digits.into_iter().map(Some)),
+                .chain(phones_digits.into_iter().map(Some))
+                .chain(self.custom_fields.search_parts().iter().map(|p| Some(p.as_str()))),
         )
     }
 }

@@ -153,6 +153,8 @@ pub struct DealData {
     /// The lead this deal was converted from.
     pub lead_id: Option<String>,
     pub tags: Tags,
+    /// Values of admin-defined custom fields.
+    pub custom_fields: crate::custom::CustomValues,
 }
 
 /// A create or merge-patch of a deal, as raw client values.
@@ -269,6 +271,7 @@ impl DealData {
             closed_at,
             lead_id: base.lead_id,
             tags: patch_tags(e, changes.tags, base.tags),
+            custom_fields: base.custom_fields,
         };
         errors.into_result(|| data)
     }
@@ -280,7 +283,11 @@ impl DealData {
 
     /// Everything `q` searches: name and next step.
     pub fn search_text(&self) -> String {
-        search_text([Some(self.name.as_str()), self.next_step.as_deref()])
+        search_text(
+            [Some(self.name.as_str()), self.next_step.as_deref()]
+                .into_iter()
+                .chain(self.custom_fields.search_parts().iter().map(|p| Some(p.as_str()))),
+        )
     }
 }
 

@@ -246,6 +246,7 @@ pub fn merge_contacts(
         tags: merged_tags(records.iter().map(|(_, c)| c.tags.clone()), e),
         emails,
         phones,
+        custom_fields: merged_custom_fields(records.iter().map(|(_, c)| &c.custom_fields)),
     };
     errors.into_result(|| data)
 }
@@ -274,8 +275,18 @@ pub fn merge_companies(
         owner_id: pick("owner_id", choices, records, e, |c| c.owner_id.clone()),
         team_id: pick("team_id", choices, records, e, |c| c.team_id.clone()),
         tags: merged_tags(records.iter().map(|(_, c)| c.tags.clone()), e),
+        custom_fields: merged_custom_fields(records.iter().map(|(_, c)| &c.custom_fields)),
     };
     errors.into_result(|| data)
+}
+
+/// The survivor's (first record's) custom values, with the keys it lacks filled from the others.
+fn merged_custom_fields<'a>(all: impl Iterator<Item = &'a crate::custom::CustomValues>) -> crate::custom::CustomValues {
+    let mut merged = crate::custom::CustomValues::default();
+    for values in all {
+        merged.fill_from(values);
+    }
+    merged
 }
 
 #[cfg(test)]

@@ -106,6 +106,8 @@ pub struct LeadData {
     pub tags: Tags,
     pub notes: Option<String>,
     pub conversion: Option<Conversion>,
+    /// Values of admin-defined custom fields.
+    pub custom_fields: crate::custom::CustomValues,
 }
 
 /// A create or merge-patch of a lead, as raw client values.
@@ -225,6 +227,7 @@ impl LeadData {
             tags,
             notes,
             conversion: base.conversion,
+            custom_fields: base.custom_fields,
         };
         if errors.is_empty()
             && data.first_name.is_none()
@@ -260,15 +263,19 @@ impl LeadData {
 
     /// Everything `q` searches: names, email, phone, company.
     pub fn search_text(&self) -> String {
-        search_text([
-            self.first_name.as_deref(),
-            self.last_name.as_deref(),
-            self.email.as_deref(),
-            self.phone.as_deref(),
-            self.phone.as_deref().map(|p| p.trim_start_matches('+')),
-            self.company_name.as_deref(),
-            self.job_title.as_deref(),
-        ])
+        search_text(
+            [
+                self.first_name.as_deref(),
+                self.last_name.as_deref(),
+                self.email.as_deref(),
+                self.phone.as_deref(),
+                self.phone.as_deref().map(|p| p.trim_start_matches('+')),
+                self.company_name.as_deref(),
+                self.job_title.as_deref(),
+            ]
+            .into_iter()
+            .chain(self.custom_fields.search_parts().iter().map(|p| Some(p.as_str()))),
+        )
     }
 
     /// The domain part of the email, for conditions.

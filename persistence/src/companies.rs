@@ -13,6 +13,7 @@ use crate::schema::{companies, contacts};
 use crate::{DbConnection, from_db_time, to_db_time};
 
 crate::records::record_queries!(companies, CompanyRow, CompanyData, CompanyColumns);
+crate::records::searchable_records!(companies, CompanyRow, CompanyData, domain::activity::RecordType::Company);
 
 /// A company as stored.
 pub type Company = Stored<CompanyData>;
@@ -40,7 +41,7 @@ struct CompanyRow {
     owner_id: Option<String>,
     team_id: Option<String>,
     tags: String,
-    _custom_fields: String,
+    custom_fields: String,
     _search_text: String,
     version: i64,
     created_at: NaiveDateTime,
@@ -64,6 +65,7 @@ impl CompanyRow {
         Ok(Stored {
             id: self.id,
             data: CompanyData {
+                custom_fields: serde_json::from_str(&self.custom_fields)?,
                 name: self.name,
                 domain: self.domain,
                 industry: self.industry,
@@ -98,6 +100,7 @@ struct CompanyColumns {
     owner_id: Option<String>,
     team_id: Option<String>,
     tags: String,
+    custom_fields: String,
     search_text: String,
 }
 
@@ -116,6 +119,7 @@ impl CompanyColumns {
             owner_id: data.owner_id.clone(),
             team_id: data.team_id.clone(),
             tags: serde_json::to_string(&data.tags)?,
+            custom_fields: serde_json::to_string(&data.custom_fields)?,
             search_text: data.search_text(),
         })
     }
@@ -128,7 +132,11 @@ pub fn list(
     filters: &CompanyFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Company>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    let mut query = queries::filtered(
+        queries::visible(visibility, filters.common.deleted),
+        &filters.common,
+        crate::sql::Dialect::of(conn),
+    );
     if let Some(domain) = &filters.domain {
         query = query.filter(companies::domain.eq(domain.clone()));
     }

@@ -13,6 +13,7 @@ use crate::schema::contacts;
 use crate::{DbConnection, enum_text, from_db_time, text_enum, to_db_time};
 
 crate::records::record_queries!(contacts, ContactRow, ContactData, ContactColumns);
+crate::records::searchable_records!(contacts, ContactRow, ContactData, domain::activity::RecordType::Contact);
 
 /// A contact as stored (the domain data plus identity and timestamps).
 pub type Contact = Stored<ContactData>;
@@ -43,7 +44,7 @@ struct ContactRow {
     source: Option<String>,
     lifecycle_stage: Option<String>,
     notes: Option<String>,
-    _custom_fields: String,
+    custom_fields: String,
     _search_text: String,
     version: i64,
     created_at: NaiveDateTime,
@@ -61,6 +62,7 @@ impl ContactRow {
         Ok(Stored {
             id: self.id,
             data: ContactData {
+                custom_fields: serde_json::from_str(&self.custom_fields)?,
                 first_name: self.first_name,
                 last_name: self.last_name,
                 emails,
@@ -101,6 +103,7 @@ struct ContactColumns {
     source: Option<String>,
     lifecycle_stage: Option<String>,
     notes: Option<String>,
+    custom_fields: String,
     search_text: String,
 }
 
@@ -122,6 +125,7 @@ impl ContactColumns {
             source: data.source.as_ref().map(enum_text).transpose()?,
             lifecycle_stage: data.lifecycle_stage.as_ref().map(enum_text).transpose()?,
             notes: data.notes.clone(),
+            custom_fields: serde_json::to_string(&data.custom_fields)?,
             search_text: data.search_text(),
         })
     }
@@ -134,7 +138,11 @@ pub fn list(
     filters: &ContactFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Contact>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    let mut query = queries::filtered(
+        queries::visible(visibility, filters.common.deleted),
+        &filters.common,
+        crate::sql::Dialect::of(conn),
+    );
     if let Some(company_id) = &filters.company_id {
         query = query.filter(contacts::company_id.eq(company_id.clone()));
     }

@@ -13,6 +13,7 @@ use crate::schema::{deals, pipeline_stages};
 use crate::{DbConnection, from_db_time, text_enum, to_db_time};
 
 crate::records::record_queries!(deals, DealRow, DealData, DealColumns);
+crate::records::searchable_records!(deals, DealRow, DealData, domain::activity::RecordType::Deal);
 
 /// A deal as stored.
 pub type Deal = Stored<DealData>;
@@ -46,7 +47,7 @@ struct DealRow {
     closed_at: Option<NaiveDateTime>,
     lead_id: Option<String>,
     tags: String,
-    _custom_fields: String,
+    custom_fields: String,
     _search_text: String,
     version: i64,
     created_at: NaiveDateTime,
@@ -72,6 +73,7 @@ impl DealRow {
         Ok(Stored {
             id: self.id,
             data: DealData {
+                custom_fields: serde_json::from_str(&self.custom_fields)?,
                 name: self.name,
                 amount: stored_money(self.amount_minor, self.currency)?,
                 expected_close_date: self.expected_close_date,
@@ -114,6 +116,7 @@ struct DealColumns {
     closed_at: Option<NaiveDateTime>,
     lead_id: Option<String>,
     tags: String,
+    custom_fields: String,
     search_text: String,
 }
 
@@ -136,13 +139,14 @@ impl DealColumns {
             closed_at: data.closed_at.map(to_db_time),
             lead_id: data.lead_id.clone(),
             tags: serde_json::to_string(&data.tags)?,
+            custom_fields: serde_json::to_string(&data.custom_fields)?,
             search_text: data.search_text(),
         })
     }
 }
 
-fn filtered<'a>(visibility: &Visibility, filters: &DealFilters) -> queries::Query<'a> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+fn filtered<'a>(visibility: &Visibility, filters: &DealFilters, dialect: crate::sql::Dialect) -> queries::Query<'a> {
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, dialect);
     if let Some(pipeline_id) = &filters.pipeline_id {
         query = query.filter(deals::pipeline_id.eq(pipeline_id.clone()));
     }
@@ -167,8 +171,13 @@ pub fn list(
     page: &PageRequest,
 ) -> StoreResult<Page<Deal>> {
     let limit = page.limit.get() as usize;
-    let rows: Vec<DealRow> =
-        queries::paged(filtered(visibility, filters), &page.sort, page.after.as_ref(), limit as i64 + 1)?.load(conn)?;
+    let rows: Vec<DealRow> = queries::paged(
+        filtered(visibility, filters, crate::sql::Dialect::of(conn)),
+        &page.sort,
+        page.after.as_ref(),
+        limit as i64 + 1,
+    )?
+    .load(conn)?;
     crate::records::into_page(rows, &page.sort, limit)
 }
 
@@ -188,8 +197,9 @@ pub fn stage_figures(
     visibility: &Visibility,
     filters: &DealFilters,
 ) -> StoreResult<std::collections::BTreeMap<String, StageFigures>> {
-    let rows: Vec<(String, Option<String>, Option<i64>)> =
-        filtered(visibility, filters).select((deals::stage_id, deals::currency, deals::amount_minor)).load(conn)?;
+    let rows: Vec<(String, Option<String>, Option<i64>)> = filtered(visibility, filters, crate::sql::Dialect::of(conn))
+        .select((deals::stage_id, deals::currency, deals::amount_minor))
+        .load(conn)?;
     let mut sums: std::collections::BTreeMap<String, (i64, std::collections::BTreeMap<String, i64>)> =
         std::collections::BTreeMap::new();
     for (stage_id, currency, amount) in rows {
@@ -222,7 +232,7 @@ pub fn forecast_rows(
     let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default();
     let stage_of =
         |kind: &'static str| pipeline_stages::table.filter(pipeline_stages::kind.eq(kind)).select(pipeline_stages::id);
-    let ids: Vec<String> = filtered(visibility, filters)
+    let ids: Vec<String> = filtered(visibility, filters, crate::sql::Dialect::of(conn))
         .filter(deals::amount_minor.is_not_null())
         .filter(
             deals::stage_id.eq_any(stage_of("won")).and(deals::closed_at.ge(start)).and(deals::closed_at.lt(end)).or(

@@ -13,6 +13,7 @@ use crate::schema::{lead_events, leads};
 use crate::{DbConnection, enum_text, from_db_time, new_id, text_enum, to_db_time};
 
 crate::records::record_queries!(leads, LeadRow, LeadData, LeadColumns);
+crate::records::searchable_records!(leads, LeadRow, LeadData, domain::activity::RecordType::Lead);
 
 /// A lead as stored.
 pub type Lead = Stored<LeadData>;
@@ -49,7 +50,7 @@ struct LeadRow {
     tags: String,
     notes: Option<String>,
     conversion: Option<String>,
-    _custom_fields: String,
+    custom_fields: String,
     _search_text: String,
     version: i64,
     created_at: NaiveDateTime,
@@ -64,6 +65,7 @@ impl LeadRow {
         Ok(Stored {
             id: self.id,
             data: LeadData {
+                custom_fields: serde_json::from_str(&self.custom_fields)?,
                 first_name: self.first_name,
                 last_name: self.last_name,
                 email: self.email,
@@ -115,6 +117,7 @@ struct LeadColumns {
     tags: String,
     notes: Option<String>,
     conversion: Option<String>,
+    custom_fields: String,
     search_text: String,
 }
 
@@ -141,6 +144,7 @@ impl LeadColumns {
             tags: serde_json::to_string(&data.tags)?,
             notes: data.notes.clone(),
             conversion: data.conversion.as_ref().map(serde_json::to_string).transpose()?,
+            custom_fields: serde_json::to_string(&data.custom_fields)?,
             search_text: data.search_text(),
         })
     }
@@ -153,7 +157,11 @@ pub fn list(
     filters: &LeadFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Lead>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common);
+    let mut query = queries::filtered(
+        queries::visible(visibility, filters.common.deleted),
+        &filters.common,
+        crate::sql::Dialect::of(conn),
+    );
     if let Some(status) = &filters.status {
         query = query.filter(leads::status.eq(enum_text(status)?));
     }

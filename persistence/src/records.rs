@@ -210,7 +210,11 @@ macro_rules! record_queries {
             }
 
             /// Applies the filters all record lists share.
-            pub(crate) fn filtered<'a>(mut query: Query<'a>, filters: &CommonFilters) -> Query<'a> {
+            pub(crate) fn filtered<'a>(
+                mut query: Query<'a>,
+                filters: &CommonFilters,
+                dialect: crate::sql::Dialect,
+            ) -> Query<'a> {
                 if let Some(owner_id) = &filters.owner_id {
                     query = query.filter($table::owner_id.eq(owner_id.clone()));
                 }
@@ -225,6 +229,9 @@ macro_rules! record_queries {
                 }
                 if let Some(q) = &filters.q {
                     query = query.filter($table::search_text.like(contains_pattern(q)).escape('\\'));
+                    if let Some(indexed) = crate::search::text_index(dialect, stringify!($table), q) {
+                        query = query.filter(indexed);
+                    }
                 }
                 query
             }
@@ -325,3 +332,36 @@ macro_rules! record_queries {
 }
 
 pub(crate) use record_queries;
+
+/// Declares `search` for a record table the filter language covers.
+macro_rules! searchable_records {
+    ($table:ident, $row:ty, $data:ty, $record_type:expr) => {
+        /// Records the visibility reaches that match a search's filter and text, in its
+        /// order, starting after its cursor: at most `limit`, and whether more follow.
+        pub fn search(
+            conn: &mut crate::DbConnection,
+            visibility: &domain::access::Visibility,
+            request: &crate::search::SearchRequest,
+        ) -> crate::StoreResult<crate::search::SearchPage<$data>> {
+            use diesel::prelude::*;
+            let dialect = crate::sql::Dialect::of(conn);
+            let text = domain::listing::CommonFilters { q: request.q.clone(), ..Default::default() };
+            let (order, keyset) =
+                crate::search::ordering(dialect, $record_type, &request.sort, request.after.as_ref())?;
+            let mut query = queries::filtered(queries::visible(visibility, false), &text, dialect)
+                .filter(crate::search::compile(dialect, $record_type, &request.filter)?);
+            if let Some(keyset) = keyset {
+                query = query.filter(keyset);
+            }
+            let limit = request.limit as usize;
+            let mut rows: Vec<$row> = query.order_by(order).limit(limit as i64 + 1).load(conn)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let items =
+                rows.into_iter().map(crate::records::RecordRow::into_stored).collect::<crate::StoreResult<_>>()?;
+            Ok(crate::search::SearchPage { items, more })
+        }
+    };
+}
+
+pub(crate) use searchable_records;

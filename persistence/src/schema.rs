@@ -388,3 +388,22 @@ diesel::table! {
         value -> Text,
     }
 }
+
+diesel::table! {
+    custom_fields (id) {
+        id -> Text,
+        record_type -> Text,
+        field_key -> Text,
+        label -> Text,
+        field_type -> Text,
+        required -> Bool,
+        default_value -> Nullable<Text>,
+        help_text -> Nullable<Text>,
+        position -> Integer,
+        options -> Text,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -5,10 +5,12 @@ mod e2e {
     mod audit;
     mod auth;
     mod contacts;
+    mod custom_fields;
     mod errors;
     mod merge;
     mod openapi;
     mod retention;
     mod sales;
+    mod search;
     mod startup;
 }

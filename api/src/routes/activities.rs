@@ -159,6 +159,7 @@ pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
     restore: activities::restore,
     created: records::nothing_follows,
     moved: records::never_moved,
+    custom: None,
 };
 
 /// Every linked record must be visible to the caller (only links that are new are checked).
@@ -246,9 +247,15 @@ pub async fn create(
     let mut changes = body.to_changes();
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ActivityData::apply(None, changes, Utc::now()))?;
-    records::create::<_, ActivityView, _>(&ACTIVITIES, &state, &caller, key, &body, data, |conn, caller, data| {
-        check_links(conn, caller, &[], &data.links)
-    })
+    records::create::<_, ActivityView, _>(
+        &ACTIVITIES,
+        &state,
+        &caller,
+        key,
+        &body,
+        records::WithCustom { data, custom: Patch::Keep },
+        |conn, caller, data| check_links(conn, caller, &[], &data.links),
+    )
     .await
 }
 
@@ -294,7 +301,9 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |_, _, current| validated(shape, ActivityData::apply(Some(current), changes, Utc::now())),
+        records::changes(Patch::Keep, move |_, _, current| {
+            validated(shape, ActivityData::apply(Some(current), changes, Utc::now()))
+        }),
         |conn, caller, _, before, after| check_links(conn, caller, &before.links, &after.links),
     )
     .await

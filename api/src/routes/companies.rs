@@ -17,7 +17,7 @@ use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, validated};
+use crate::support::{double_option, validated};
 
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,7 +66,7 @@ impl From<Company> for CompanyView {
             owner_id: data.owner_id,
             team_id: data.team_id,
             tags: data.tags.as_slice().to_vec(),
-            custom_fields: serde_json::Map::new(),
+            custom_fields: data.custom_fields.to_map(),
             created_at: company.created_at,
             updated_at: company.updated_at,
             deleted_at: company.deleted_at,
@@ -118,7 +118,7 @@ pub struct CompanyInput {
     #[validate(length(max = 50))]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub tags: Option<Option<Vec<String>>>,
-    /// Values of custom fields; must be empty until custom fields are defined.
+    /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, additional_properties = true)]
     pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
@@ -127,7 +127,6 @@ pub struct CompanyInput {
 impl CompanyInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
     fn to_changes(&self) -> Result<CompanyChanges, ApiError> {
-        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let revenue = self
             .annual_revenue
             .clone()
@@ -167,6 +166,7 @@ pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
     restore: companies::restore,
     created: records::nothing_follows,
     moved: companies::merged_into,
+    custom: records::custom_fields_of(domain::activity::RecordType::Company),
 };
 
 /// Lists companies the caller may see.
@@ -235,9 +235,16 @@ pub async fn create(
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, CompanyData::apply(None, changes))?;
     let allow_duplicate = params.allow_duplicate;
-    records::create::<_, CompanyView, _>(&COMPANIES, &state, &caller, key, &body, data, move |conn, caller, data| {
-        crate::routes::merge::check_new_company(conn, caller, data, allow_duplicate)
-    })
+    let custom = Patch::from_double_option(body.custom_fields.clone());
+    records::create::<_, CompanyView, _>(
+        &COMPANIES,
+        &state,
+        &caller,
+        key,
+        &body,
+        records::WithCustom { data, custom },
+        move |conn, caller, data| crate::routes::merge::check_new_company(conn, caller, data, allow_duplicate),
+    )
     .await
 }
 
@@ -291,6 +298,7 @@ pub async fn update(
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
     let changes = body.into_inner().to_changes()?;
     records::update::<_, CompanyView>(
         &COMPANIES,
@@ -298,7 +306,7 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |_, _, current| validated(shape, CompanyData::apply(Some(current), changes)),
+        records::changes(custom, move |_, _, current| validated(shape, CompanyData::apply(Some(current), changes))),
         |_, _, _, _, _| Ok(()),
     )
     .await

@@ -16,7 +16,7 @@ use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, validated};
+use crate::support::{double_option, validated};
 
 /// A contact: a person, optionally belonging to a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +68,7 @@ impl From<Contact> for ContactView {
             source: data.source,
             lifecycle_stage: data.lifecycle_stage,
             notes: data.notes,
-            custom_fields: serde_json::Map::new(),
+            custom_fields: data.custom_fields.to_map(),
             created_at: contact.created_at,
             updated_at: contact.updated_at,
             deleted_at: contact.deleted_at,
@@ -132,7 +132,7 @@ pub struct ContactInput {
     #[validate(length(max = 10000))]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub notes: Option<Option<String>>,
-    /// Values of custom fields; must be empty until custom fields are defined.
+    /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, additional_properties = true)]
     pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
@@ -141,7 +141,6 @@ pub struct ContactInput {
 impl ContactInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
     fn to_changes(&self) -> Result<ContactChanges, ApiError> {
-        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let emails = self.emails.clone().map(|o| {
             o.map(|list| {
                 list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect()
@@ -201,6 +200,7 @@ pub static CONTACTS: RecordKind<ContactData> = RecordKind {
     restore: contacts::restore,
     created: records::nothing_follows,
     moved: contacts::merged_into,
+    custom: records::custom_fields_of(domain::activity::RecordType::Contact),
 };
 
 /// Lists contacts the caller may see.
@@ -283,10 +283,19 @@ pub async fn create(
     records::default_owner(&mut changes.owner_id, &caller);
     let data = validated(shape, ContactData::apply(None, changes))?;
     let allow_duplicate = params.allow_duplicate;
-    records::create::<_, ContactView, _>(&CONTACTS, &state, &caller, key, &body, data, move |conn, caller, data| {
-        check_company(conn, caller, data.company_id.as_deref())?;
-        crate::routes::merge::check_new_contact(conn, caller, data, allow_duplicate)
-    })
+    let custom = Patch::from_double_option(body.custom_fields.clone());
+    records::create::<_, ContactView, _>(
+        &CONTACTS,
+        &state,
+        &caller,
+        key,
+        &body,
+        records::WithCustom { data, custom },
+        move |conn, caller, data| {
+            check_company(conn, caller, data.company_id.as_deref())?;
+            crate::routes::merge::check_new_contact(conn, caller, data, allow_duplicate)
+        },
+    )
     .await
 }
 
@@ -343,6 +352,7 @@ pub async fn update(
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
     let changes = body.into_inner().to_changes()?;
     records::update::<_, ContactView>(
         &CONTACTS,
@@ -350,7 +360,7 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |_, _, current| validated(shape, ContactData::apply(Some(current), changes)),
+        records::changes(custom, move |_, _, current| validated(shape, ContactData::apply(Some(current), changes))),
         |conn, caller, _, before, after| match &after.company_id {
             Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
             _ => Ok(()),

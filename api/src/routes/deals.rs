@@ -23,7 +23,7 @@ use crate::routes::companies::COMPANIES;
 use crate::routes::contacts::CONTACTS;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
-use crate::support::{check_custom_fields, double_option, validated};
+use crate::support::{double_option, validated};
 
 /// A deal: a potential sale moving through a pipeline's stages.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,7 +77,7 @@ impl From<Deal> for DealView {
             closed_at: data.closed_at,
             lead_id: data.lead_id,
             tags: data.tags.as_slice().to_vec(),
-            custom_fields: serde_json::Map::new(),
+            custom_fields: data.custom_fields.to_map(),
             created_at: deal.created_at,
             updated_at: deal.updated_at,
             deleted_at: deal.deleted_at,
@@ -136,7 +136,7 @@ pub struct DealInput {
     #[validate(length(max = 50))]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub tags: Option<Option<Vec<String>>>,
-    /// Values of custom fields; must be empty until custom fields are defined.
+    /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, additional_properties = true)]
     pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
@@ -145,7 +145,6 @@ pub struct DealInput {
 impl DealInput {
     /// The domain changes this body asks for.
     pub fn to_changes(&self) -> Result<DealChanges, ApiError> {
-        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         let amount =
             self.amount.clone().map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
         Ok(DealChanges {
@@ -177,6 +176,7 @@ pub static DEALS: RecordKind<DealData> = RecordKind {
     restore: deals::restore,
     created: deal_created,
     moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Deal),
 };
 
 /// The pipeline a deal goes to: the one named, or the first one.
@@ -316,9 +316,16 @@ pub async fn create(
     let pipeline_id = body.pipeline_id.clone().flatten();
     let pipeline = state.read(move |conn| load_pipeline(conn, pipeline_id.as_deref())).await?;
     let data = validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))?;
-    records::create::<_, DealView, _>(&DEALS, &state, &caller, key, &body, data, |conn, caller, data| {
-        check_references(conn, caller, None, data)
-    })
+    let custom = Patch::from_double_option(body.custom_fields.clone());
+    records::create::<_, DealView, _>(
+        &DEALS,
+        &state,
+        &caller,
+        key,
+        &body,
+        records::WithCustom { data, custom },
+        |conn, caller, data| check_references(conn, caller, None, data),
+    )
     .await
 }
 
@@ -357,6 +364,7 @@ pub async fn update(
     body: web::Json<DealInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
     let changes = body.into_inner().to_changes()?;
     records::update::<_, DealView>(
         &DEALS,
@@ -364,14 +372,14 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |conn, _, current| {
+        records::changes(custom, move |conn, _, current: &DealData| {
             let pipeline_id = match &changes.pipeline_id {
                 Patch::Set(id) => id.clone(),
                 _ => current.pipeline_id.clone(),
             };
             let pipeline = load_pipeline(conn, Some(&pipeline_id))?;
             validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
-        },
+        }),
         |conn, caller, id, before, after| {
             check_references(conn, caller, Some(before), after)?;
             if before.stage_id != after.stage_id {

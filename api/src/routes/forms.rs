@@ -283,6 +283,8 @@ pub async fn submit(
                         (Some(team_id), true) => Some((form.id.as_str(), team_id.as_str())),
                         _ => None,
                     };
+                    let mut data = data;
+                    crate::records::fill_custom_defaults(conn, &crate::routes::leads::LEADS, &mut data)?;
                     let lead = sales::insert_lead(conn, data, round_robin, actor)?;
                     let view = crate::routes::leads::LeadView::from(lead.clone());
                     let detail = format!("submitted to web form {}", form.id);

@@ -30,7 +30,7 @@ use crate::routes::merge;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, check_custom_fields, create_idempotently, double_option, validated};
+use crate::support::{Created, create_idempotently, double_option, validated};
 
 /// What a converted lead became.
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,7 +104,7 @@ impl From<Lead> for LeadView {
                 deal_id: c.deal_id,
                 converted_at: c.converted_at,
             }),
-            custom_fields: serde_json::Map::new(),
+            custom_fields: data.custom_fields.to_map(),
             created_at: lead.created_at,
             updated_at: lead.updated_at,
             deleted_at: lead.deleted_at,
@@ -188,7 +188,7 @@ pub struct LeadInput {
     #[validate(length(max = 10000))]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub notes: Option<Option<String>>,
-    /// Values of custom fields; must be empty until custom fields are defined.
+    /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, additional_properties = true)]
     pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
@@ -196,7 +196,6 @@ pub struct LeadInput {
 
 impl LeadInput {
     fn to_changes(&self) -> Result<LeadChanges, ApiError> {
-        check_custom_fields(self.custom_fields.as_ref().and_then(Option::as_ref))?;
         Ok(LeadChanges {
             first_name: Patch::from_double_option(self.first_name.clone()),
             last_name: Patch::from_double_option(self.last_name.clone()),
@@ -231,6 +230,7 @@ pub static LEADS: RecordKind<LeadData> = RecordKind {
     restore: leads::restore,
     created: records::nothing_follows,
     moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Lead),
 };
 
 records::record_list_params!(
@@ -297,8 +297,10 @@ pub async fn create(
         caller.principal.may_create(Module::Leads, data.ownership())?;
     }
     let for_write = caller.clone();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
     create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
         let mut data = data;
+        records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
         sales::assign(conn, &mut data, None)?;
         if data.owner_id.is_none() && data.team_id.is_none() {
             data.owner_id = Some(for_write.principal.user_id.clone());
@@ -347,6 +349,7 @@ pub async fn update(
     body: web::Json<LeadInput>,
 ) -> Result<HttpResponse, ApiError> {
     let shape = body.validate();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
     let changes = body.into_inner().to_changes()?;
     records::update::<_, LeadView>(
         &LEADS,
@@ -354,11 +357,11 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |conn, id, current| {
+        records::changes(custom, move |conn, id, current| {
             let mut data = validated(shape, LeadData::apply(Some(current), changes))?;
             data.score = sales::explain_score(conn, id, &data)?.score;
             Ok(data)
-        },
+        }),
         |conn, caller, id, before, after| {
             if before.status != after.status {
                 sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
@@ -588,7 +591,8 @@ fn convert_in(
                 team_id: team.clone(),
                 ..Default::default()
             };
-            let company = CompanyData::apply(None, changes)?;
+            let mut company = CompanyData::apply(None, changes)?;
+            records::fill_custom_defaults(conn, &COMPANIES, &mut company)?;
             principal.may_create(Module::Companies, company.ownership())?;
             merge::check_new_company(conn, caller, &company, input.allow_duplicate)?;
             let company = companies::create(conn, &company, now)?;
@@ -625,7 +629,8 @@ fn convert_in(
                 }),
                 ..Default::default()
             };
-            let contact = ContactData::apply(None, changes)?;
+            let mut contact = ContactData::apply(None, changes)?;
+            records::fill_custom_defaults(conn, &crate::routes::contacts::CONTACTS, &mut contact)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
             merge::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
             let contact = contacts::create(conn, &contact, now)?;
@@ -661,6 +666,7 @@ fn convert_in(
             };
             let mut deal_data = DealData::apply(None, changes, &pipeline.pipeline, now)?;
             deal_data.lead_id = Some(lead.id.clone());
+            records::fill_custom_defaults(conn, &crate::routes::deals::DEALS, &mut deal_data)?;
             Some(deals::create_in(conn, caller, deal_data)?)
         }
         None => None,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod common;
 pub mod companies;
 pub mod contacts;
+pub mod custom_fields;
 pub mod deals;
 pub mod forms;
 pub mod health;
@@ -17,6 +18,7 @@ pub mod merge;
 pub mod pipelines;
 pub mod roles;
 pub mod rules;
+pub mod search;
 pub mod tasks;
 pub mod teams;
 pub mod timeline;
@@ -25,6 +27,8 @@ pub mod users;
 /// Mounts every `/api/v1` resource.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .configure(search::routes)
+        .configure(custom_fields::routes)
         .configure(auth::routes)
         .configure(users::routes)
         .configure(teams::routes)

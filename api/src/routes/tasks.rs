@@ -145,6 +145,7 @@ pub static TASKS: RecordKind<TaskData> = RecordKind {
     restore: tasks::restore,
     created: records::nothing_follows,
     moved: records::never_moved,
+    custom: None,
 };
 
 /// Creates a task; as a follow-up it names the activity and, unless told otherwise, its links.
@@ -168,9 +169,15 @@ pub async fn create_task(
     }
     let mut data = validated(shape, TaskData::apply(None, changes, Utc::now()))?;
     data.activity_id = activity_id;
-    records::create::<_, TaskView, _>(&TASKS, state, &caller, key, &body, data, |conn, caller, data| {
-        check_links(conn, caller, &[], &data.links)
-    })
+    records::create::<_, TaskView, _>(
+        &TASKS,
+        state,
+        &caller,
+        key,
+        &body,
+        records::WithCustom { data, custom: Patch::Keep },
+        |conn, caller, data| check_links(conn, caller, &[], &data.links),
+    )
     .await
 }
 
@@ -332,7 +339,9 @@ pub async fn update(
         caller,
         id.into_inner(),
         if_match,
-        move |_, _, current| validated(shape, TaskData::apply(Some(current), changes, Utc::now())),
+        records::changes(Patch::Keep, move |_, _, current| {
+            validated(shape, TaskData::apply(Some(current), changes, Utc::now()))
+        }),
         |conn, caller, _, before, after| check_links(conn, caller, &before.links, &after.links),
     )
     .await
@@ -394,12 +403,12 @@ pub async fn acknowledge(
         caller,
         id.into_inner(),
         if_match,
-        |_, _, current| {
+        records::changes(Patch::Keep, |_, _, current: &TaskData| {
             current
                 .clone()
                 .acknowledged(Utc::now())
                 .map_err(|_| ApiError::Conflict("this task has no reminder to acknowledge".into()))
-        },
+        }),
         |_, _, _, _, _| Ok(()),
     )
     .await

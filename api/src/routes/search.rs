@@ -1,0 +1,331 @@
+//! `POST /api/v1/{record type}/search`: the filter language over every record type.
+
+use std::borrow::Cow;
+
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use domain::access::Visibility;
+use domain::activity::RecordType;
+use domain::filter::{Catalogue, FieldValues, Filter, SearchSort};
+use domain::listing::Limit;
+use domain::record::Stored;
+use persistence::search::{SearchPage, SearchPosition, SearchRequest};
+use persistence::{DbConnection, StoreResult};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::records::{self, RecordData, RecordKind};
+use crate::routes::common::Page;
+use crate::state::AppState;
+
+/// A search: a filter, optional text, one sort field and a page.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchInput {
+    /// The filter tree; none matches every record the caller can see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<FilterNode>)]
+    pub filter: Option<serde_json::Value>,
+    /// Text the record's searchable text must contain (as `q` on lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
+    pub q: Option<String>,
+    /// One field, `-` for descending; any sortable standard or custom field. Empty values sort
+    /// last; ties are broken by id. Default `-created_at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "-custom_fields.budget")]
+    pub sort: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page of the same search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A node of a filter: a group or a condition (documentation of the filter language).
+pub struct FilterNode;
+/// `{"and": [nodes]}` or `{"or": [nodes]}`.
+pub struct FilterGroup;
+/// `{"field", "op", "value"}`.
+pub struct FilterCondition;
+
+const OPERATORS: [&str; 14] = [
+    "eq",
+    "neq",
+    "in",
+    "contains",
+    "starts_with",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "is_empty",
+    "is_not_empty",
+    "last_n_days",
+    "next_n_days",
+];
+
+impl PartialSchema for FilterNode {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("FilterGroup"))
+            .item(Ref::from_schema_name("FilterCondition"))
+            .description(Some(format!(
+                "A group or a condition. Groups nest at most {} deep and a filter holds at most {} conditions.",
+                domain::filter::MAX_DEPTH,
+                domain::filter::MAX_CONDITIONS
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for FilterNode {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FilterNode")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("FilterGroup".into(), FilterGroup::schema()));
+        schemas.push(("FilterCondition".into(), FilterCondition::schema()));
+    }
+}
+
+impl PartialSchema for FilterGroup {
+    fn schema() -> RefOr<Schema> {
+        let nodes = || ArrayBuilder::new().items(Ref::from_schema_name("FilterNode")).build();
+        ObjectBuilder::new()
+            .property("and", nodes())
+            .property("or", nodes())
+            .min_properties(Some(1))
+            .max_properties(Some(1))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("Every part holds (`and`) or some part holds (`or`)."))
+            .into()
+    }
+}
+
+impl PartialSchema for FilterCondition {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property(
+                "field",
+                ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).description(Some(
+                    "A standard field, `custom_fields.<key>`, `company.<field>` (contacts, deals), `has_open_deal` (contacts, companies) or `activity.<type>` (the times of the record's activities of that type).",
+                )),
+            )
+            .required("field")
+            .property(
+                "op",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some(OPERATORS))
+                    .description(Some("Text: eq neq in contains starts_with is_empty is_not_empty (case-insensitive). Numbers: eq neq in gt gte lt lte between is_empty is_not_empty. Dates and times: eq gt gte lt lte between is_empty is_not_empty last_n_days next_n_days. Booleans: eq is_empty is_not_empty. Choices and ids: eq neq in is_empty is_not_empty. Lists (tags, multi dropdowns): contains in is_empty is_not_empty.")),
+            )
+            .required("op")
+            .property(
+                "value",
+                ObjectBuilder::new().description(Some(format!(
+                    "The operand: a value, an array for `in` (at most {}) and `between` ([from, to]), a number of days for `last_n_days`/`next_n_days`, none for `is_empty`/`is_not_empty`.",
+                    domain::filter::MAX_IN_VALUES
+                ))),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+/// The cursor of a search page: the sort it was made for and where the page ended.
+#[derive(Debug, Serialize, Deserialize)]
+struct CursorToken {
+    s: String,
+    #[serde(flatten)]
+    p: SearchPosition,
+}
+
+fn decode_cursor(raw: Option<&str>, sort: &SearchSort) -> Result<Option<SearchPosition>, ApiError> {
+    let Some(raw) = raw.filter(|c| !c.is_empty()) else { return Ok(None) };
+    let invalid = || ApiError::bad_field("cursor", "invalid_cursor", "is not a cursor returned by this search");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if token.s != sort_signature(sort) {
+        return Err(ApiError::bad_field(
+            "cursor",
+            "cursor_mismatch",
+            "was made for another sort order; start again without it",
+        ));
+    }
+    Ok(Some(token.p))
+}
+
+fn sort_signature(sort: &SearchSort) -> String {
+    format!("{}{}", if sort.descending { "-" } else { "" }, sort.field.name)
+}
+
+/// One record type as a search sees it.
+pub struct Searchable<D: 'static> {
+    pub kind: &'static RecordKind<D>,
+    pub record_type: RecordType,
+    pub search: fn(&mut DbConnection, &Visibility, &SearchRequest) -> StoreResult<SearchPage<D>>,
+}
+
+/// The catalogue a record type's filters are checked against, with the live custom fields.
+pub fn catalogue(conn: &mut DbConnection, record_type: RecordType) -> Result<Catalogue, ApiError> {
+    let custom = persistence::custom_fields::for_type(conn, record_type)?;
+    let company_custom = match record_type {
+        RecordType::Contact | RecordType::Deal => persistence::custom_fields::for_type(conn, RecordType::Company)?,
+        _ => Vec::new(),
+    };
+    Ok(Catalogue { record_type, custom, company_custom })
+}
+
+/// Runs a search for the caller and answers a page.
+pub async fn respond<D, V>(
+    searchable: &'static Searchable<D>,
+    state: &AppState,
+    caller: &Caller,
+    input: SearchInput,
+) -> Result<HttpResponse, ApiError>
+where
+    D: RecordData,
+    Stored<D>: FieldValues,
+    V: Serialize + From<Stored<D>> + ToSchema,
+{
+    let visibility = records::authorize_list(caller, searchable.kind.module, false)?;
+    let limit = Limit::parse(input.limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
+    let q = domain::listing::parse_text_query(input.q.as_deref())
+        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    let now = Utc::now();
+    let (page, sort) = state
+        .read(move |conn| {
+            let catalogue = catalogue(conn, searchable.record_type)?;
+            let filter = match &input.filter {
+                Some(raw) => Filter::parse(raw, &catalogue, now)?,
+                None => Filter::everything(),
+            };
+            let sort = SearchSort::parse(input.sort.as_deref(), &catalogue)?;
+            let after = decode_cursor(input.cursor.as_deref(), &sort)?;
+            let request = SearchRequest { filter, q, sort: sort.clone(), after, limit: limit.get() };
+            Ok(((searchable.search)(conn, &visibility, &request)?, sort))
+        })
+        .await?;
+    let next_cursor = page.items.last().filter(|_| page.more).map(|last| {
+        let token = CursorToken {
+            s: sort_signature(&sort),
+            p: SearchPosition { value: sort.value_of(last), id: last.id.clone() },
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+    });
+    Ok(HttpResponse::Ok().json(Page { data: page.items.into_iter().map(V::from).collect::<Vec<_>>(), next_cursor }))
+}
+
+/// Declares one record type's search handler and its OpenAPI operation.
+macro_rules! search_route {
+    ($handler:ident, $searchable:ident, $view:ty, $path:literal, $tag:literal, $operation:literal, $summary:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post, path = $path, tag = $tag, operation_id = $operation, summary = $summary,
+            description = "The filter language: AND/OR groups of `field op value` conditions over standard fields, custom fields (`custom_fields.<key>`) and related data, checked against the record type's fields (an unknown field or an operator that does not fit its type is 422 naming the node's path, such as `filter.and[1].op`). Only records the caller may read are searched. Keyset-paginated; one sort field.",
+            params(crate::extract::NoParams),
+            request_body(content = SearchInput, example = json!({"filter": {"and": [{"field": "lifecycle_stage", "op": "in", "value": ["retention", "loyalty"]}, {"or": [{"field": "company.industry", "op": "eq", "value": "Software"}, {"field": "activity.call", "op": "last_n_days", "value": 30}]}]}, "sort": "-updated_at", "limit": 25})),
+            responses(
+                (status = 200, description = "A page of matching records", body = Page<$view>),
+                (status = 400, description = "Malformed JSON, unknown body field or bad cursor", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 403, description = "The role may not read these records", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 415, description = "Body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "The filter or sort does not fit the record type", body = crate::error::Problem, content_type = "application/problem+json"),
+                crate::error::CommonErrors,
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $handler(
+            state: web::Data<AppState>,
+            caller: Caller,
+            _: web::Query<crate::extract::NoParams>,
+            body: web::Json<SearchInput>,
+        ) -> Result<HttpResponse, ApiError> {
+            respond::<_, $view>(&$searchable, &state, &caller, body.into_inner()).await
+        }
+    };
+}
+
+/// Contacts for search.
+pub static CONTACTS: Searchable<domain::contact::ContactData> = Searchable {
+    kind: &crate::routes::contacts::CONTACTS,
+    record_type: RecordType::Contact,
+    search: persistence::contacts::search,
+};
+/// Companies for search.
+pub static COMPANIES: Searchable<domain::company::CompanyData> = Searchable {
+    kind: &crate::routes::companies::COMPANIES,
+    record_type: RecordType::Company,
+    search: persistence::companies::search,
+};
+/// Leads for search.
+pub static LEADS: Searchable<domain::lead::LeadData> = Searchable {
+    kind: &crate::routes::leads::LEADS,
+    record_type: RecordType::Lead,
+    search: persistence::leads::search,
+};
+/// Deals for search.
+pub static DEALS: Searchable<domain::deal::DealData> = Searchable {
+    kind: &crate::routes::deals::DEALS,
+    record_type: RecordType::Deal,
+    search: persistence::deals::search,
+};
+
+search_route!(
+    search_contacts,
+    CONTACTS,
+    crate::routes::contacts::ContactView,
+    "/api/v1/contacts/search",
+    "contacts",
+    "search_contacts",
+    "Search contacts"
+);
+search_route!(
+    search_companies,
+    COMPANIES,
+    crate::routes::companies::CompanyView,
+    "/api/v1/companies/search",
+    "companies",
+    "search_companies",
+    "Search companies"
+);
+search_route!(
+    search_leads,
+    LEADS,
+    crate::routes::leads::LeadView,
+    "/api/v1/leads/search",
+    "leads",
+    "search_leads",
+    "Search leads"
+);
+search_route!(
+    search_deals,
+    DEALS,
+    crate::routes::deals::DealView,
+    "/api/v1/deals/search",
+    "deals",
+    "search_deals",
+    "Search deals"
+);
+
+/// Registers the search routes (before `/{collection}/{id}`, which would otherwise match).
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/contacts/search").route(web::post().to(search_contacts)))
+        .service(web::resource("/companies/search").route(web::post().to(search_companies)))
+        .service(web::resource("/leads/search").route(web::post().to(search_leads)))
+        .service(web::resource("/deals/search").route(web::post().to(search_deals)));
+}

@@ -1,0 +1,17 @@
+DROP TRIGGER contacts_search_insert;
+DROP TRIGGER contacts_search_delete;
+DROP TRIGGER contacts_search_update;
+DROP TABLE contacts_search;
+DROP TRIGGER companies_search_insert;
+DROP TRIGGER companies_search_delete;
+DROP TRIGGER companies_search_update;
+DROP TABLE companies_search;
+DROP TRIGGER leads_search_insert;
+DROP TRIGGER leads_search_delete;
+DROP TRIGGER leads_search_update;
+DROP TABLE leads_search;
+DROP TRIGGER deals_search_insert;
+DROP TRIGGER deals_search_delete;
+DROP TRIGGER deals_search_update;
+DROP TABLE deals_search;
+DROP TABLE custom_fields;

@@ -1,0 +1,233 @@
+//! Custom field definitions, and the stored values a definition change must convert.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::activity::RecordType;
+use domain::custom::{CustomFieldDefinition, CustomFieldType, CustomValues};
+use domain::record::Stored;
+use serde_json::Value;
+
+use crate::error::{StoreError, StoreResult};
+use crate::schema::custom_fields;
+use crate::{DbConnection, enum_text, from_db_time, new_id, text_enum, to_db_time};
+
+/// A stored definition.
+pub type StoredDefinition = Stored<CustomFieldDefinition>;
+
+#[derive(Queryable)]
+struct DefinitionRow {
+    id: String,
+    record_type: String,
+    field_key: String,
+    label: String,
+    field_type: String,
+    required: bool,
+    default_value: Option<String>,
+    help_text: Option<String>,
+    position: i32,
+    options: String,
+    active: bool,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl DefinitionRow {
+    fn into_domain(self) -> StoreResult<StoredDefinition> {
+        Ok(Stored {
+            id: self.id,
+            data: CustomFieldDefinition {
+                record_type: text_enum(&self.record_type)?,
+                key: self.field_key,
+                label: self.label,
+                field_type: text_enum::<CustomFieldType>(&self.field_type)?,
+                required: self.required,
+                default: self.default_value.as_deref().map(serde_json::from_str).transpose()?,
+                help_text: self.help_text,
+                position: self.position,
+                options: serde_json::from_str(&self.options)?,
+                active: self.active,
+            },
+            version: self.version,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            deleted_at: None,
+        })
+    }
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = custom_fields, treat_none_as_null = true)]
+struct DefinitionColumns {
+    record_type: String,
+    field_key: String,
+    label: String,
+    field_type: String,
+    required: bool,
+    default_value: Option<String>,
+    help_text: Option<String>,
+    position: i32,
+    options: String,
+    active: bool,
+}
+
+impl DefinitionColumns {
+    fn from_data(data: &CustomFieldDefinition) -> StoreResult<Self> {
+        Ok(Self {
+            record_type: enum_text(&data.record_type)?,
+            field_key: data.key.clone(),
+            label: data.label.clone(),
+            field_type: enum_text(&data.field_type)?,
+            required: data.required,
+            default_value: data.default.as_ref().map(serde_json::to_string).transpose()?,
+            help_text: data.help_text.clone(),
+            position: data.position,
+            options: serde_json::to_string(&data.options)?,
+            active: data.active,
+        })
+    }
+}
+
+/// Every definition, or one record type's, in display order.
+pub fn list(conn: &mut DbConnection, record_type: Option<RecordType>) -> StoreResult<Vec<StoredDefinition>> {
+    let mut query = custom_fields::table.into_boxed();
+    if let Some(record_type) = record_type {
+        query = query.filter(custom_fields::record_type.eq(record_type.as_str()));
+    }
+    let rows: Vec<DefinitionRow> =
+        query.order((custom_fields::record_type, custom_fields::position, custom_fields::field_key)).load(conn)?;
+    rows.into_iter().map(DefinitionRow::into_domain).collect()
+}
+
+/// One record type's definitions, active or not, as record writes and filters need them.
+pub fn for_type(conn: &mut DbConnection, record_type: RecordType) -> StoreResult<Vec<CustomFieldDefinition>> {
+    Ok(list(conn, Some(record_type))?.into_iter().map(|d| d.data).collect())
+}
+
+/// One definition.
+pub fn find(conn: &mut DbConnection, id: &str) -> StoreResult<StoredDefinition> {
+    let row: DefinitionRow = custom_fields::table.filter(custom_fields::id.eq(id)).first(conn)?;
+    row.into_domain()
+}
+
+/// How many fields a record type has.
+pub fn count(conn: &mut DbConnection, record_type: RecordType) -> StoreResult<i64> {
+    Ok(custom_fields::table.filter(custom_fields::record_type.eq(record_type.as_str())).count().get_result(conn)?)
+}
+
+/// Stores a new definition; a key the record type already has is a conflict.
+pub fn insert(
+    conn: &mut DbConnection,
+    data: &CustomFieldDefinition,
+    now: DateTime<Utc>,
+) -> StoreResult<StoredDefinition> {
+    let id = new_id();
+    let now = to_db_time(now);
+    diesel::insert_into(custom_fields::table)
+        .values((
+            custom_fields::id.eq(&id),
+            DefinitionColumns::from_data(data)?,
+            custom_fields::version.eq(1_i64),
+            custom_fields::created_at.eq(now),
+            custom_fields::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "a {} field with key `{}` exists already",
+                data.record_type.as_str(),
+                data.key
+            )),
+            other => other,
+        })?;
+    find(conn, &id)
+}
+
+/// Writes a changed definition if it is still at `version`; `Stale` otherwise.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &CustomFieldDefinition,
+    now: DateTime<Utc>,
+) -> StoreResult<StoredDefinition> {
+    let changed =
+        diesel::update(custom_fields::table.filter(custom_fields::id.eq(id).and(custom_fields::version.eq(version))))
+            .set((
+                DefinitionColumns::from_data(data)?,
+                custom_fields::version.eq(version + 1),
+                custom_fields::updated_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::Stale);
+    }
+    find(conn, id)
+}
+
+/// Runs `$body` with `$t` naming the schema module of a record type's table.
+macro_rules! on_record_table {
+    ($record_type:expr, $t:ident => $body:expr) => {
+        match $record_type {
+            RecordType::Contact => {
+                use crate::schema::contacts as $t;
+                $body
+            }
+            RecordType::Company => {
+                use crate::schema::companies as $t;
+                $body
+            }
+            RecordType::Lead => {
+                use crate::schema::leads as $t;
+                $body
+            }
+            RecordType::Deal => {
+                use crate::schema::deals as $t;
+                $body
+            }
+        }
+    };
+}
+
+/// Every stored value of one field, deleted records included (they can be restored): the
+/// record id and the value.
+pub fn values(conn: &mut DbConnection, record_type: RecordType, key: &str) -> StoreResult<Vec<(String, Value)>> {
+    let marker = format!("%\"{}\"%", crate::escape_like(key));
+    let rows: Vec<(String, String)> = on_record_table!(record_type, t => t::table
+        .filter(t::custom_fields.like(marker).escape('\\'))
+        .select((t::id, t::custom_fields))
+        .load(conn)?);
+    let mut found = Vec::new();
+    for (id, text) in rows {
+        let values: CustomValues = serde_json::from_str(&text)?;
+        if let Some(value) = values.get(key) {
+            found.push((id, value.clone()));
+        }
+    }
+    Ok(found)
+}
+
+/// Replaces one field's value in the given records (a definition change converting them);
+/// each record's version moves on, so clients holding the old one see the change.
+pub fn rewrite(
+    conn: &mut DbConnection,
+    record_type: RecordType,
+    key: &str,
+    converted: &[(String, Value)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = to_db_time(now);
+    for (id, value) in converted {
+        let text: String = on_record_table!(record_type, t => t::table
+            .filter(t::id.eq(id))
+            .select(t::custom_fields)
+            .first(conn)?);
+        let mut values: CustomValues = serde_json::from_str(&text)?;
+        values.set(key, Some(value.clone()));
+        let text = serde_json::to_string(&values)?;
+        on_record_table!(record_type, t => diesel::update(t::table.filter(t::id.eq(id)))
+            .set((t::custom_fields.eq(&text), t::version.eq(t::version + 1), t::updated_at.eq(now)))
+            .execute(conn)?);
+    }
+    Ok(())
+}

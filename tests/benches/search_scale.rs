@@ -68,8 +68,8 @@ fn count(reply: &Value) -> usize {
 async fn bench(backend: Backend, rows: u64) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_token.clone();
-    let me = app.get("/api/v1/auth/me", &admin).await.assert_status(200);
-    let owner = me.body["user"]["id"].as_str().or(me.body["id"].as_str()).unwrap_or_default().to_owned();
+    let me = app.get("/api/v1/me", &admin).await.assert_status(200);
+    let owner = me.str("id");
     app.post(
         "/api/v1/custom-fields",
         &admin,

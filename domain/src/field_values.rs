@@ -19,41 +19,55 @@ fn json<T: serde::Serialize>(value: Option<T>) -> Option<Value> {
     value.and_then(|v| serde_json::to_value(v).ok())
 }
 
-/// The values every record type shares, or `None` for a field this function does not know.
-fn common<D>(
-    record: &Stored<D>,
-    name: &str,
+/// What every record type shares, read once for all of them.
+struct Shared<'a> {
     sort_name: String,
-    tags: &[String],
-    owner: &Option<String>,
-    team: &Option<String>,
-) -> Option<Option<Value>> {
-    Some(match name {
-        "name" => Some(Value::String(sort_name)),
-        "owner_id" => text(owner.as_deref()),
-        "team_id" => text(team.as_deref()),
-        "tags" => Some(Value::from(tags.to_vec())),
-        "created_at" => Some(Value::String(time_text(record.created_at))),
-        "updated_at" => Some(Value::String(time_text(record.updated_at))),
-        _ => return None,
-    })
+    tags: &'a [String],
+    owner_id: &'a Option<String>,
+    team_id: &'a Option<String>,
+    custom_fields: &'a CustomValues,
 }
 
-fn custom(values: &CustomValues, target: &Target) -> Option<Value> {
-    match target {
-        Target::Custom { key, .. } => values.get(key).cloned(),
-        _ => None,
+/// A field's value: custom and shared fields here, the type's own fields by `own`.
+fn value_of<D>(
+    record: &Stored<D>,
+    target: &Target,
+    shared: Shared<'_>,
+    own: impl FnOnce(&str) -> Option<Value>,
+) -> Option<Value> {
+    let name = match target {
+        Target::Standard(name) => *name,
+        Target::Custom { key, .. } => return shared.custom_fields.get(key).cloned(),
+        _ => return None,
+    };
+    match name {
+        "name" => Some(Value::String(shared.sort_name)),
+        "owner_id" => text(shared.owner_id.as_deref()),
+        "team_id" => text(shared.team_id.as_deref()),
+        "tags" => Some(Value::from(shared.tags.to_vec())),
+        "created_at" => Some(Value::String(time_text(record.created_at))),
+        "updated_at" => Some(Value::String(time_text(record.updated_at))),
+        _ => own(name),
     }
+}
+
+/// The shared part of record data with the usual field names.
+macro_rules! shared {
+    ($data:expr) => {
+        Shared {
+            sort_name: $data.sort_name(),
+            tags: $data.tags.as_slice(),
+            owner_id: &$data.owner_id,
+            team_id: &$data.team_id,
+            custom_fields: &$data.custom_fields,
+        }
+    };
 }
 
 impl FieldValues for Stored<ContactData> {
     fn value(&self, target: &Target) -> Option<Value> {
         let data = &self.data;
-        let Target::Standard(name) = target else { return custom(&data.custom_fields, target) };
-        if let Some(value) = common(self, name, data.sort_name(), data.tags.as_slice(), &data.owner_id, &data.team_id) {
-            return value;
-        }
-        match *name {
+        value_of(self, target, shared!(data), |name| match name {
             "first_name" => text(data.first_name.as_deref()),
             "last_name" => text(data.last_name.as_deref()),
             "email" => text(data.primary_email()),
@@ -62,36 +76,28 @@ impl FieldValues for Stored<ContactData> {
             "source" => json(data.source),
             "lifecycle_stage" => json(data.lifecycle_stage),
             _ => None,
-        }
+        })
     }
 }
 
 impl FieldValues for Stored<CompanyData> {
     fn value(&self, target: &Target) -> Option<Value> {
         let data = &self.data;
-        let Target::Standard(name) = target else { return custom(&data.custom_fields, target) };
-        if let Some(value) = common(self, name, data.sort_name(), data.tags.as_slice(), &data.owner_id, &data.team_id) {
-            return value;
-        }
-        match *name {
+        value_of(self, target, shared!(data), |name| match name {
             "domain" => text(data.domain.as_deref()),
             "industry" => text(data.industry.as_deref()),
             "employee_count" => data.employee_count.map(Value::from),
             "annual_revenue" => data.annual_revenue.as_ref().map(|m| Value::from(m.amount_minor)),
             "phone" => text(data.phone.as_deref()),
             _ => None,
-        }
+        })
     }
 }
 
 impl FieldValues for Stored<LeadData> {
     fn value(&self, target: &Target) -> Option<Value> {
         let data = &self.data;
-        let Target::Standard(name) = target else { return custom(&data.custom_fields, target) };
-        if let Some(value) = common(self, name, data.sort_name(), data.tags.as_slice(), &data.owner_id, &data.team_id) {
-            return value;
-        }
-        match *name {
+        value_of(self, target, shared!(data), |name| match name {
             "first_name" => text(data.first_name.as_deref()),
             "last_name" => text(data.last_name.as_deref()),
             "email" => text(data.email.as_deref()),
@@ -107,18 +113,14 @@ impl FieldValues for Stored<LeadData> {
             "status" => json(Some(data.status)),
             "score" => Some(Value::from(data.score)),
             _ => None,
-        }
+        })
     }
 }
 
 impl FieldValues for Stored<DealData> {
     fn value(&self, target: &Target) -> Option<Value> {
         let data = &self.data;
-        let Target::Standard(name) = target else { return custom(&data.custom_fields, target) };
-        if let Some(value) = common(self, name, data.sort_name(), data.tags.as_slice(), &data.owner_id, &data.team_id) {
-            return value;
-        }
-        match *name {
+        value_of(self, target, shared!(data), |name| match name {
             "amount" => data.amount.as_ref().map(|m| Value::from(m.amount_minor)),
             "currency" => data.amount.as_ref().map(|m| Value::String(m.currency.as_str().to_owned())),
             "expected_close_date" => data.expected_close_date.map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
@@ -129,7 +131,7 @@ impl FieldValues for Stored<DealData> {
             "close_reason" => text(data.close_reason.as_deref()),
             "closed_at" => data.closed_at.map(|t| Value::String(time_text(t))),
             _ => None,
-        }
+        })
     }
 }
 

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use domain::activity::RecordType;
 use domain::custom::{CustomFieldDefinition, CustomFieldType, CustomValues};
 use domain::record::Stored;
-use serde_json::Value;
 
 use crate::error::{StoreError, StoreResult};
 use crate::schema::custom_fields;
@@ -189,9 +188,13 @@ macro_rules! on_record_table {
     };
 }
 
-/// Every stored value of one field, deleted records included (they can be restored): the
-/// record id and the value.
-pub fn values(conn: &mut DbConnection, record_type: RecordType, key: &str) -> StoreResult<Vec<(String, Value)>> {
+/// The custom values of every record holding a value of one field, deleted records
+/// included (they can be restored), by record id.
+pub fn holding(
+    conn: &mut DbConnection,
+    record_type: RecordType,
+    key: &str,
+) -> StoreResult<Vec<(String, CustomValues)>> {
     let marker = format!("%\"{}\"%", crate::escape_like(key));
     let rows: Vec<(String, String)> = on_record_table!(record_type, t => t::table
         .filter(t::custom_fields.like(marker).escape('\\'))
@@ -200,31 +203,24 @@ pub fn values(conn: &mut DbConnection, record_type: RecordType, key: &str) -> St
     let mut found = Vec::new();
     for (id, text) in rows {
         let values: CustomValues = serde_json::from_str(&text)?;
-        if let Some(value) = values.get(key) {
-            found.push((id, value.clone()));
+        if values.get(key).is_some() {
+            found.push((id, values));
         }
     }
     Ok(found)
 }
 
-/// Replaces one field's value in the given records (a definition change converting them);
-/// each record's version moves on, so clients holding the old one see the change.
+/// Writes records' converted custom values (a definition change); each record's version
+/// moves on, so clients holding the old one see the change.
 pub fn rewrite(
     conn: &mut DbConnection,
     record_type: RecordType,
-    key: &str,
-    converted: &[(String, Value)],
+    converted: &[(String, CustomValues)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let now = to_db_time(now);
-    for (id, value) in converted {
-        let text: String = on_record_table!(record_type, t => t::table
-            .filter(t::id.eq(id))
-            .select(t::custom_fields)
-            .first(conn)?);
-        let mut values: CustomValues = serde_json::from_str(&text)?;
-        values.set(key, Some(value.clone()));
-        let text = serde_json::to_string(&values)?;
+    for (id, values) in converted {
+        let text = serde_json::to_string(values)?;
         on_record_table!(record_type, t => diesel::update(t::table.filter(t::id.eq(id)))
             .set((t::custom_fields.eq(&text), t::version.eq(t::version + 1), t::updated_at.eq(now)))
             .execute(conn)?);

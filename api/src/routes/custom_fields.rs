@@ -258,17 +258,21 @@ pub async fn update(
                 let now = Utc::now();
                 let mut converted = Vec::new();
                 let mut lost = Vec::new();
-                for (record_id, value) in custom_fields::values(conn, changed.record_type, &changed.key)? {
+                for (record_id, mut values) in custom_fields::holding(conn, changed.record_type, &changed.key)? {
+                    let Some(value) = values.get(&changed.key).cloned() else { continue };
                     match convert_value(&changed, &value) {
                         Some(new) if new == value => {}
-                        Some(new) => converted.push((record_id, new)),
+                        Some(new) => {
+                            values.set(&changed.key, Some(new));
+                            converted.push((record_id, values));
+                        }
                         None => lost.push((record_id, value)),
                     }
                 }
                 if !lost.is_empty() {
                     return Err(refuse_lossy_change(&changed, &lost));
                 }
-                custom_fields::rewrite(conn, changed.record_type, &changed.key, &converted, now)?;
+                custom_fields::rewrite(conn, changed.record_type, &converted, now)?;
             }
             let updated = custom_fields::update(conn, &id, current.version, &changed, Utc::now())?;
             let (before, after) = (CustomFieldView::from(current), CustomFieldView::from(updated.clone()));

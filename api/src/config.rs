@@ -38,6 +38,14 @@ pub struct Config {
     pub purge_interval: Duration,
     /// Worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Largest CSV file an import accepts, in bytes.
+    pub import_max_bytes: usize,
+    /// Rows an import takes per transaction (its unit of progress and of redo after a crash).
+    pub import_batch_rows: usize,
+    /// How long a worker holds an import between batches before another may take it over.
+    pub import_lease: Duration,
+    /// How often idle workers look for queued imports.
+    pub job_poll_interval: Duration,
 }
 
 /// A setting that is present but unusable; start-up stops with this message.
@@ -91,6 +99,10 @@ impl Config {
                 .map(|w| w.parse())
                 .transpose()
                 .map_err(|_| ConfigError("CRM_WORKERS must be a whole number".into()))?,
+            import_max_bytes: number("CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024)?,
+            import_batch_rows: number("CRM_IMPORT_BATCH_ROWS", 500_usize)?.max(1),
+            import_lease: Duration::from_secs(number("CRM_IMPORT_LEASE_SECONDS", 60)?.max(1)),
+            job_poll_interval: Duration::from_millis(number("CRM_JOB_POLL_MS", 1000)?.max(10)),
         })
     }
 
@@ -114,6 +126,10 @@ impl Config {
             retention_days: 30,
             purge_interval: Duration::from_secs(3600),
             workers: Some(2),
+            import_max_bytes: 50 * 1024 * 1024,
+            import_batch_rows: 500,
+            import_lease: Duration::from_secs(60),
+            job_poll_interval: Duration::from_millis(1000),
         }
     }
 }

@@ -104,7 +104,12 @@ pub fn new_api_key() -> String {
 
 /// Hex SHA-256 of a high-entropy secret, as stored.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    content_hash(secret.as_bytes())
+}
+
+/// The hex SHA-256 of some bytes (an uploaded file, for idempotency).
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An argon2id hash (PHC string) with a random salt and the crate's OWASP-level defaults.

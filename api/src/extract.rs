@@ -140,24 +140,38 @@ async fn resolve(
                 if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
                     return Err(unauthorized("this session has ended; sign in again"));
                 }
-                let membership = users::membership(conn, &claims.sub).map_err(not_found_is_unauthorized)?;
-                if !membership.user.active {
-                    return Err(unauthorized("this account is deactivated"));
-                }
                 Ok(Caller {
-                    principal: Principal {
-                        user_id: membership.user.id,
-                        api_key_id: None,
-                        grants: membership.grants,
-                        team_ids: membership.team_ids,
-                        teammate_ids: membership.teammate_ids,
-                    },
+                    principal: principal_of(conn, &claims.sub, None)?,
                     session_id: Some(claims.sid),
                     context: RequestContext::default(),
                 })
             })
             .await
     }
+}
+
+/// What a user may do now, narrowed to an API key's role when acting through one. A user who
+/// no longer exists or is deactivated is refused (401).
+pub fn principal_of(
+    conn: &mut persistence::DbConnection,
+    user_id: &str,
+    key: Option<&auth::ApiKey>,
+) -> Result<Principal, ApiError> {
+    let membership = users::membership(conn, user_id).map_err(not_found_is_unauthorized)?;
+    if !membership.user.active {
+        return Err(unauthorized("this account is deactivated"));
+    }
+    let grants = match key.and_then(|k| k.role_id.as_ref()) {
+        Some(role_id) => membership.grants.intersect(&roles::find(conn, role_id)?.grants),
+        None => membership.grants,
+    };
+    Ok(Principal {
+        user_id: membership.user.id,
+        api_key_id: key.map(|k| k.id.clone()),
+        grants,
+        team_ids: membership.team_ids,
+        teammate_ids: membership.teammate_ids,
+    })
 }
 
 fn not_found_is_unauthorized(error: StoreError) -> ApiError {
@@ -174,22 +188,8 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
             let now = Utc::now();
             let key = auth::find_usable_api_key(conn, &hash, now)?
                 .ok_or_else(|| unauthorized("the API key is invalid, expired or revoked"))?;
-            let membership = users::membership(conn, &key.user_id).map_err(not_found_is_unauthorized)?;
-            if !membership.user.active {
-                return Err(unauthorized("the API key's owner is deactivated"));
-            }
-            let grants = match &key.role_id {
-                Some(role_id) => membership.grants.intersect(&roles::find(conn, role_id)?.grants),
-                None => membership.grants,
-            };
             let caller = Caller {
-                principal: Principal {
-                    user_id: membership.user.id,
-                    api_key_id: Some(key.id.clone()),
-                    grants,
-                    team_ids: membership.team_ids,
-                    teammate_ids: membership.teammate_ids,
-                },
+                principal: principal_of(conn, &key.user_id, Some(&key))?,
                 session_id: None,
                 context: RequestContext::default(),
             };

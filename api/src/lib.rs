@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod definitions;
 pub mod error;
 pub mod extract;
+pub mod imports;
 pub mod middleware;
 pub mod openapi;
 pub mod records;

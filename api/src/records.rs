@@ -191,9 +191,7 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
 }
 
 /// POST: checks the grant for the new record's owner, then inserts it once per
-/// idempotency key, with its custom values (`custom`) checked and defaults filled. `check` verifies the type's own references before the insert; the
-/// kind's `created` records what follows after it. Both run in the insert's transaction,
-/// so an error from either leaves nothing behind.
+/// idempotency key (see [`create_in`]).
 pub async fn create<D, V, B>(
     kind: &'static RecordKind<D>,
     state: &AppState,
@@ -212,27 +210,41 @@ where
     let route = format!("POST /api/v1/{}", kind.collection);
     let for_check = caller.clone();
     create_idempotently(state, caller, key, &route, body, move |conn| {
-        let WithCustom { mut data, custom } = input;
-        apply_custom_values(conn, kind, &mut data, &custom, true)?;
-        let ownership = data.ownership();
-        check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
-        check(conn, &for_check, &data)?;
-        let record = (kind.insert)(conn, &data, Utc::now())?;
-        (kind.created)(conn, &for_check, &record)?;
-        let location = format!("/api/v1/{}/{}", kind.collection, record.id);
-        let (id, version) = (record.id.clone(), record.version);
-        let view = V::from(record);
-        audit::record_change(conn, &for_check, AuditAction::Create, (kind.noun, &id), None, Some(&view))?;
-        Created::new(&view, location, version)
+        let (record, view) = create_in::<D, V>(conn, kind, &for_check, input, check, AuditAction::Create)?;
+        Created::new(&view, format!("/api/v1/{}/{}", kind.collection, record.id), record.version)
     })
     .await
 }
 
-/// PATCH: in one transaction, re-reads the record, checks the edit grant and `If-Match`,
-/// applies the changes (`apply` returns the new data, validated; `custom` patches the
-/// custom field values), re-checks ownership and
-/// references when they change (`check` gets the record id, the data before and after, and
-/// may record what follows from the change), and writes the new version.
+/// Inserts a new record in the caller's transaction: its custom values (`custom`) checked and
+/// defaults filled, `check` verifying the type's own references before the insert, the kind's
+/// `created` recording what follows after it, and the audit row written as `action`. An error
+/// from any step leaves nothing behind. Returns the record and its view.
+pub fn create_in<D, V>(
+    conn: &mut DbConnection,
+    kind: &'static RecordKind<D>,
+    caller: &Caller,
+    input: WithCustom<D>,
+    check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError>,
+    action: AuditAction,
+) -> Result<(Stored<D>, V), ApiError>
+where
+    D: RecordData,
+    V: Serialize + From<Stored<D>>,
+{
+    let WithCustom { mut data, custom } = input;
+    apply_custom_values(conn, kind, &mut data, &custom, true)?;
+    let ownership = data.ownership();
+    check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
+    check(conn, caller, &data)?;
+    let record = (kind.insert)(conn, &data, Utc::now())?;
+    (kind.created)(conn, caller, &record)?;
+    let view = V::from(record.clone());
+    audit::record_change(conn, caller, action, (kind.noun, &record.id), None, Some(&view))?;
+    Ok((record, view))
+}
+
+/// PATCH: [`update_in`] in one transaction, answered with the new version.
 pub async fn update<D, V>(
     kind: &'static RecordKind<D>,
     state: &AppState,
@@ -247,32 +259,50 @@ where
     V: Serialize + From<Stored<D>>,
 {
     let record = state
-        .write(move |conn| {
-            let principal = &caller.principal;
-            let current = kind.find_visible(conn, &caller, &id)?;
-            principal.may(kind.module, Action::Edit, current.data.ownership())?;
-            if_match.check(current.version)?;
-            let mut data = (apply.data)(conn, &id, &current.data)?;
-            apply_custom_values(conn, kind, &mut data, &apply.custom, false)?;
-            let (before, after) = (current.data.ownership(), data.ownership());
-            if before.owner_id != after.owner_id || before.team_id != after.team_id {
-                principal.may(kind.module, Action::Edit, after).map_err(|_| {
-                    ApiError::Forbidden(format!(
-                        "your role does not allow assigning this {} to that owner or team",
-                        kind.noun
-                    ))
-                })?;
-                check_owner_and_team(conn, after.owner_id, after.team_id)?;
-            }
-            check(conn, &caller, &id, &current.data, &data)?;
-            let updated = (kind.update)(conn, &id, current.version, &data, Utc::now())?;
-            let (before, after) = (V::from(current), V::from(updated.clone()));
-            audit::record_change(conn, &caller, AuditAction::Update, (kind.noun, &id), Some(&before), Some(&after))?;
-            Ok(updated)
-        })
+        .write(move |conn| update_in::<D, V>(conn, kind, &caller, &id, if_match, apply, check, AuditAction::Update))
         .await?;
     let version = record.version;
     Ok(ok_with_etag(&V::from(record), version))
+}
+
+/// Changes a record in the caller's transaction: re-reads it, checks the edit grant and
+/// `If-Match`, applies the changes (`apply` returns the new data, validated; `custom` patches
+/// the custom field values), re-checks ownership and references when they change (`check`
+/// gets the record id, the data before and after, and may record what follows from the
+/// change), writes the new version and its audit row as `action`.
+#[allow(clippy::too_many_arguments)]
+pub fn update_in<D, V>(
+    conn: &mut DbConnection,
+    kind: &'static RecordKind<D>,
+    caller: &Caller,
+    id: &str,
+    if_match: IfMatch,
+    apply: WithCustom<impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError>>,
+    check: impl FnOnce(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError>,
+    action: AuditAction,
+) -> Result<Stored<D>, ApiError>
+where
+    D: RecordData,
+    V: Serialize + From<Stored<D>>,
+{
+    let principal = &caller.principal;
+    let current = kind.find_visible(conn, caller, id)?;
+    principal.may(kind.module, Action::Edit, current.data.ownership())?;
+    if_match.check(current.version)?;
+    let mut data = (apply.data)(conn, id, &current.data)?;
+    apply_custom_values(conn, kind, &mut data, &apply.custom, false)?;
+    let (before, after) = (current.data.ownership(), data.ownership());
+    if before.owner_id != after.owner_id || before.team_id != after.team_id {
+        principal.may(kind.module, Action::Edit, after).map_err(|_| {
+            ApiError::Forbidden(format!("your role does not allow assigning this {} to that owner or team", kind.noun))
+        })?;
+        check_owner_and_team(conn, after.owner_id, after.team_id)?;
+    }
+    check(conn, caller, id, &current.data, &data)?;
+    let updated = (kind.update)(conn, id, current.version, &data, Utc::now())?;
+    let (before, after) = (V::from(current), V::from(updated.clone()));
+    audit::record_change(conn, caller, action, (kind.noun, id), Some(&before), Some(&after))?;
+    Ok(updated)
 }
 
 /// DELETE (soft): the record leaves lists and reads until restored or purged.

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::credentials::{TokenKeys, hash_password, random_token};
 use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
+use crate::imports;
 use crate::middleware::request_context;
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -145,6 +146,15 @@ impl Application {
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
         spawn_purge(store.clone(), config.retention_days, config.purge_interval);
+        imports::spawn_worker(
+            store.clone(),
+            imports::Worker {
+                id: persistence::new_id(),
+                lease: chrono::TimeDelta::from_std(config.import_lease).unwrap_or(chrono::TimeDelta::minutes(1)),
+                batch_rows: config.import_batch_rows,
+                poll: config.job_poll_interval,
+            },
+        );
         let state = web::Data::new(AppState { store, keys, config, limiter: RateLimiter::default() });
         let mut server = HttpServer::new(move || app(state.clone()));
         if let Some(workers) = workers {

@@ -28,6 +28,10 @@ pub enum AuditAction {
     PermissionDenied,
     ApiKeyCreated,
     ApiKeyRevoked,
+    /// A record created or changed by a CSV import (`detail` names the import).
+    Import,
+    /// Records exported as CSV (`detail` names the columns and filter).
+    Export,
 }
 
 impl AuditAction {
@@ -47,6 +51,8 @@ impl AuditAction {
             AuditAction::PermissionDenied => "permission_denied",
             AuditAction::ApiKeyCreated => "api_key_created",
             AuditAction::ApiKeyRevoked => "api_key_revoked",
+            AuditAction::Import => "import",
+            AuditAction::Export => "export",
         }
     }
 }

@@ -162,8 +162,7 @@ enum StandardKind {
     Choice(&'static [&'static str]),
 }
 
-const SOURCES: &[&str] =
-    &["web_form", "import", "api", "manual", "ads", "social", "referral", "event", "email", "other"];
+use crate::columns::{LEAD_STATUSES, LIFECYCLE_STAGES, SOURCES};
 
 fn own_fields(record_type: RecordType) -> &'static [(&'static str, StandardKind, bool)] {
     use StandardKind::*;
@@ -175,7 +174,7 @@ fn own_fields(record_type: RecordType) -> &'static [(&'static str, StandardKind,
             ("job_title", Text, true),
             ("company_id", Id, false),
             ("source", Choice(SOURCES), false),
-            ("lifecycle_stage", Choice(&["awareness", "acquisition", "conversion", "retention", "loyalty"]), false),
+            ("lifecycle_stage", Choice(LIFECYCLE_STAGES), false),
         ],
         RecordType::Company => &[
             ("domain", Text, true),
@@ -197,7 +196,7 @@ fn own_fields(record_type: RecordType) -> &'static [(&'static str, StandardKind,
             ("employee_count", Number, true),
             ("source", Choice(SOURCES), false),
             ("campaign", Text, true),
-            ("status", Choice(&["new", "contacted", "qualified", "unqualified", "converted"]), false),
+            ("status", Choice(LEAD_STATUSES), false),
             ("score", Number, true),
         ],
         RecordType::Deal => &[

@@ -6,14 +6,17 @@
 pub mod access;
 pub mod activity;
 pub mod audit;
+pub mod columns;
 pub mod company;
 pub mod contact;
+pub mod csv;
 pub mod custom;
 pub mod deal;
 pub mod duplicates;
 pub mod field_values;
 pub mod filter;
 pub mod form;
+pub mod import;
 pub mod lead;
 pub mod listing;
 pub mod record;

@@ -55,6 +55,14 @@ impl DatabaseUrl {
         self.backend
     }
 
+    /// The URL as configured, password included: for handing to another process, never to a log.
+    pub fn expose(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => self.target.clone(),
+        }
+    }
+
     /// The URL with any password replaced, for logs.
     pub fn redacted(&self) -> String {
         match self.backend {

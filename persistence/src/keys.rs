@@ -1,12 +1,11 @@
 //! The keys duplicate detection matches on (`record_keys`), kept with each save.
 
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
 use domain::duplicates::{DuplicateReason, MatchKey};
 
+use crate::DbConnection;
 use crate::error::StoreResult;
 use crate::schema::record_keys;
-use crate::{Db, DbConnection};
 
 /// Makes the stored keys of a record exactly `keys`.
 pub fn replace(conn: &mut DbConnection, record_type: &str, id: &str, keys: &[MatchKey]) -> StoreResult<()> {
@@ -32,8 +31,6 @@ pub fn replace(conn: &mut DbConnection, record_type: &str, id: &str, keys: &[Mat
     Ok(())
 }
 
-type KeyPredicate = Box<dyn BoxableExpression<record_keys::table, Db, SqlType = Bool>>;
-
 /// Records of `record_type` (other than `exclude`) sharing any of `keys`, with the reason,
 /// at most `limit` rows; deleted and merged records are the caller's to drop.
 pub fn matching(
@@ -43,29 +40,25 @@ pub fn matching(
     exclude: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<(String, DuplicateReason)>> {
-    let mut any: Option<KeyPredicate> = None;
+    // One indexed lookup per key: an OR of keys (or an ORDER BY) makes SQLite scan every key
+    // of the record type instead.
+    let mut rows: Vec<(String, String)> = Vec::new();
     for key in keys {
-        let this: KeyPredicate =
-            Box::new(record_keys::kind.eq(key.reason.as_str()).and(record_keys::value.eq(key.value.clone())));
-        any = Some(match any {
-            None => this,
-            Some(previous) => Box::new(previous.or(this)),
-        });
+        let mut query = record_keys::table
+            .filter(record_keys::record_type.eq(record_type.to_owned()))
+            .filter(record_keys::kind.eq(key.reason.as_str()))
+            .filter(record_keys::value.eq(key.value.clone()))
+            .select((record_keys::record_id, record_keys::kind))
+            .limit(limit)
+            .into_boxed();
+        if let Some(exclude) = exclude {
+            query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
+        }
+        rows.extend(query.load::<(String, String)>(conn)?);
     }
-    let Some(any) = any else {
-        return Ok(Vec::new());
-    };
-    let mut query = record_keys::table
-        .filter(record_keys::record_type.eq(record_type.to_owned()))
-        .filter(any)
-        .select((record_keys::record_id, record_keys::kind))
-        .order((record_keys::record_id.asc(), record_keys::kind.asc()))
-        .limit(limit)
-        .into_boxed();
-    if let Some(exclude) = exclude {
-        query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
-    }
-    let rows: Vec<(String, String)> = query.load(conn)?;
+    rows.sort();
+    rows.dedup();
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(rows
         .into_iter()
         .filter_map(|(id, kind)| {

@@ -16,6 +16,7 @@ pub mod deals;
 pub mod definitions;
 pub mod error;
 pub mod idempotency;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod links;

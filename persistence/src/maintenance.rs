@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, activities, companies, contacts, deals, idempotency, leads, links, tasks};
+use crate::{DbConnection, activities, companies, contacts, deals, idempotency, imports, leads, links, tasks};
 
 /// How many rows one purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,10 +17,12 @@ pub struct Purged {
     /// Links and history rows of records that no longer exist.
     pub orphans: usize,
     pub idempotency_keys: usize,
+    /// Finished imports (and their error reports) past the retention period.
+    pub imports: usize,
 }
 
-/// Removes records soft-deleted before `records_cutoff` (their retention ended) and
-/// idempotency answers stored before `keys_cutoff`.
+/// Removes records soft-deleted before `records_cutoff` (their retention ended), imports that
+/// finished before it, and idempotency answers stored before `keys_cutoff`.
 pub fn purge(
     conn: &mut DbConnection,
     records_cutoff: DateTime<Utc>,
@@ -45,5 +47,6 @@ pub fn purge(
         tasks,
         orphans,
         idempotency_keys: idempotency::purge_before(conn, keys_cutoff)?,
+        imports: imports::purge_finished_before(conn, records_cutoff)?,
     })
 }

@@ -103,18 +103,18 @@ macro_rules! record_queries {
             now: chrono::DateTime<chrono::Utc>,
         ) -> crate::StoreResult<domain::record::Stored<$data>> {
             use diesel::prelude::*;
-            let id = crate::new_id();
             let now = crate::to_db_time(now);
-            diesel::insert_into($table::table)
+            let row: $row = diesel::insert_into($table::table)
                 .values((
-                    $table::id.eq(&id),
+                    $table::id.eq(crate::new_id()),
                     <$columns>::from_data(data)?,
                     $table::version.eq(1_i64),
                     $table::created_at.eq(now),
                     $table::updated_at.eq(now),
                 ))
-                .execute(conn)?;
-            find(conn, &id, &domain::access::Visibility::Everything)
+                .returning($table::all_columns)
+                .get_result(conn)?;
+            crate::records::RecordRow::into_stored(row)
         }
 
         /// Writes `data` over the record if it is still at `version`; `Stale` otherwise.
@@ -126,18 +126,17 @@ macro_rules! record_queries {
             now: chrono::DateTime<chrono::Utc>,
         ) -> crate::StoreResult<domain::record::Stored<$data>> {
             use diesel::prelude::*;
-            let changed = diesel::update($table::table)
+            let row: Option<$row> = diesel::update($table::table)
                 .filter($table::id.eq(id).and($table::version.eq(version)).and($table::deleted_at.is_null()))
                 .set((
                     <$columns>::from_data(data)?,
                     $table::version.eq(version + 1),
                     $table::updated_at.eq(crate::to_db_time(now)),
                 ))
-                .execute(conn)?;
-            if changed == 0 {
-                return Err(crate::StoreError::Stale);
-            }
-            find(conn, id, &domain::access::Visibility::Everything)
+                .returning($table::all_columns)
+                .get_result(conn)
+                .optional()?;
+            crate::records::RecordRow::into_stored(row.ok_or(crate::StoreError::Stale)?)
         }
 
         /// Soft-deletes the record if it is still at `version`; `Stale` otherwise.

@@ -181,6 +181,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     definitions,
     audit_events,
     record_keys,
+    imports,
+    import_errors,
 );
 
 diesel::table! {
@@ -405,5 +407,44 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Text,
+        record_type -> Text,
+        status -> Text,
+        dedupe -> Text,
+        file_name -> Nullable<Text>,
+        headers -> Text,
+        mapping -> Text,
+        content -> Text,
+        total_rows -> BigInt,
+        processed_rows -> BigInt,
+        created_count -> BigInt,
+        updated_count -> BigInt,
+        skipped_count -> BigInt,
+        failed_count -> BigInt,
+        error -> Nullable<Text>,
+        user_id -> Text,
+        api_key_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_errors (import_id, row_number) {
+        import_id -> Text,
+        row_number -> BigInt,
+        line -> BigInt,
+        errors -> Text,
+        cells -> Nullable<Text>,
     }
 }

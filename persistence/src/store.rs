@@ -202,6 +202,27 @@ impl Store {
     }
 }
 
+/// Runs `f` inside a savepoint of the open transaction: an error from `f` undoes only what
+/// `f` wrote, and the transaction goes on (one bad import row among many good ones).
+pub fn savepoint<T, E: From<StoreError>>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    enum Failure<E> {
+        Caller(E),
+        Database(diesel::result::Error),
+    }
+    impl<E> From<diesel::result::Error> for Failure<E> {
+        fn from(error: diesel::result::Error) -> Self {
+            Failure::Database(error)
+        }
+    }
+    conn.transaction::<T, Failure<E>, _>(|inner| f(inner).map_err(Failure::Caller)).map_err(|failure| match failure {
+        Failure::Caller(error) => error,
+        Failure::Database(error) => StoreError::from(error).into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

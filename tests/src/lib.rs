@@ -304,6 +304,7 @@ impl TestApp {
         config.workers = Some(1);
         config.db_max_connections = 4;
         config.login_rate_limit_per_minute = 1000;
+        config.job_poll_interval = Duration::from_millis(50);
         adjust(&mut config);
         let base = start_server(config.clone());
         let client = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
@@ -319,6 +320,19 @@ impl TestApp {
             persistence::Backend::Postgres => Backend::Postgres,
         };
         let base = start_server(config.clone());
+        let client = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+        let mut app = TestApp { base, backend, admin_token: String::new(), db: TestDb::Borrowed, config, client };
+        app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// A client for a server running elsewhere (another process) on `config`'s database, signed
+    /// in as the first admin.
+    pub async fn connect(base: String, config: Config) -> Self {
+        let backend = match config.database_url.backend() {
+            persistence::Backend::Sqlite => Backend::Sqlite,
+            persistence::Backend::Postgres => Backend::Postgres,
+        };
         let client = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
         let mut app = TestApp { base, backend, admin_token: String::new(), db: TestDb::Borrowed, config, client };
         app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -362,6 +376,55 @@ impl TestApp {
     /// DELETE with a token.
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
         self.request(Method::DELETE, path).token(token).send().await
+    }
+
+    /// Uploads a CSV import: a multipart body with the `options` JSON and the `file`.
+    pub async fn upload_import(&self, token: &str, options: &Value, file: &[u8]) -> Reply {
+        let boundary = "crm-e2e-boundary-5d1f0c";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\nContent-Type: application/json\r\n\r\n{options}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.request(Method::POST, "/api/v1/imports")
+            .token(token)
+            .raw(&format!("multipart/form-data; boundary={boundary}"), body)
+            .send()
+            .await
+    }
+
+    /// Polls an import until it completes or fails (at most two minutes): its last view.
+    pub async fn wait_for_import(&self, token: &str, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let import = self.get(&format!("/api/v1/imports/{id}"), token).await.assert_status(200).body;
+            if import["status"] == "completed" || import["status"] == "failed" {
+                return import;
+            }
+            assert!(std::time::Instant::now() < deadline, "import {id} did not finish: {import}");
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every record of a list, following `next_cursor`.
+    pub async fn list_all(&self, path: &str, token: &str) -> Vec<Value> {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{separator}limit=100&cursor={c}"),
+                None => format!("{path}{separator}limit=100"),
+            };
+            let page = self.get(&url, token).await.assert_status(200).body;
+            records.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return records,
+            }
+        }
     }
 
     /// Signs in and returns the whole token answer.

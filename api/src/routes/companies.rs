@@ -13,6 +13,7 @@ use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::imports::Importable;
 use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
@@ -230,10 +231,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Companies, Action::Create)?;
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
-    records::default_owner(&mut changes.owner_id, &caller);
-    let data = validated(shape, CompanyData::apply(None, changes))?;
+    let data = new_company(&caller, &body)?;
     let allow_duplicate = params.allow_duplicate;
     let custom = Patch::from_double_option(body.custom_fields.clone());
     records::create::<_, CompanyView, _>(
@@ -247,6 +245,40 @@ pub async fn create(
     )
     .await
 }
+
+/// A new company from a create body (owned by the caller unless it names an owner).
+fn new_company(caller: &Caller, body: &CompanyInput) -> Result<CompanyData, ApiError> {
+    let shape = body.validate();
+    let mut changes = body.to_changes()?;
+    records::default_owner(&mut changes.owner_id, caller);
+    validated(shape, CompanyData::apply(None, changes))
+}
+
+/// A company's data after a merge-patch body.
+fn patch_company(
+    _: &mut persistence::DbConnection,
+    _: &str,
+    body: CompanyInput,
+    current: &CompanyData,
+) -> Result<CompanyData, ApiError> {
+    let shape = body.validate();
+    validated(shape, CompanyData::apply(Some(current), body.to_changes()?))
+}
+
+/// Companies as imports create and update them.
+pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
+    kind: &COMPANIES,
+    record_type: domain::activity::RecordType::Company,
+    new: |_, caller, body| new_company(caller, body),
+    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    insert: |conn, caller, input, action| {
+        records::create_in::<_, CompanyView>(conn, &COMPANIES, caller, input, |_, _, _| Ok(()), action)
+            .map(|(record, _)| record)
+    },
+    patch: patch_company,
+    changed: |_, _, _, _, _| Ok(()),
+    duplicate_of: crate::routes::merge::company_duplicate,
+};
 
 /// Reads one company.
 #[utoipa::path(
@@ -297,17 +329,16 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
+    let body = body.into_inner();
     let custom = Patch::from_double_option(body.custom_fields.clone());
-    let changes = body.into_inner().to_changes()?;
     records::update::<_, CompanyView>(
         &COMPANIES,
         &state,
         caller,
         id.into_inner(),
         if_match,
-        records::changes(custom, move |_, _, current| validated(shape, CompanyData::apply(Some(current), changes))),
-        |_, _, _, _, _| Ok(()),
+        records::changes(custom, move |conn, id, current| patch_company(conn, id, body, current)),
+        IMPORT.changed,
     )
     .await
 }

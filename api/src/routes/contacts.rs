@@ -13,6 +13,7 @@ use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::imports::Importable;
 use crate::records::{self, RecordKind};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
@@ -278,10 +279,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Contacts, Action::Create)?;
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
-    records::default_owner(&mut changes.owner_id, &caller);
-    let data = validated(shape, ContactData::apply(None, changes))?;
+    let data = new_contact(&caller, &body)?;
     let allow_duplicate = params.allow_duplicate;
     let custom = Patch::from_double_option(body.custom_fields.clone());
     records::create::<_, ContactView, _>(
@@ -298,6 +296,55 @@ pub async fn create(
     )
     .await
 }
+
+/// A new contact from a create body (owned by the caller unless it names an owner).
+fn new_contact(caller: &Caller, body: &ContactInput) -> Result<ContactData, ApiError> {
+    let shape = body.validate();
+    let mut changes = body.to_changes()?;
+    records::default_owner(&mut changes.owner_id, caller);
+    validated(shape, ContactData::apply(None, changes))
+}
+
+/// A contact's data after a merge-patch body.
+fn patch_contact(
+    _: &mut persistence::DbConnection,
+    _: &str,
+    body: ContactInput,
+    current: &ContactData,
+) -> Result<ContactData, ApiError> {
+    let shape = body.validate();
+    validated(shape, ContactData::apply(Some(current), body.to_changes()?))
+}
+
+/// A company newly named by a changed contact must be visible.
+fn contact_changed(
+    conn: &mut persistence::DbConnection,
+    caller: &Caller,
+    _: &str,
+    before: &ContactData,
+    after: &ContactData,
+) -> Result<(), ApiError> {
+    match &after.company_id {
+        Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
+        _ => Ok(()),
+    }
+}
+
+/// Contacts as imports create and update them.
+pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
+    kind: &CONTACTS,
+    record_type: domain::activity::RecordType::Contact,
+    new: |_, caller, body| new_contact(caller, body),
+    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    insert: |conn, caller, input, action| {
+        let check =
+            |conn: &mut _, caller: &Caller, data: &ContactData| check_company(conn, caller, data.company_id.as_deref());
+        records::create_in::<_, ContactView>(conn, &CONTACTS, caller, input, check, action).map(|(record, _)| record)
+    },
+    patch: patch_contact,
+    changed: contact_changed,
+    duplicate_of: crate::routes::merge::contact_duplicate,
+};
 
 /// Reads one contact.
 #[utoipa::path(
@@ -351,20 +398,16 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
+    let body = body.into_inner();
     let custom = Patch::from_double_option(body.custom_fields.clone());
-    let changes = body.into_inner().to_changes()?;
     records::update::<_, ContactView>(
         &CONTACTS,
         &state,
         caller,
         id.into_inner(),
         if_match,
-        records::changes(custom, move |_, _, current| validated(shape, ContactData::apply(Some(current), changes))),
-        |conn, caller, _, before, after| match &after.company_id {
-            Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
-            _ => Ok(()),
-        },
+        records::changes(custom, move |conn, id, current| patch_contact(conn, id, body, current)),
+        contact_changed,
     )
     .await
 }

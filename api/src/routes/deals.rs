@@ -17,6 +17,7 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::imports::Importable;
 use crate::records::{self, RecordKind, require_visible};
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::COMPANIES;
@@ -310,12 +311,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Deals, Action::Create)?;
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
-    records::default_owner(&mut changes.owner_id, &caller);
     let pipeline_id = body.pipeline_id.clone().flatten();
     let pipeline = state.read(move |conn| load_pipeline(conn, pipeline_id.as_deref())).await?;
-    let data = validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))?;
+    let data = new_deal(&caller, &body, &pipeline)?;
     let custom = Patch::from_double_option(body.custom_fields.clone());
     records::create::<_, DealView, _>(
         &DEALS,
@@ -328,6 +326,60 @@ pub async fn create(
     )
     .await
 }
+
+/// A new deal from a create body, in `pipeline` (owned by the caller unless it names an owner).
+fn new_deal(caller: &Caller, body: &DealInput, pipeline: &StoredPipeline) -> Result<DealData, ApiError> {
+    let shape = body.validate();
+    let mut changes = body.to_changes()?;
+    records::default_owner(&mut changes.owner_id, caller);
+    validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))
+}
+
+/// A deal's data after a merge-patch body, checked against its (new) pipeline.
+fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealData) -> Result<DealData, ApiError> {
+    let shape = body.validate();
+    let changes = body.to_changes()?;
+    let pipeline_id = match &changes.pipeline_id {
+        Patch::Set(id) => id.clone(),
+        _ => current.pipeline_id.clone(),
+    };
+    let pipeline = load_pipeline(conn, Some(&pipeline_id))?;
+    validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
+}
+
+/// A changed deal's new references must be visible; a stage move is recorded.
+fn deal_changed(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    before: &DealData,
+    after: &DealData,
+) -> Result<(), ApiError> {
+    check_references(conn, caller, Some(before), after)?;
+    if before.stage_id != after.stage_id {
+        record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
+    }
+    Ok(())
+}
+
+/// Deals as imports create and update them (an `id` column names the deal a row updates).
+pub static IMPORT: Importable<DealData, DealInput> = Importable {
+    kind: &DEALS,
+    record_type: domain::activity::RecordType::Deal,
+    new: |conn, caller, body| {
+        let pipeline = load_pipeline(conn, body.pipeline_id.clone().flatten().as_deref())?;
+        new_deal(caller, body, &pipeline)
+    },
+    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    insert: |conn, caller, input, action| {
+        let check =
+            |conn: &mut DbConnection, caller: &Caller, data: &DealData| check_references(conn, caller, None, data);
+        records::create_in::<_, DealView>(conn, &DEALS, caller, input, check, action).map(|(record, _)| record)
+    },
+    patch: patch_deal,
+    changed: deal_changed,
+    duplicate_of: crate::imports::no_duplicates,
+};
 
 /// Reads one deal.
 #[utoipa::path(
@@ -363,30 +415,16 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<DealInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
+    let body = body.into_inner();
     let custom = Patch::from_double_option(body.custom_fields.clone());
-    let changes = body.into_inner().to_changes()?;
     records::update::<_, DealView>(
         &DEALS,
         &state,
         caller,
         id.into_inner(),
         if_match,
-        records::changes(custom, move |conn, _, current: &DealData| {
-            let pipeline_id = match &changes.pipeline_id {
-                Patch::Set(id) => id.clone(),
-                _ => current.pipeline_id.clone(),
-            };
-            let pipeline = load_pipeline(conn, Some(&pipeline_id))?;
-            validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
-        }),
-        |conn, caller, id, before, after| {
-            check_references(conn, caller, Some(before), after)?;
-            if before.stage_id != after.stage_id {
-                record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
-            }
-            Ok(())
-        },
+        records::changes(custom, move |conn, id, current| patch_deal(conn, id, body, current)),
+        deal_changed,
     )
     .await
 }

@@ -21,6 +21,7 @@ use validator::Validate;
 use crate::audit;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::imports::Importable;
 use crate::records::{self, RecordKind, require_visible};
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::{COMPANIES, CompanyView};
@@ -287,6 +288,20 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Leads, Action::Create)?;
+    let data = new_lead(&caller, &body)?;
+    let for_write = caller.clone();
+    let custom = Patch::from_double_option(body.custom_fields.clone());
+    create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
+        let lead = insert_new_lead(conn, &for_write, records::WithCustom { data, custom }, AuditAction::Create)?;
+        let (location, version) = (format!("/api/v1/leads/{}", lead.id), lead.version);
+        Created::new(&LeadView::from(lead), location, version)
+    })
+    .await
+}
+
+/// A new lead from a create body: source `api` unless named; an owner or team it names must be
+/// within the caller's create scope (otherwise the assignment rules choose).
+fn new_lead(caller: &Caller, body: &LeadInput) -> Result<LeadData, ApiError> {
     let shape = body.validate();
     let mut changes = body.to_changes()?;
     if !changes.source.is_given() {
@@ -296,23 +311,71 @@ pub async fn create(
     if data.owner_id.is_some() || data.team_id.is_some() {
         caller.principal.may_create(Module::Leads, data.ownership())?;
     }
-    let for_write = caller.clone();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
-    create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
-        let mut data = data;
-        records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
-        sales::assign(conn, &mut data, None)?;
-        if data.owner_id.is_none() && data.team_id.is_none() {
-            data.owner_id = Some(for_write.principal.user_id.clone());
-        }
-        let lead = sales::insert_lead(conn, data, None, for_write.actor())?;
-        let (location, id, version) = (format!("/api/v1/leads/{}", lead.id), lead.id.clone(), lead.version);
-        let view = LeadView::from(lead);
-        audit::record_change(conn, &for_write, AuditAction::Create, ("lead", &id), None, Some(&view))?;
-        Created::new(&view, location, version)
-    })
-    .await
+    Ok(data)
 }
+
+/// Stores a new lead in the caller's transaction: custom values, assignment (the caller owns it
+/// when no rule applies), status history and score, and the audit row as `action`.
+fn insert_new_lead(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    input: records::WithCustom<LeadData>,
+    action: AuditAction,
+) -> Result<Lead, ApiError> {
+    let records::WithCustom { mut data, custom } = input;
+    records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
+    sales::assign(conn, &mut data, None)?;
+    if data.owner_id.is_none() && data.team_id.is_none() {
+        data.owner_id = Some(caller.principal.user_id.clone());
+    }
+    let lead = sales::insert_lead(conn, data, None, caller.actor())?;
+    let view = LeadView::from(lead.clone());
+    audit::record_change(conn, caller, action, ("lead", &lead.id), None, Some(&view))?;
+    Ok(lead)
+}
+
+/// A lead's data after a merge-patch body, its score recomputed.
+fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &LeadData) -> Result<LeadData, ApiError> {
+    let shape = body.validate();
+    let mut data = validated(shape, LeadData::apply(Some(current), body.to_changes()?))?;
+    data.score = sales::explain_score(conn, id, &data)?.score;
+    Ok(data)
+}
+
+/// Records a changed lead's status move.
+fn lead_changed(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    before: &LeadData,
+    after: &LeadData,
+) -> Result<(), ApiError> {
+    if before.status != after.status {
+        sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
+    }
+    Ok(())
+}
+
+/// The visible open lead with the same email as new lead data, for imports.
+fn lead_duplicate(conn: &mut DbConnection, caller: &Caller, data: &LeadData) -> Result<Option<String>, ApiError> {
+    let Some(email) = &data.email else { return Ok(None) };
+    match leads::find_open_by_email(conn, email)? {
+        Some(lead) if LEADS.find_visible(conn, caller, &lead.id).is_ok() => Ok(Some(lead.id)),
+        _ => Ok(None),
+    }
+}
+
+/// Leads as imports create and update them; rows are assigned and scored like any new lead.
+pub static IMPORT: Importable<LeadData, LeadInput> = Importable {
+    kind: &LEADS,
+    record_type: domain::activity::RecordType::Lead,
+    new: |_, caller, body| new_lead(caller, body),
+    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    insert: insert_new_lead,
+    patch: patch_lead,
+    changed: lead_changed,
+    duplicate_of: lead_duplicate,
+};
 
 /// Reads one lead.
 #[utoipa::path(
@@ -348,26 +411,16 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<LeadInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
+    let body = body.into_inner();
     let custom = Patch::from_double_option(body.custom_fields.clone());
-    let changes = body.into_inner().to_changes()?;
     records::update::<_, LeadView>(
         &LEADS,
         &state,
         caller,
         id.into_inner(),
         if_match,
-        records::changes(custom, move |conn, id, current| {
-            let mut data = validated(shape, LeadData::apply(Some(current), changes))?;
-            data.score = sales::explain_score(conn, id, &data)?.score;
-            Ok(data)
-        }),
-        |conn, caller, id, before, after| {
-            if before.status != after.status {
-                sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
-            }
-            Ok(())
-        },
+        records::changes(custom, move |conn, id, current| patch_lead(conn, id, body, current)),
+        lead_changed,
     )
     .await
 }

@@ -99,6 +99,24 @@ fn refuse_duplicates(noun: &str, duplicates: Vec<DuplicateRef>) -> Result<(), Ap
     })
 }
 
+/// The first visible contact `data` looks like, for imports.
+pub fn contact_duplicate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &ContactData,
+) -> Result<Option<String>, ApiError> {
+    Ok(contact_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
+}
+
+/// The first visible company `data` looks like, for imports.
+pub fn company_duplicate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &CompanyData,
+) -> Result<Option<String>, ApiError> {
+    Ok(company_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
+}
+
 /// The create-time check of contacts: 409 naming visible look-alikes unless allowed.
 pub fn check_new_contact(
     conn: &mut DbConnection,

@@ -11,8 +11,10 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod exports;
 pub mod forms;
 pub mod health;
+pub mod imports;
 pub mod leads;
 pub mod merge;
 pub mod pipelines;
@@ -28,7 +30,9 @@ pub mod users;
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .configure(search::routes)
+        .configure(exports::routes)
         .configure(custom_fields::routes)
+        .configure(imports::routes)
         .configure(auth::routes)
         .configure(users::routes)
         .configure(teams::routes)

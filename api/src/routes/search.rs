@@ -189,6 +189,23 @@ pub fn catalogue(conn: &mut DbConnection, record_type: RecordType) -> Result<Cat
     Ok(Catalogue { record_type, custom, company_custom })
 }
 
+/// A search's filter and sort, checked against the record type's catalogue (returned too).
+pub fn parse(
+    conn: &mut DbConnection,
+    record_type: RecordType,
+    filter: Option<&serde_json::Value>,
+    sort: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(Filter, SearchSort, Catalogue), ApiError> {
+    let catalogue = catalogue(conn, record_type)?;
+    let filter = match filter {
+        Some(raw) => Filter::parse(raw, &catalogue, now)?,
+        None => Filter::everything(),
+    };
+    let sort = SearchSort::parse(sort, &catalogue)?;
+    Ok((filter, sort, catalogue))
+}
+
 /// Runs a search for the caller and answers a page.
 pub async fn respond<D, V>(
     searchable: &'static Searchable<D>,
@@ -208,12 +225,8 @@ where
     let now = Utc::now();
     let (page, sort) = state
         .read(move |conn| {
-            let catalogue = catalogue(conn, searchable.record_type)?;
-            let filter = match &input.filter {
-                Some(raw) => Filter::parse(raw, &catalogue, now)?,
-                None => Filter::everything(),
-            };
-            let sort = SearchSort::parse(input.sort.as_deref(), &catalogue)?;
+            let (filter, sort, _) =
+                parse(conn, searchable.record_type, input.filter.as_ref(), input.sort.as_deref(), now)?;
             let after = decode_cursor(input.cursor.as_deref(), &sort)?;
             let request = SearchRequest { filter, q, sort: sort.clone(), after, limit: limit.get() };
             Ok(((searchable.search)(conn, &visibility, &request)?, sort))

@@ -1,0 +1,298 @@
+//! `GET|POST /api/v1/{record type}/export`: the records a search selects, streamed as CSV with
+//! the chosen columns, read page by page so an export of any size holds one page in memory.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use domain::access::Action;
+use domain::audit::AuditAction;
+use domain::columns::{self, Target};
+use domain::csv;
+use domain::filter::FieldValues;
+use domain::record::Stored;
+use persistence::search::{SearchPosition, SearchRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit;
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::records::RecordData;
+use crate::routes::search::{self, Searchable};
+use crate::state::AppState;
+
+/// Records read per query while streaming.
+const EXPORT_PAGE: u32 = 500;
+
+/// An export: which records (as a search selects them) and which columns.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    /// The filter tree of `/search`; none exports every record the caller may export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<search::FilterNode>)]
+    pub filter: Option<serde_json::Value>,
+    /// Text the record's searchable text must contain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
+    pub q: Option<String>,
+    /// One sortable field, `-` for descending (as in `/search`). Default `-created_at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// The columns in order: `id`, standard fields (`first_name`, `address.city`) and
+    /// `custom_fields.<key>`. Default: every standard column, then every active custom field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["id", "first_name", "last_name", "emails", "custom_fields.budget"]))]
+    pub columns: Option<Vec<String>>,
+}
+
+/// An export by query parameters: every record the caller may export, or those matching `q`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// Comma-separated columns (see the POST form); default every column.
+    #[param(example = "id,first_name,last_name,emails")]
+    pub columns: Option<String>,
+    /// Text search, as on the list.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// One sortable field, `-` for descending. Default `-created_at`.
+    pub sort: Option<String>,
+}
+
+impl From<ExportParams> for ExportInput {
+    fn from(params: ExportParams) -> Self {
+        ExportInput {
+            filter: None,
+            q: params.q,
+            sort: params.sort,
+            columns: params.columns.map(|c| c.split(',').map(|name| name.trim().to_owned()).collect()),
+        }
+    }
+}
+
+fn chosen_columns(
+    record_type: domain::activity::RecordType,
+    custom: &[domain::custom::CustomFieldDefinition],
+    names: Option<&[String]>,
+) -> Result<Vec<Target>, ApiError> {
+    let Some(names) = names else { return Ok(columns::all(record_type, custom)) };
+    if names.is_empty() {
+        return Err(ApiError::invalid_field("columns", "required", "must name at least one column"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            Target::parse(record_type, custom, name).ok_or_else(|| {
+                ApiError::invalid_field(
+                    &format!("columns[{index}]"),
+                    "unknown_field",
+                    format!("`{name}` is not a column of this record type"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks the export, records it in the audit log, then streams the CSV.
+pub async fn respond<D, V>(
+    searchable: &'static Searchable<D>,
+    state: web::Data<AppState>,
+    caller: Caller,
+    input: ExportInput,
+) -> Result<HttpResponse, ApiError>
+where
+    D: RecordData,
+    Stored<D>: FieldValues,
+    V: Serialize + From<Stored<D>>,
+{
+    let module = searchable.kind.module;
+    caller.principal.may_in_module(module, Action::Export)?;
+    let visibility = caller.principal.visibility(module, Action::Export);
+    let q = domain::listing::parse_text_query(input.q.as_deref())
+        .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
+    let record_type = searchable.record_type;
+    let (filter, sort, targets) = state
+        .write(move |conn| {
+            let (filter, sort, catalogue) =
+                search::parse(conn, record_type, input.filter.as_ref(), input.sort.as_deref(), Utc::now())?;
+            let targets = chosen_columns(record_type, &catalogue.custom, input.columns.as_deref())?;
+            let names: Vec<String> = targets.iter().map(Target::name).collect();
+            let detail = format!(
+                "{} export; columns: {}; filter: {}; q: {}",
+                searchable.kind.noun,
+                names.join(","),
+                input.filter.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string),
+                input.q.as_deref().unwrap_or("none"),
+            );
+            let actor = (Some(caller.principal.user_id.as_str()), caller.principal.api_key_id.as_deref());
+            audit::security(conn, &caller.context, AuditAction::Export, actor, None, Some(detail))?;
+            Ok((filter, sort, targets))
+        })
+        .await?;
+    let mut header_line = String::new();
+    csv::write_line(&mut header_line, &targets.iter().map(Target::name).collect::<Vec<_>>());
+    let request = SearchRequest { filter, q, sort, after: None, limit: EXPORT_PAGE };
+    let targets = Arc::new(targets);
+    let first = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(header_line)) });
+    let pages = futures_util::stream::unfold(Some(request), move |request| {
+        let (state, visibility, targets) = (state.clone(), visibility.clone(), targets.clone());
+        async move {
+            let request = request?;
+            let page = state
+                .read(move |conn| {
+                    let page = (searchable.search)(conn, &visibility, &request)?;
+                    let next = page.items.last().filter(|_| page.more).map(|last| SearchRequest {
+                        after: Some(SearchPosition { value: request.sort.value_of(last), id: last.id.clone() }),
+                        ..request.clone()
+                    });
+                    let mut chunk = String::new();
+                    for record in page.items {
+                        let view =
+                            serde_json::to_value(V::from(record)).map_err(|e| ApiError::Internal(e.to_string()))?;
+                        let view = view.as_object().cloned().unwrap_or_default();
+                        csv::write_line(&mut chunk, &columns::export_row(&view, &targets));
+                    }
+                    Ok((chunk, next))
+                })
+                .await;
+            match page {
+                Ok((chunk, next)) => Some((Ok(Bytes::from(chunk)), next)),
+                // The status line is sent already: end the stream with an error, so the client
+                // sees a broken transfer rather than a file that silently stops.
+                Err(error) => {
+                    log::error!("export stopped: {error}");
+                    Some((Err(actix_web::Error::from(error)), None))
+                }
+            }
+        }
+    });
+    let file_name = format!("{}-{}.csv", searchable.kind.collection, Utc::now().format("%Y-%m-%d"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
+        .streaming(futures_util::StreamExt::chain(first, pages)))
+}
+
+/// Declares one record type's export handlers (GET and POST) and their OpenAPI operations.
+macro_rules! export_routes {
+    ($get:ident, $post:ident, $searchable:path, $view:ty, $path:literal, $tag:literal, $get_summary:literal, $post_summary:literal) => {
+        #[doc = $get_summary]
+        #[utoipa::path(
+            get, path = $path, tag = $tag, operation_id = stringify!($get), summary = $get_summary,
+            description = "Streams every record the caller's export grant reaches (optionally matching `q`) as CSV with the chosen columns, in the order of `sort`. The header row holds the column names, which an import maps back by name, so an export imports again unchanged. Lists are `; `-separated, money is `minor units CURRENCY`. Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return, except plain numbers) get a leading `'`. Needs the export permission; each export is recorded in the audit log.",
+            params(ExportParams),
+            responses(
+                (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+                (status = 400, description = "Unknown or malformed parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 403, description = "The role may not export these records", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "An unknown column or sort field", body = crate::error::Problem, content_type = "application/problem+json"),
+                crate::error::CommonErrors,
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $get(
+            state: web::Data<AppState>,
+            caller: Caller,
+            params: web::Query<ExportParams>,
+        ) -> Result<HttpResponse, ApiError> {
+            respond::<_, $view>(&$searchable, state, caller, params.into_inner().into()).await
+        }
+
+        #[doc = $post_summary]
+        #[utoipa::path(
+            post, path = $path, tag = $tag, operation_id = stringify!($post), summary = $post_summary,
+            description = "As the GET form, with the records selected by the filter language of `/search` (`filter`, `q`, `sort`) and the columns as a list.",
+            params(crate::extract::NoParams),
+            request_body(content = ExportInput, example = json!({"filter": {"field": "tags", "op": "contains", "value": "vip"}, "columns": ["id", "first_name", "last_name", "emails"], "sort": "name"})),
+            responses(
+                (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+                (status = 400, description = "Malformed JSON, unknown body field or parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 403, description = "The role may not export these records", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 415, description = "Body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "The filter, sort or a column does not fit the record type", body = crate::error::Problem, content_type = "application/problem+json"),
+                crate::error::CommonErrors,
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $post(
+            state: web::Data<AppState>,
+            caller: Caller,
+            _: web::Query<crate::extract::NoParams>,
+            body: web::Json<ExportInput>,
+        ) -> Result<HttpResponse, ApiError> {
+            respond::<_, $view>(&$searchable, state, caller, body.into_inner()).await
+        }
+    };
+}
+
+export_routes!(
+    export_contacts,
+    export_contacts_search,
+    search::CONTACTS,
+    crate::routes::contacts::ContactView,
+    "/api/v1/contacts/export",
+    "contacts",
+    "Export contacts as CSV",
+    "Export a search of contacts as CSV"
+);
+export_routes!(
+    export_companies,
+    export_companies_search,
+    search::COMPANIES,
+    crate::routes::companies::CompanyView,
+    "/api/v1/companies/export",
+    "companies",
+    "Export companies as CSV",
+    "Export a search of companies as CSV"
+);
+export_routes!(
+    export_leads,
+    export_leads_search,
+    search::LEADS,
+    crate::routes::leads::LeadView,
+    "/api/v1/leads/export",
+    "leads",
+    "Export leads as CSV",
+    "Export a search of leads as CSV"
+);
+export_routes!(
+    export_deals,
+    export_deals_search,
+    search::DEALS,
+    crate::routes::deals::DealView,
+    "/api/v1/deals/export",
+    "deals",
+    "Export deals as CSV",
+    "Export a search of deals as CSV"
+);
+
+/// Registers the export routes (before `/{collection}/{id}`, which would otherwise match).
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/contacts/export")
+                .route(web::get().to(export_contacts))
+                .route(web::post().to(export_contacts_search)),
+        )
+        .service(
+            web::resource("/companies/export")
+                .route(web::get().to(export_companies))
+                .route(web::post().to(export_companies_search)),
+        )
+        .service(
+            web::resource("/leads/export")
+                .route(web::get().to(export_leads))
+                .route(web::post().to(export_leads_search)),
+        )
+        .service(
+            web::resource("/deals/export")
+                .route(web::get().to(export_deals))
+                .route(web::post().to(export_deals_search)),
+        );
+}

@@ -1,0 +1,2 @@
+DROP INDEX record_keys_value;
+CREATE INDEX record_keys_value ON record_keys (record_type, kind, value);

@@ -142,7 +142,7 @@ where
         }
     };
     if policy == DedupePolicy::Skip {
-        return Ok(RowOutcome::Skipped);
+        return Ok(RowOutcome::Skipped { existing });
     }
     let input: I = body_of(row.body)?;
     let custom = (steps.custom)(&input);
@@ -343,7 +343,7 @@ fn batch(store: &Store, worker: &Worker, import: &Import, rows: &[Row], position
         let targets = targets(conn, record_type, import)?;
         let header = &import.headers;
         let mut counts = Counts::default();
-        let mut failures = Vec::new();
+        let mut reported = Vec::new();
         for (offset, row) in batch_rows.iter().enumerate() {
             let row_number = position + 1 + offset as i64;
             counts.processed += 1;
@@ -358,15 +358,26 @@ fn batch(store: &Store, worker: &Worker, import: &Import, rows: &[Row], position
             match taken {
                 Ok(RowOutcome::Created) => counts.created += 1,
                 Ok(RowOutcome::Updated) => counts.updated += 1,
-                Ok(RowOutcome::Skipped) => counts.skipped += 1,
+                Ok(RowOutcome::Skipped { existing }) => {
+                    counts.skipped += 1;
+                    let problem = CellProblem {
+                        column: "row".into(),
+                        code: "skipped_duplicate".into(),
+                        message: format!(
+                            "matches {} {existing}, so it was skipped (dedupe `skip`)",
+                            record_type.as_str()
+                        ),
+                    };
+                    reported.push(report_row(row, row_number, &[problem]));
+                }
                 Err(error @ ApiError::Unavailable(_)) => return Err(Stop::Retry(error)),
                 Err(error) => {
                     counts.failed += 1;
-                    failures.push(row_error(import, &targets, row, row_number, &error));
+                    reported.push(report_row(row, row_number, &problems(import, &targets, row_number, &error)));
                 }
             }
         }
-        imports::add_errors(conn, &import.id, &failures)?;
+        imports::add_errors(conn, &import.id, &reported)?;
         imports::advance(conn, &import.id, counts)?;
         Ok(counts.processed)
     })
@@ -381,8 +392,9 @@ pub struct CellProblem {
     pub message: String,
 }
 
-fn row_error(import: &Import, targets: &[Option<Target>], row: &Row, row_number: i64, error: &ApiError) -> RowError {
-    let problems: Vec<CellProblem> = match error {
+/// Why a row failed, column by column where the error names fields.
+fn problems(import: &Import, targets: &[Option<Target>], row_number: i64, error: &ApiError) -> Vec<CellProblem> {
+    match error {
         ApiError::Unprocessable { errors, .. } | ApiError::BadRequest { errors, .. } if !errors.is_empty() => errors
             .iter()
             .map(|e| CellProblem {
@@ -407,12 +419,16 @@ fn row_error(import: &Import, targets: &[Option<Target>], row: &Row, row_number:
                 message: problem.detail,
             }]
         }
-    };
+    }
+}
+
+/// A row of the report: where it is, what became of it, and its cells (unless too long to keep).
+fn report_row(row: &Row, row_number: i64, problems: &[CellProblem]) -> RowError {
     let fits = row.bytes <= csv::ROW_BYTES_MAX;
     RowError {
         row_number,
         line: row.line as i64,
-        errors: serde_json::to_string(&problems).unwrap_or_default(),
+        errors: serde_json::to_string(problems).unwrap_or_default(),
         cells: fits.then(|| serde_json::to_string(&row.cells).unwrap_or_default()),
     }
 }

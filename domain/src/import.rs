@@ -43,11 +43,14 @@ pub enum DedupePolicy {
 }
 
 /// What became of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowOutcome {
     Created,
     Updated,
-    Skipped,
+    /// The row named or looked like this existing record, and the policy was `skip`.
+    Skipped {
+        existing: String,
+    },
 }
 
 /// Refuses a row that cannot be read as a record of the file: longer than [`ROW_BYTES_MAX`], or

@@ -164,7 +164,7 @@ pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> S
 /// Inserts a company and its duplicate-detection keys.
 pub fn create(conn: &mut DbConnection, data: &CompanyData, now: DateTime<Utc>) -> StoreResult<Company> {
     let company = insert(conn, data, now)?;
-    crate::keys::replace(conn, "company", &company.id, &domain::duplicates::company_keys(data))?;
+    crate::keys::add(conn, "company", &company.id, &domain::duplicates::company_keys(data))?;
     Ok(company)
 }
 

@@ -162,7 +162,7 @@ pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> S
 /// Inserts a contact and its duplicate-detection keys.
 pub fn create(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -> StoreResult<Contact> {
     let contact = insert(conn, data, now)?;
-    crate::keys::replace(conn, "contact", &contact.id, &domain::duplicates::contact_keys(data))?;
+    crate::keys::add(conn, "contact", &contact.id, &domain::duplicates::contact_keys(data))?;
     Ok(contact)
 }
 

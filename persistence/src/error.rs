@@ -22,6 +22,15 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// Messages of errors that mean the database went away or is busy, not that a query is wrong.
+const CONNECTION_LOST: [&str; 5] = [
+    "database is locked",
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "could not receive data from server",
+];
+
 /// Shorthand for storage results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -38,8 +47,10 @@ impl From<DieselError> for StoreError {
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure => {
                         StoreError::Unavailable(info.message().to_owned())
                     }
-                    // SQLite reports a held write lock past busy_timeout as a plain error.
-                    _ if info.message().contains("database is locked") => {
+                    // SQLite reports a held write lock past busy_timeout as a plain error, and
+                    // libpq a connection the server ended (a restart, a dropped database:
+                    // SQLSTATE 57P01) as an unknown one; both are worth a retry, not a 500.
+                    _ if CONNECTION_LOST.iter().any(|m| info.message().contains(m)) => {
                         StoreError::Unavailable(info.message().to_owned())
                     }
                     _ => StoreError::Internal(format!("{kind:?}: {}", info.message())),

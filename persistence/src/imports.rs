@@ -65,83 +65,58 @@ pub struct Import {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-type ImportRow = (
-    (String, String, String, String, Option<String>, String, String),
-    (i64, i64, i64, i64, i64, i64, Option<String>),
-    (String, Option<String>, Option<String>, Option<String>),
-    (NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>),
-);
-
-/// The columns an `Import` is read from (all but the file).
-type ImportColumns = (
-    (
-        imports::id,
-        imports::record_type,
-        imports::status,
-        imports::dedupe,
-        imports::file_name,
-        imports::headers,
-        imports::mapping,
-    ),
-    (
-        imports::total_rows,
-        imports::processed_rows,
-        imports::created_count,
-        imports::updated_count,
-        imports::skipped_count,
-        imports::failed_count,
-        imports::error,
-    ),
-    (imports::user_id, imports::api_key_id, imports::request_id, imports::client_address),
-    (imports::created_at, imports::started_at, imports::finished_at),
-);
-
-const COLUMNS: ImportColumns = (
-    (
-        imports::id,
-        imports::record_type,
-        imports::status,
-        imports::dedupe,
-        imports::file_name,
-        imports::headers,
-        imports::mapping,
-    ),
-    (
-        imports::total_rows,
-        imports::processed_rows,
-        imports::created_count,
-        imports::updated_count,
-        imports::skipped_count,
-        imports::failed_count,
-        imports::error,
-    ),
-    (imports::user_id, imports::api_key_id, imports::request_id, imports::client_address),
-    (imports::created_at, imports::started_at, imports::finished_at),
-);
+/// An import as read (all but the file).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = imports)]
+struct ImportRow {
+    id: String,
+    record_type: String,
+    status: String,
+    dedupe: String,
+    file_name: Option<String>,
+    headers: String,
+    mapping: String,
+    total_rows: i64,
+    processed_rows: i64,
+    created_count: i64,
+    updated_count: i64,
+    skipped_count: i64,
+    failed_count: i64,
+    error: Option<String>,
+    user_id: String,
+    api_key_id: Option<String>,
+    request_id: Option<String>,
+    client_address: Option<String>,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+}
 
 fn into_import(row: ImportRow) -> StoreResult<Import> {
-    let ((id, record_type, status, dedupe, file_name, headers, mapping), counts, who, times) = row;
-    let (total_rows, processed, created, updated, skipped, failed, error) = counts;
-    let (user_id, api_key_id, request_id, client_address) = who;
-    let (created_at, started_at, finished_at) = times;
     Ok(Import {
-        id,
-        record_type: text_enum(&record_type)?,
-        status: text_enum(&status)?,
-        dedupe: text_enum(&dedupe)?,
-        file_name,
-        headers: serde_json::from_str(&headers)?,
-        mapping: serde_json::from_str(&mapping)?,
-        total_rows,
-        counts: Counts { processed, created, updated, skipped, failed },
-        error,
-        user_id,
-        api_key_id,
-        request_id,
-        client_address,
-        created_at: from_db_time(created_at),
-        started_at: started_at.map(from_db_time),
-        finished_at: finished_at.map(from_db_time),
+        record_type: text_enum(&row.record_type)?,
+        status: text_enum(&row.status)?,
+        dedupe: text_enum(&row.dedupe)?,
+        headers: serde_json::from_str(&row.headers)?,
+        mapping: serde_json::from_str(&row.mapping)?,
+        id: row.id,
+        file_name: row.file_name,
+        total_rows: row.total_rows,
+        counts: Counts {
+            processed: row.processed_rows,
+            created: row.created_count,
+            updated: row.updated_count,
+            skipped: row.skipped_count,
+            failed: row.failed_count,
+        },
+        error: row.error,
+        user_id: row.user_id,
+        api_key_id: row.api_key_id,
+        request_id: row.request_id,
+        client_address: row.client_address,
+        created_at: from_db_time(row.created_at),
+        started_at: row.started_at.map(from_db_time),
+        finished_at: row.finished_at.map(from_db_time),
     })
 }
 
@@ -171,7 +146,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewImport<'_>, now: DateTime<Utc>) 
 
 /// One import.
 pub fn find(conn: &mut DbConnection, id: &str) -> StoreResult<Import> {
-    into_import(imports::table.filter(imports::id.eq(id)).select(COLUMNS).first(conn)?)
+    into_import(imports::table.filter(imports::id.eq(id)).select(ImportRow::as_select()).first(conn)?)
 }
 
 /// Imports newest first, only `user_id`'s when given, after the cursor id.
@@ -181,7 +156,7 @@ pub fn list(
     before: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<Import>> {
-    let mut query = imports::table.select(COLUMNS).order(imports::id.desc()).limit(limit).into_boxed();
+    let mut query = imports::table.select(ImportRow::as_select()).order(imports::id.desc()).limit(limit).into_boxed();
     if let Some(user_id) = user_id {
         query = query.filter(imports::user_id.eq(user_id.to_owned()));
     }
@@ -212,7 +187,7 @@ pub fn next_claimable(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResul
     imports::table
         .filter(claimable(to_db_time(now)))
         .order(imports::created_at.asc())
-        .select(COLUMNS)
+        .select(ImportRow::as_select())
         .first::<ImportRow>(conn)
         .optional()?
         .map(into_import)

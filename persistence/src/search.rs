@@ -408,16 +408,28 @@ pub(crate) fn ordering(
     let table = table_name(record_type);
     let value = value_of(dialect, record_type, &sort.field)?;
     let direction = if sort.descending { "DESC" } else { "ASC" };
-    let order = Fragment::sql("(")
-        .append(value.expr.clone())
-        .push(") IS NULL, ")
-        .append(value.expr.clone())
-        .push(&format!(" {direction}, {table}.id {direction}"));
+    // Columns that are never empty need no "empty last" key, so the (column, id) index serves
+    // the order, and the keyset is a range on it: a page costs its own rows, not a sort of
+    // every match (an export pages through all of them).
+    let never_empty = matches!(sort.field.target, Target::Standard("created_at" | "updated_at" | "name"));
+    let order = if never_empty {
+        value.expr.clone().push(&format!(" {direction}, {table}.id {direction}"))
+    } else {
+        Fragment::sql("(")
+            .append(value.expr.clone())
+            .push(") IS NULL, ")
+            .append(value.expr.clone())
+            .push(&format!(" {direction}, {table}.id {direction}"))
+    };
     let order = OrderBy(order);
     let Some(after) = after else { return Ok((order, None)) };
     let beyond = if sort.descending { "<" } else { ">" };
     let id_beyond = Fragment::sql(&format!("{table}.id {beyond} ")).text(after.id.clone());
     let keyset = match sort_scalar(&sort.field.kind, &after.value, value.storage)? {
+        Some(scalar) if never_empty => Fragment::all(vec![
+            compare(&value, &format!("{beyond}="), &scalar),
+            Fragment::any(vec![compare(&value, beyond, &scalar), id_beyond]),
+        ]),
         None => value.expr.clone().push(" IS NULL AND ").append(id_beyond),
         Some(scalar) => Fragment::any(vec![
             value.expr.clone().push(" IS NULL"),

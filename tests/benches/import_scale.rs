@@ -41,7 +41,7 @@ async fn timed_import(app: &TestApp, policy: &str, csv: &str) -> Duration {
         .upload_import(&app.admin_token, &json!({"record_type": "contact", "dedupe": policy}), csv.as_bytes())
         .await
         .assert_status(202);
-    let import = app.wait_for_import(&app.admin_token, &accepted.str("id")).await;
+    let import = app.wait_for_import_up_to(&app.admin_token, &accepted.str("id"), Duration::from_secs(1800)).await;
     let took = started.elapsed();
     assert_eq!(import["status"], "completed", "{import}");
     assert_eq!(import["counts"]["failed"], 0, "{import}");
@@ -49,7 +49,11 @@ async fn timed_import(app: &TestApp, policy: &str, csv: &str) -> Duration {
 }
 
 async fn bench(backend: Backend, rows: usize) {
-    let app = TestApp::spawn_with(backend, |config| config.workers = Some(2)).await;
+    let app = TestApp::spawn_with(backend, |config| {
+        config.workers = Some(2);
+        config.rate_limit_per_minute = u32::MAX;
+    })
+    .await;
     let admin = app.admin_token.clone();
     app.post(
         "/api/v1/custom-fields",

@@ -397,7 +397,12 @@ impl TestApp {
 
     /// Polls an import until it completes or fails (at most two minutes): its last view.
     pub async fn wait_for_import(&self, token: &str, id: &str) -> Value {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        self.wait_for_import_up_to(token, id, Duration::from_secs(120)).await
+    }
+
+    /// Polls an import until it completes or fails, at most `limit`: its last view.
+    pub async fn wait_for_import_up_to(&self, token: &str, id: &str, limit: Duration) -> Value {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let import = self.get(&format!("/api/v1/imports/{id}"), token).await.assert_status(200).body;
             if import["status"] == "completed" || import["status"] == "failed" {

@@ -82,7 +82,8 @@ pub struct ImportCounts {
     pub processed: i64,
     pub created: i64,
     pub updated: i64,
-    /// Rows that named or looked like an existing record, under policy `skip`.
+    /// Rows that named or looked like an existing record, under policy `skip` (in the report,
+    /// with the record they match).
     pub skipped: i64,
     /// Rows in the error report.
     pub failed: i64,
@@ -117,7 +118,7 @@ pub struct ImportView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// Where to download the failed rows as CSV.
+    /// Where to download the failed and skipped rows as CSV.
     pub errors_url: String,
 }
 
@@ -379,11 +380,11 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Page { data: rows.into_iter().map(ImportView::from).collect::<Vec<_>>(), next_cursor }))
 }
 
-/// Downloads an import's failed rows.
+/// Downloads the rows an import did not take.
 #[utoipa::path(
     get, path = "/api/v1/imports/{id}/errors", tag = "imports", operation_id = "import_errors",
-    summary = "Download an import's failed rows",
-    description = "CSV: `row` (1 is the first row under the header), `line` (where it starts in the file), `errors` (`column: message` for each problem, `; ` between them), then the row's own cells under the file's headers, so fixing the cells and importing the file again (mapping `row`, `line` and `errors` to null) takes the rows that failed. Cells are formula-safe. Grows while the import runs.",
+    summary = "Download the rows an import did not take",
+    description = "CSV of the rows that failed, and of those skipped as duplicates (naming the record they match): `row` (1 is the first row under the header), `line` (where it starts in the file), `errors` (`column: message` for each problem, `; ` between them), then the row's own cells under the file's headers, so fixing the cells and importing the file again (mapping `row`, `line` and `errors` to null) takes the rows that failed. Cells are formula-safe. Grows while the import runs.",
     params(("id" = String, Path, description = "Import id"), NoParams),
     responses(
         (status = 200, description = "The report", content_type = "text/csv", body = String),

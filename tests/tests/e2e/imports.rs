@@ -73,21 +73,30 @@ on_both_backends! {
         assert_eq!(report.header("content-type").as_deref(), Some("text/csv; charset=utf-8"));
         let rows = csv_rows(&report.text);
         assert_eq!(rows[0][..4], ["row", "line", "errors", "First Name"]);
-        assert_eq!(column(&rows, "row"), ["2", "3", "4", "5", "8", "9"]);
+        assert_eq!(column(&rows, "row"), ["2", "3", "4", "5", "6", "7", "8", "9"]);
         let errors = column(&rows, "errors");
         assert!(errors[0].starts_with("E-mail: "), "{errors:?}");
         assert!(errors[1].starts_with("Budget: "), "{errors:?}");
         assert!(errors[2].starts_with("Stage: `someday` is not one of"), "{errors:?}");
         assert!(errors[3].starts_with("row: has 3 cells but the header has 10"), "{errors:?}");
-        assert!(errors[4].starts_with("E-mail: "), "{errors:?}");
-        assert!(errors[5].starts_with("Company: "), "{errors:?}");
+        // Skipped rows name the record they match.
+        let known = app.post("/api/v1/contacts/search", &admin, &json!({"q": "known@x"})).await.body["data"][0]["id"].clone();
+        assert_eq!(errors[4], format!("row: matches contact {}, so it was skipped (dedupe `skip`)", known.as_str().unwrap()));
+        assert_eq!(errors[5], format!("row: matches contact {}, so it was skipped (dedupe `skip`)", ada["id"].as_str().unwrap()));
+        assert!(errors[6].starts_with("E-mail: "), "{errors:?}");
+        assert!(errors[7].starts_with("Company: "), "{errors:?}");
         // The line counts the multi-line cell of row 1; the row's own cells come back, made safe.
-        assert_eq!(column(&rows, "line"), ["4", "5", "6", "7", "10", "11"]);
-        assert_eq!(column(&rows, "First Name"), ["Bea", "Cy", "Dot", "Eve", "Fay", "Gus"]);
-        assert_eq!(column(&rows, "E-mail")[4], "'=cmd|' /C calc'!A0");
+        assert_eq!(column(&rows, "line"), ["4", "5", "6", "7", "8", "9", "10", "11"]);
+        assert_eq!(column(&rows, "First Name"), ["Bea", "Cy", "Dot", "Eve", "Known", "Ada", "Fay", "Gus"]);
+        assert_eq!(column(&rows, "E-mail")[6], "'=cmd|' /C calc'!A0");
 
         let listed = app.get("/api/v1/imports", &admin).await.assert_status(200).body;
         assert_eq!(listed["data"][0]["id"], import["id"]);
+        // Only its uploader and admins see an import.
+        let rep = app.user_with_role("rep@example.com", "sales").await.1;
+        app.get(&format!("/api/v1/imports/{}", import["id"].as_str().unwrap()), &rep).await.assert_problem(404);
+        app.get(import["errors_url"].as_str().unwrap(), &rep).await.assert_problem(404);
+        assert_eq!(app.get("/api/v1/imports", &rep).await.assert_status(200).body["data"], json!([]));
     }
 
     async fn dedupe_policies_decide_what_a_row_naming_a_known_record_does(backend) {

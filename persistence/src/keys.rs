@@ -45,30 +45,23 @@ pub fn matching(
     exclude: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<(String, DuplicateReason)>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
+    // One lookup per key, each an equality on the whole covering index. An OR of keys or an
+    // ORDER BY makes SQLite scan every key of the record type; `kind IN .. AND value IN ..`
+    // gets a PostgreSQL generic plan (prepared statements) that scans too.
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for key in keys {
+        let mut query = record_keys::table
+            .filter(record_keys::record_type.eq(record_type.to_owned()))
+            .filter(record_keys::kind.eq(key.reason.as_str()))
+            .filter(record_keys::value.eq(key.value.clone()))
+            .select((record_keys::record_id, record_keys::kind))
+            .limit(limit)
+            .into_boxed();
+        if let Some(exclude) = exclude {
+            query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
+        }
+        rows.extend(query.load::<(String, String)>(conn)?);
     }
-    // `kind IN (..) AND value IN (..)` is answered from the covering index on both backends in
-    // one statement (an OR of (kind, value) pairs, or an ORDER BY, makes SQLite scan every key
-    // of the record type); the few cross pairs it may add are dropped here.
-    let kinds: Vec<&str> = keys.iter().map(|k| k.reason.as_str()).collect();
-    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
-    let mut query = record_keys::table
-        .filter(record_keys::record_type.eq(record_type.to_owned()))
-        .filter(record_keys::kind.eq_any(kinds))
-        .filter(record_keys::value.eq_any(values))
-        .select((record_keys::record_id, record_keys::kind, record_keys::value))
-        .limit(limit.saturating_mul(keys.len() as i64))
-        .into_boxed();
-    if let Some(exclude) = exclude {
-        query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
-    }
-    let found: Vec<(String, String, String)> = query.load(conn)?;
-    let mut rows: Vec<(String, String)> = found
-        .into_iter()
-        .filter(|(_, kind, value)| keys.iter().any(|k| k.reason.as_str() == kind && &k.value == value))
-        .map(|(id, kind, _)| (id, kind))
-        .collect();
     rows.sort();
     rows.dedup();
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));

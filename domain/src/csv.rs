@@ -63,6 +63,13 @@ pub fn decode(bytes: &[u8]) -> Result<&str, FileError> {
         });
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(FileError::Encoding {
+            line,
+            detail: "the file holds a NUL byte, so it is not CSV text (a spreadsheet's own format?); save it as \"CSV UTF-8\"".into(),
+        });
+    }
     std::str::from_utf8(bytes).map_err(|error| {
         let valid = &bytes[..error.valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -285,6 +292,7 @@ mod tests {
         let latin1 = decode(b"name\nJos\xE9\n");
         assert!(matches!(latin1, Err(FileError::Encoding { line: 2, .. })), "{latin1:?}");
         assert!(matches!(decode(b"\xFF\xFEn\0"), Err(FileError::Encoding { line: 1, .. })));
+        assert!(matches!(decode(b"name\nA\0da\n"), Err(FileError::Encoding { line: 2, .. })));
     }
 
     #[test]

@@ -554,6 +554,9 @@ fn scalar(field: &Field, value: &Value, path: &str, op: &str) -> Result<Scalar, 
                     format!("must be at most {MAX_TEXT_OPERAND} characters"),
                 ));
             }
+            if s.chars().any(char::is_control) {
+                return Err(FieldError::new(path, "invalid_characters", "must not contain control characters"));
+            }
             if s.is_empty() && matches!(op, "contains" | "starts_with") {
                 return Err(FieldError::new(path, "required", format!("`{op}` needs some text")));
             }

@@ -125,12 +125,23 @@ pub fn parse_text_query(raw: Option<&str>) -> Result<Option<String>, FieldError>
     if query.chars().count() > MAX_QUERY_LEN {
         return Err(FieldError::new("q", "too_long", format!("must be at most {MAX_QUERY_LEN} characters")));
     }
+    // No stored text holds them, and a NUL ends SQLite's full-text query early.
+    if query.chars().any(char::is_control) {
+        return Err(FieldError::new("q", "invalid_characters", "must not contain control characters"));
+    }
     Ok(Some(query.to_lowercase()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_query_is_trimmed_lower_cased_and_free_of_control_characters() {
+        assert_eq!(parse_text_query(Some("  Ada ")), Ok(Some("ada".into())));
+        assert_eq!(parse_text_query(Some("   ")), Ok(None));
+        assert_eq!(parse_text_query(Some("00\0")).map_err(|e| e.code), Err("invalid_characters"));
+    }
 
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Key {

@@ -135,33 +135,19 @@ where
             Ok((filter, sort, targets))
         })
         .await?;
-    let mut header_line = String::new();
-    csv::write_line(&mut header_line, &targets.iter().map(Target::name).collect::<Vec<_>>());
-    let request = SearchRequest { filter, q, sort, after: None, limit: EXPORT_PAGE };
+    let mut first_chunk = String::new();
+    csv::write_line(&mut first_chunk, &targets.iter().map(Target::name).collect::<Vec<_>>());
     let targets = Arc::new(targets);
-    let first = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(header_line)) });
-    let pages = futures_util::stream::unfold(Some(request), move |request| {
+    let request = SearchRequest { filter, q, sort, after: None, limit: EXPORT_PAGE };
+    // The first page is read before answering, so a query the database refuses is a problem
+    // answer rather than a broken stream.
+    let (rows, next) = page::<D, V>(&state, searchable, &visibility, &targets, request).await?;
+    first_chunk.push_str(&rows);
+    let first = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first_chunk)) });
+    let rest = futures_util::stream::unfold(next, move |request| {
         let (state, visibility, targets) = (state.clone(), visibility.clone(), targets.clone());
         async move {
-            let request = request?;
-            let page = state
-                .read(move |conn| {
-                    let page = (searchable.search)(conn, &visibility, &request)?;
-                    let next = page.items.last().filter(|_| page.more).map(|last| SearchRequest {
-                        after: Some(SearchPosition { value: request.sort.value_of(last), id: last.id.clone() }),
-                        ..request.clone()
-                    });
-                    let mut chunk = String::new();
-                    for record in page.items {
-                        let view =
-                            serde_json::to_value(V::from(record)).map_err(|e| ApiError::Internal(e.to_string()))?;
-                        let view = view.as_object().cloned().unwrap_or_default();
-                        csv::write_line(&mut chunk, &columns::export_row(&view, &targets));
-                    }
-                    Ok((chunk, next))
-                })
-                .await;
-            match page {
+            match page::<D, V>(&state, searchable, &visibility, &targets, request?).await {
                 Ok((chunk, next)) => Some((Ok(Bytes::from(chunk)), next)),
                 // The status line is sent already: end the stream with an error, so the client
                 // sees a broken transfer rather than a file that silently stops.
@@ -176,7 +162,39 @@ where
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
-        .streaming(futures_util::StreamExt::chain(first, pages)))
+        .streaming(futures_util::StreamExt::chain(first, rest)))
+}
+
+/// One page of an export as CSV lines, and the request of the page after it (if any).
+async fn page<D, V>(
+    state: &AppState,
+    searchable: &'static Searchable<D>,
+    visibility: &domain::access::Visibility,
+    targets: &Arc<Vec<Target>>,
+    request: SearchRequest,
+) -> Result<(String, Option<SearchRequest>), ApiError>
+where
+    D: RecordData,
+    Stored<D>: FieldValues,
+    V: Serialize + From<Stored<D>>,
+{
+    let (visibility, targets) = (visibility.clone(), targets.clone());
+    state
+        .read(move |conn| {
+            let page = (searchable.search)(conn, &visibility, &request)?;
+            let next = page.items.last().filter(|_| page.more).map(|last| SearchRequest {
+                after: Some(SearchPosition { value: request.sort.value_of(last), id: last.id.clone() }),
+                ..request.clone()
+            });
+            let mut chunk = String::new();
+            for record in page.items {
+                let view = serde_json::to_value(V::from(record)).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let view = view.as_object().cloned().unwrap_or_default();
+                csv::write_line(&mut chunk, &columns::export_row(&view, &targets));
+            }
+            Ok((chunk, next))
+        })
+        .await
 }
 
 /// Declares one record type's export handlers (GET and POST) and their OpenAPI operations.

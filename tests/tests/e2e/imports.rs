@@ -160,6 +160,7 @@ on_both_backends! {
             (b"\xff\xfef\x00i\x00\n\x00".to_vec(), "wrong_encoding", "UTF-16"),
             (b"".to_vec(), "empty_file", "no header"),
             (b"first_name,last_name\n".to_vec(), "no_rows", "no rows"),
+            (b"first_name\nA\0da\n".to_vec(), "wrong_encoding", "NUL byte"),
         ];
         for (file, code, says) in refused {
             let reply = app.upload_import(&admin, &contact, &file).await.assert_problem(422);
@@ -255,6 +256,12 @@ on_both_backends! {
         assert_eq!(bad.error_fields(), ["columns[1]"]);
         app.get("/api/v1/contacts/export?sort=notes", &admin).await.assert_problem(422);
         app.get("/api/v1/contacts/export?colour=red", &admin).await.assert_problem(400);
+        // A NUL in a text query is refused before any query runs (it used to be a 500).
+        app.get("/api/v1/leads/export?q=00%00", &admin).await.assert_problem(400);
+        app.get("/api/v1/leads?q=00%00", &admin).await.assert_problem(400);
+        let nul = json!({"filter": {"field": "first_name", "op": "contains", "value": "a\0b"}});
+        let refused = app.post("/api/v1/contacts/export", &admin, &nul).await.assert_problem(422);
+        assert_eq!(refused.error_fields(), ["filter.value"]);
         let audit = app.get("/api/v1/audit-log?action=export", &admin).await.assert_status(200).body;
         assert_eq!(audit["data"].as_array().map(Vec::len), Some(2));
 

@@ -21,13 +21,6 @@ pub enum ImportStatus {
     Failed,
 }
 
-impl ImportStatus {
-    /// True once the import will change nothing more.
-    pub fn is_finished(self) -> bool {
-        matches!(self, ImportStatus::Completed | ImportStatus::Failed)
-    }
-}
-
 /// What a row does when it names an existing record (by `id`) or looks like one (the duplicate
 /// rules of its record type: same email or phone, same name at the same company, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -98,12 +91,5 @@ mod tests {
         assert!(check_row(&row(&["a", "b"], 4), 2).is_ok());
         assert_eq!(check_row(&row(&["a"], 2), 2).map_err(|e| e.code), Err("wrong_cell_count"));
         assert_eq!(check_row(&row(&["a", "b"], ROW_BYTES_MAX + 1), 2).map_err(|e| e.code), Err("row_too_long"));
-    }
-
-    #[test]
-    fn only_completed_and_failed_imports_are_finished() {
-        assert!(!ImportStatus::Queued.is_finished());
-        assert!(!ImportStatus::Running.is_finished());
-        assert!(ImportStatus::Completed.is_finished() && ImportStatus::Failed.is_finished());
     }
 }

@@ -46,6 +46,14 @@ pub struct Config {
     pub import_lease: Duration,
     /// How often idle workers look for queued imports.
     pub job_poll_interval: Duration,
+    /// Requests one client address may have in flight at once; more are answered 429.
+    pub max_requests_per_address: u32,
+    /// How fast a request body must arrive (see `guard::BodyPace`).
+    pub body_pace: crate::guard::BodyPace,
+    /// How long a client has to send a request's line and headers.
+    pub header_timeout: Duration,
+    /// How long a resolved caller is reused without asking the database (0 turns it off).
+    pub principal_cache_lifetime: Duration,
 }
 
 /// A setting that is present but unusable; start-up stops with this message.
@@ -103,6 +111,13 @@ impl Config {
             import_batch_rows: number("CRM_IMPORT_BATCH_ROWS", 500_usize)?.max(1),
             import_lease: Duration::from_secs(number("CRM_IMPORT_LEASE_SECONDS", 60)?.max(1)),
             job_poll_interval: Duration::from_millis(number("CRM_JOB_POLL_MS", 1000)?.max(10)),
+            max_requests_per_address: number("CRM_MAX_REQUESTS_PER_ADDRESS", 256)?.max(1),
+            body_pace: crate::guard::BodyPace {
+                grace: Duration::from_secs(number("CRM_BODY_GRACE_SECONDS", 10)?),
+                min_bytes_per_second: number("CRM_BODY_MIN_BYTES_PER_SECOND", 1024)?.max(1),
+            },
+            header_timeout: Duration::from_secs(number("CRM_HEADER_TIMEOUT_SECONDS", 5)?.max(1)),
+            principal_cache_lifetime: Duration::from_secs(number("CRM_PRINCIPAL_CACHE_SECONDS", 30)?),
         })
     }
 
@@ -130,6 +145,10 @@ impl Config {
             import_batch_rows: 500,
             import_lease: Duration::from_secs(60),
             job_poll_interval: Duration::from_millis(1000),
+            max_requests_per_address: 256,
+            body_pace: crate::guard::BodyPace { grace: Duration::from_secs(10), min_bytes_per_second: 1024 },
+            header_timeout: Duration::from_secs(5),
+            principal_cache_lifetime: Duration::from_secs(30),
         }
     }
 }

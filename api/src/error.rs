@@ -80,7 +80,11 @@ pub enum ApiError {
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{detail}")]
@@ -89,6 +93,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_seconds: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The write collided with a concurrent one and was rolled back; safe to run again.
+    #[error("{0}")]
+    Contended(String),
     /// The detail is logged, never sent.
     #[error("{0}")]
     Internal(String),
@@ -129,13 +136,18 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict", StatusCode::CONFLICT),
             ApiError::Duplicate { .. } => ("duplicate", "Possible duplicate", StatusCode::CONFLICT),
             ApiError::PreconditionFailed(_) => ("stale", "Precondition failed", StatusCode::PRECONDITION_FAILED),
+            ApiError::RequestTimeout(_) => ("timeout", "Request timeout", StatusCode::REQUEST_TIMEOUT),
             ApiError::PayloadTooLarge(_) => ("too-large", "Request body too large", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::HeadersTooLarge(_) => {
+                ("headers-too-large", "Request headers too large", StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
             ApiError::Unprocessable { .. } => ("validation", "Validation failed", StatusCode::UNPROCESSABLE_ENTITY),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests", StatusCode::TOO_MANY_REQUESTS),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Contended(_) => ("contended", "Concurrent change", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal", "Internal error", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -185,6 +197,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
+            ApiError::Contended(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
@@ -231,6 +246,10 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(detail) => {
                 log::warn!("database unavailable: {detail}");
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())
+            }
+            StoreError::Contention(detail) => {
+                log::warn!("write rolled back by a concurrent one: {detail}");
+                ApiError::Contended("a concurrent change to the same records won; retry the request".into())
             }
             StoreError::Internal(detail) => ApiError::Internal(detail),
         }

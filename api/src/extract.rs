@@ -135,7 +135,12 @@ async fn resolve(
         resolve_api_key(&state, token).await
     } else {
         let claims = state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
-        state
+        let credential = format!("session:{}:{}", claims.sid, claims.sub);
+        if let Some(caller) = state.principals.get(&credential) {
+            return Ok(caller);
+        }
+        let epoch = crate::principals::epoch();
+        let caller = state
             .read(move |conn| {
                 if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
                     return Err(unauthorized("this session has ended; sign in again"));
@@ -146,7 +151,9 @@ async fn resolve(
                     context: RequestContext::default(),
                 })
             })
-            .await
+            .await?;
+        state.principals.put(credential, &caller, epoch, None);
+        Ok(caller)
     }
 }
 
@@ -183,6 +190,11 @@ fn not_found_is_unauthorized(error: StoreError) -> ApiError {
 
 async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<Caller, ApiError> {
     let hash = secret_hash(&token);
+    let credential = format!("key:{hash}");
+    if let Some(caller) = state.principals.get(&credential) {
+        return Ok(caller);
+    }
+    let epoch = crate::principals::epoch();
     let (caller, key) = state
         .read(move |conn| {
             let now = Utc::now();
@@ -198,7 +210,11 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
         .await?;
     let now = Utc::now();
     if key.last_used_at().is_none_or(|last| now - last > chrono::TimeDelta::minutes(1)) {
+        let expires_at = key.expires_at();
         state.write(move |conn| Ok(auth::note_api_key_use(conn, &key, now)?)).await?;
+        state.principals.put(credential, &caller, epoch, expires_at);
+    } else {
+        state.principals.put(credential, &caller, epoch, key.expires_at());
     }
     Ok(caller)
 }

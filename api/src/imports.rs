@@ -182,7 +182,7 @@ enum Stop {
 impl From<ApiError> for Stop {
     fn from(error: ApiError) -> Self {
         match error {
-            ApiError::Unavailable(_) => Stop::Retry(error),
+            ApiError::Unavailable(_) | ApiError::Contended(_) => Stop::Retry(error),
             ApiError::Internal(detail) => {
                 log::error!("import batch failed: {detail}");
                 Stop::Retry(ApiError::Internal(detail))
@@ -370,7 +370,7 @@ fn batch(store: &Store, worker: &Worker, import: &Import, rows: &[Row], position
                     };
                     reported.push(report_row(row, row_number, &[problem]));
                 }
-                Err(error @ ApiError::Unavailable(_)) => return Err(Stop::Retry(error)),
+                Err(error @ (ApiError::Unavailable(_) | ApiError::Contended(_))) => return Err(Stop::Retry(error)),
                 Err(error) => {
                     counts.failed += 1;
                     reported.push(report_row(row, row_number, &problems(import, &targets, row_number, &error)));

@@ -85,6 +85,14 @@ pub async fn request_context(
     if response.status() == StatusCode::FORBIDDEN {
         audit_denial(&response, &request_id).await;
     }
+    // Who may do what changed: cached callers are dropped before the client hears back.
+    let request = response.request();
+    if response.status().is_success()
+        && crate::principals::changes_security(request.method(), request.path())
+        && let Some(state) = request.app_data::<web::Data<AppState>>().cloned()
+    {
+        crate::principals::announce_change(&state).await;
+    }
     let mut response = if response.status().is_client_error() || response.status().is_server_error() {
         as_problem(response, &request_id).await
     } else {

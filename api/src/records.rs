@@ -286,6 +286,9 @@ where
     V: Serialize + From<Stored<D>>,
 {
     let principal = &caller.principal;
+    // Without the lock, two PostgreSQL transactions could both read version n and the second
+    // update would find n + 1: a 412 for a request that set no precondition.
+    persistence::locks::lock_rows(conn, kind.collection, &[id])?;
     let current = kind.find_visible(conn, caller, id)?;
     principal.may(kind.module, Action::Edit, current.data.ownership())?;
     if_match.check(current.version)?;
@@ -315,6 +318,7 @@ pub async fn delete<D: RecordData>(
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |conn| {
+            persistence::locks::lock_rows(conn, kind.collection, &[&id])?;
             let current = kind.find_visible(conn, &caller, &id)?;
             caller.principal.may(kind.module, Action::Delete, current.data.ownership())?;
             if_match.check(current.version)?;
@@ -357,6 +361,16 @@ pub fn authorize_list(caller: &Caller, module: Module, deleted: bool) -> Result<
         return Err(ApiError::Forbidden("only administrators may list deleted records".into()));
     }
     Ok(caller.principal.visibility(module, Action::Read))
+}
+
+/// What the caller may read of the records a search filter reaches through relations.
+pub fn related_visibility(caller: &Caller) -> persistence::search::RelatedVisibility {
+    let read = |module| caller.principal.visibility(module, Action::Read);
+    persistence::search::RelatedVisibility {
+        companies: read(Module::Companies),
+        deals: read(Module::Deals),
+        activities: read(Module::Activities),
+    }
 }
 
 /// Parses the `tag` and `q` parameters every record list takes.

@@ -155,8 +155,23 @@ impl Application {
                 poll: config.job_poll_interval,
             },
         );
-        let state = web::Data::new(AppState { store, keys, config, limiter: RateLimiter::default() });
-        let mut server = HttpServer::new(move || app(state.clone()));
+        let header_timeout = config.header_timeout;
+        let principals = crate::principals::PrincipalCache::new(config.principal_cache_lifetime);
+        let database_url = config.database_url.clone();
+        let state = web::Data::new(AppState {
+            store,
+            keys,
+            config,
+            limiter: RateLimiter::default(),
+            in_flight: std::sync::Arc::default(),
+            principals,
+        });
+        crate::principals::follow_other_processes(std::sync::Arc::downgrade(&state), &database_url);
+        // A client gets `header_timeout` to send its request head and a second to close after
+        // an answer; bodies are paced by `guard::screen`.
+        let mut server = HttpServer::new(move || app(state.clone()))
+            .client_request_timeout(header_timeout)
+            .client_disconnect_timeout(std::time::Duration::from_secs(1));
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
@@ -212,6 +227,7 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .wrap(cors(&origins))
+        .wrap(from_fn(crate::guard::screen))
         .wrap(from_fn(request_context))
         .wrap(Logger::new(r#"%{r}a "%r" %s %b %Dms request_id=%{x-request-id}o"#))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))

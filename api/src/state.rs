@@ -18,6 +18,10 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub config: Config,
     pub limiter: RateLimiter,
+    /// Requests in flight per client address.
+    pub in_flight: std::sync::Arc<crate::guard::InFlight>,
+    /// Callers resolved recently, by credential.
+    pub principals: crate::principals::PrincipalCache,
 }
 
 fn blocking_failed<E: std::fmt::Display>(error: E) -> ApiError {
@@ -44,7 +48,35 @@ impl AppState {
         let store = self.store.clone();
         web::block(move || store.write(f)).await.map_err(blocking_failed)?
     }
+
+    /// Like [`AppState::write`], for a transaction that may collide with a concurrent one on
+    /// PostgreSQL (a deadlock or serialization failure rolls it back whole): it runs again,
+    /// at most [`CONTENDED_ATTEMPTS`] times, before the client is told to retry (503).
+    pub async fn write_retrying<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        web::block(move || {
+            let mut attempt = 1;
+            loop {
+                match store.write(&f) {
+                    Err(ApiError::Contended(_)) if attempt < CONTENDED_ATTEMPTS => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
+                    }
+                    outcome => return outcome,
+                }
+            }
+        })
+        .await
+        .map_err(blocking_failed)?
+    }
 }
+
+/// How often a write rolled back by a concurrent one is run before answering 503.
+pub const CONTENDED_ATTEMPTS: u32 = 3;
 
 /// The outcome of counting one request against a caller's budget.
 #[derive(Debug, Clone, Copy)]

@@ -69,8 +69,13 @@ fn committed(url: &DatabaseUrl, import_id: &str) -> (i64, usize) {
             let progress = persistence::imports::find(conn, import_id)?.counts.processed;
             let catalogue = Catalogue { record_type: RecordType::Contact, custom: vec![], company_custom: vec![] };
             let sort = SearchSort::parse(None, &catalogue).map_err(|e| persistence::StoreError::Internal(e.message))?;
+            let related = persistence::search::RelatedVisibility {
+                companies: Visibility::Everything,
+                deals: Visibility::Everything,
+                activities: Visibility::Everything,
+            };
             let everything =
-                SearchRequest { filter: Filter::everything(), q: None, sort, after: None, limit: 1_000_000 };
+                SearchRequest { filter: Filter::everything(), q: None, sort, after: None, limit: 1_000_000, related };
             let contacts = persistence::contacts::search(conn, &Visibility::Everything, &everything)?.items.len();
             Ok::<_, persistence::StoreError>((progress, contacts))
         })

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// The row changed since the caller read it (`If-Match` no longer holds).
     #[error("the record was changed by someone else")]
     Stale,
+    /// Two transactions collided (a PostgreSQL deadlock or serialization failure) and this one
+    /// was rolled back: running it again is safe and will usually succeed.
+    #[error("transaction rolled back by a conflicting one: {0}")]
+    Contention(String),
     /// The database cannot be reached or is overloaded; worth retrying.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -44,9 +48,12 @@ impl From<DieselError> for StoreError {
                     DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation => {
                         StoreError::Conflict(what)
                     }
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure => {
-                        StoreError::Unavailable(info.message().to_owned())
+                    DatabaseErrorKind::SerializationFailure => StoreError::Contention(info.message().to_owned()),
+                    // libpq reports SQLSTATE 40P01 as an unknown kind; only its message names it.
+                    _ if info.message().contains("deadlock detected") => {
+                        StoreError::Contention(info.message().to_owned())
                     }
+                    DatabaseErrorKind::ClosedConnection => StoreError::Unavailable(info.message().to_owned()),
                     // SQLite reports a held write lock past busy_timeout as a plain error, and
                     // libpq a connection the server ended (a restart, a dropped database:
                     // SQLSTATE 57P01) as an unknown one; both are worth a retry, not a 500.

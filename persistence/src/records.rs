@@ -8,6 +8,7 @@ use domain::listing::{Direction, Position, RecordSort, SortKey, SortValue};
 use domain::record::{Page, Stored};
 
 use crate::error::{StoreError, StoreResult};
+use crate::sql::Fragment;
 
 /// A loaded row of a record table.
 pub(crate) trait RecordRow {
@@ -58,6 +59,58 @@ pub(crate) fn position_of(
         })
         .collect();
     Position { values, id: id.to_owned() }
+}
+
+/// The rows after `position` in the order of `keys` then `id`.
+///
+/// When every key runs in the tie's direction (any single-key sort), this is one row
+/// comparison, `(k, id) < (v, last_id)`, which both backends answer as a range over the
+/// `(k, id)` index: a deep page costs what the first one does. Mixed directions spell the
+/// order out, `k1 > v1 OR (k1 = v1 AND (k2 < v2 OR ...))`, bounded by `k1 >= v1` so the index
+/// on the first key still narrows the scan.
+pub(crate) fn keyset_after(table: &str, keys: &[SortKey<RecordSort>], position: &Position) -> StoreResult<Fragment> {
+    let column = |key: RecordSort| match key {
+        RecordSort::CreatedAt => "created_at",
+        RecordSort::UpdatedAt => "updated_at",
+        RecordSort::Name => "sort_name",
+    };
+    let bind = |fragment: Fragment, key: RecordSort, value: &SortValue| -> StoreResult<Fragment> {
+        Ok(match key {
+            RecordSort::Name => fragment.text(cursor_text(value)?),
+            RecordSort::CreatedAt | RecordSort::UpdatedAt => fragment.time(cursor_time(value)?),
+        })
+    };
+    let beyond = |direction: Direction| match direction {
+        Direction::Ascending => ">",
+        Direction::Descending => "<",
+    };
+    if keys.len() != position.values.len() {
+        return Err(StoreError::Internal("cursor does not fit its sort keys".into()));
+    }
+    let tie = tie_direction(keys);
+    if keys.iter().all(|key| key.direction == tie) {
+        let mut columns: Vec<String> = keys.iter().map(|key| format!("{table}.{}", column(key.key))).collect();
+        columns.push(format!("{table}.id"));
+        let mut row = Fragment::sql(&format!("({}) {} (", columns.join(", "), beyond(tie)));
+        for (key, value) in keys.iter().zip(&position.values) {
+            row = bind(row, key.key, value)?.push(", ");
+        }
+        return Ok(row.text(position.id.clone()).push(")"));
+    }
+    let mut rest = Fragment::sql(&format!("{table}.id {} ", beyond(tie))).text(position.id.clone());
+    for (key, value) in keys.iter().zip(&position.values).rev() {
+        let name = format!("{table}.{}", column(key.key));
+        let after = bind(Fragment::sql(&format!("{name} {} ", beyond(key.direction))), key.key, value)?;
+        let equal = bind(Fragment::sql(&format!("{name} = ")), key.key, value)?;
+        rest = Fragment::any(vec![after, Fragment::all(vec![equal, rest])]);
+    }
+    let (first, first_value) = (&keys[0], &position.values[0]);
+    let bound = bind(
+        Fragment::sql(&format!("{table}.{} {}= ", column(first.key), beyond(first.direction))),
+        first.key,
+        first_value,
+    )?;
+    Ok(Fragment::all(vec![bound, rest]))
 }
 
 /// A cursor time value as the database stores it.
@@ -179,17 +232,15 @@ macro_rules! record_queries {
         /// Shared list machinery for this record table.
         pub(crate) mod queries {
             use diesel::prelude::*;
-            use diesel::sql_types::{Bool, Nullable};
             use domain::access::Visibility;
             use domain::listing::{CommonFilters, Direction, Position, RecordSort, SortKey};
 
             use crate::Db;
             use crate::error::StoreResult;
-            use crate::records::{contains_pattern, cursor_text, cursor_time, tag_pattern, tie_direction};
+            use crate::records::{contains_pattern, tag_pattern, tie_direction};
             use crate::schema::$table;
 
             pub(crate) type Query<'a> = $table::BoxedQuery<'a, Db>;
-            pub(crate) type Predicate = Box<dyn BoxableExpression<$table::table, Db, SqlType = Nullable<Bool>>>;
 
             /// Rows the visibility reaches, live or soft-deleted.
             pub(crate) fn visible<'a>(visibility: &Visibility, deleted: bool) -> Query<'a> {
@@ -235,31 +286,8 @@ macro_rules! record_queries {
                 query
             }
 
-            fn after_value(
-                key: RecordSort,
-                direction: Direction,
-                value: &domain::listing::SortValue,
-            ) -> StoreResult<(Predicate, Predicate)> {
-                macro_rules! compare {
-                    ($column:expr, $value:expr) => {{
-                        let value = $value;
-                        let after: Predicate = match direction {
-                            Direction::Ascending => Box::new($column.gt(value.clone()).nullable()),
-                            Direction::Descending => Box::new($column.lt(value.clone()).nullable()),
-                        };
-                        let equal: Predicate = Box::new($column.eq(value).nullable());
-                        (after, equal)
-                    }};
-                }
-                Ok(match key {
-                    RecordSort::CreatedAt => compare!($table::created_at, cursor_time(value)?),
-                    RecordSort::UpdatedAt => compare!($table::updated_at, cursor_time(value)?),
-                    RecordSort::Name => compare!($table::sort_name, cursor_text(value)?),
-                })
-            }
-
-            /// Orders by the sort keys plus `id`, and starts after `position` when given:
-            /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR (... AND id > last_id)`.
+            /// Orders by the sort keys plus `id`, and starts after `position` when given
+            /// (see `keyset_after`).
             pub(crate) fn paged<'a>(
                 mut query: Query<'a>,
                 keys: &[SortKey<RecordSort>],
@@ -287,29 +315,7 @@ macro_rules! record_queries {
                     Direction::Descending => query.then_order_by($table::id.desc()),
                 };
                 if let Some(position) = position {
-                    let mut chain: Option<Predicate> = None;
-                    for index in 0..=keys.len() {
-                        let mut term: Predicate = match keys.get(index).zip(position.values.get(index)) {
-                            Some((key, value)) => after_value(key.key, key.direction, value)?.0,
-                            None => match tie {
-                                Direction::Ascending => Box::new($table::id.gt(position.id.clone()).nullable()),
-                                Direction::Descending => Box::new($table::id.lt(position.id.clone()).nullable()),
-                            },
-                        };
-                        for earlier in (0..index).rev() {
-                            if let (Some(key), Some(value)) = (keys.get(earlier), position.values.get(earlier)) {
-                                let equal = after_value(key.key, key.direction, value)?.1;
-                                term = Box::new(equal.and(term));
-                            }
-                        }
-                        chain = Some(match chain {
-                            None => term,
-                            Some(previous) => Box::new(previous.or(term)),
-                        });
-                    }
-                    if let Some(predicate) = chain {
-                        query = query.filter(predicate);
-                    }
+                    query = query.filter(crate::records::keyset_after(stringify!($table), keys, position)?);
                 }
                 Ok(query.limit(limit))
             }
@@ -348,7 +354,7 @@ macro_rules! searchable_records {
             let (order, keyset) =
                 crate::search::ordering(dialect, $record_type, &request.sort, request.after.as_ref())?;
             let mut query = queries::filtered(queries::visible(visibility, false), &text, dialect)
-                .filter(crate::search::compile(dialect, $record_type, &request.filter)?);
+                .filter(crate::search::compile(dialect, $record_type, &request.filter, &request.related)?);
             if let Some(keyset) = keyset {
                 query = query.filter(keyset);
             }

@@ -6,6 +6,7 @@
 //! index serves the plain `LIKE` by itself).
 
 use chrono::{Duration, NaiveDate};
+use domain::access::Visibility;
 use domain::activity::RecordType;
 use domain::custom::CustomFieldType;
 use domain::filter::{Condition, Field, FieldKind, Filter, Operand, Operator, Scalar, SearchSort, Target};
@@ -250,7 +251,8 @@ fn list_condition(dialect: Dialect, record_type: RecordType, condition: &Conditi
     })
 }
 
-fn condition(dialect: Dialect, record_type: RecordType, condition: &Condition) -> StoreResult<Fragment> {
+fn condition(scope: Scope<'_>, record_type: RecordType, condition: &Condition) -> StoreResult<Fragment> {
+    let dialect = scope.dialect;
     let table = table_name(record_type);
     match &condition.field.target {
         Target::Company(inner) => {
@@ -259,10 +261,12 @@ fn condition(dialect: Dialect, record_type: RecordType, condition: &Condition) -
                 operator: condition.operator,
                 operand: condition.operand.clone(),
             };
-            let matching = self::condition(dialect, RecordType::Company, &inner)?;
+            let matching = self::condition(scope, RecordType::Company, &inner)?;
             Ok(Fragment::sql(&format!(
-                "{table}.company_id IN (SELECT companies.id FROM companies WHERE companies.deleted_at IS NULL AND ("
+                "{table}.company_id IN (SELECT companies.id FROM companies WHERE companies.deleted_at IS NULL AND "
             ))
+            .append(visible_rows("companies", &scope.related.companies))
+            .push(" AND (")
             .append(matching)
             .push("))"))
         }
@@ -273,8 +277,10 @@ fn condition(dialect: Dialect, record_type: RecordType, condition: &Condition) -
             };
             let exists = Fragment::sql(&format!(
                 "EXISTS (SELECT 1 FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id \
-                 WHERE d.deleted_at IS NULL AND s.kind = 'open' AND {link})"
-            ));
+                 WHERE d.deleted_at IS NULL AND s.kind = 'open' AND {link} AND "
+            ))
+            .append(visible_rows("d", &scope.related.deals))
+            .push(")");
             Ok(match (condition.operator, &condition.operand) {
                 (Operator::Eq, Operand::One(Scalar::Bool(true))) => exists,
                 (Operator::Eq, Operand::One(Scalar::Bool(false))) => Fragment::sql("NOT ").append(exists),
@@ -286,9 +292,11 @@ fn condition(dialect: Dialect, record_type: RecordType, condition: &Condition) -
             let exists = Fragment::sql(&format!(
                 "EXISTS (SELECT 1 FROM record_links l JOIN activities a ON a.id = l.item_id \
                  WHERE l.item_type = 'activity' AND l.record_type = '{}' AND l.record_id = {table}.id \
-                 AND a.deleted_at IS NULL AND a.activity_type = ",
+                 AND a.deleted_at IS NULL AND ",
                 record_type.as_str()
             ))
+            .append(visible_rows("a", &scope.related.activities))
+            .push(" AND a.activity_type = ")
             .text(*kind);
             Ok(match condition.operator {
                 Operator::IsEmpty => Fragment::sql("NOT ").append(exists).push(")"),
@@ -339,17 +347,71 @@ fn in_search_text(record_type: RecordType, target: &Target) -> bool {
     }
 }
 
-/// The filter as one SQL boolean over the record type's table.
-pub(crate) fn compile(dialect: Dialect, record_type: RecordType, filter: &Filter) -> StoreResult<Fragment> {
+/// The filter as one SQL boolean over the record type's table; conditions on related records
+/// (`company.*`, `has_open_deal`, `activity.*`) see only the related records `related` reaches.
+pub(crate) fn compile(
+    dialect: Dialect,
+    record_type: RecordType,
+    filter: &Filter,
+    related: &RelatedVisibility,
+) -> StoreResult<Fragment> {
+    let scope = Scope { dialect, related };
+    compile_in(scope, record_type, filter)
+}
+
+fn compile_in(scope: Scope<'_>, record_type: RecordType, filter: &Filter) -> StoreResult<Fragment> {
     Ok(match filter {
         Filter::And(parts) => {
-            Fragment::all(parts.iter().map(|p| compile(dialect, record_type, p)).collect::<StoreResult<_>>()?)
+            Fragment::all(parts.iter().map(|p| compile_in(scope, record_type, p)).collect::<StoreResult<_>>()?)
         }
         Filter::Or(parts) => {
-            Fragment::any(parts.iter().map(|p| compile(dialect, record_type, p)).collect::<StoreResult<_>>()?)
+            Fragment::any(parts.iter().map(|p| compile_in(scope, record_type, p)).collect::<StoreResult<_>>()?)
         }
-        Filter::Condition(c) => condition(dialect, record_type, c)?,
+        Filter::Condition(c) => condition(scope, record_type, c)?,
     })
+}
+
+/// What the caller may read of the records a condition can reach through a relation. Without
+/// it a condition on a related record would be an oracle: a rep's `company.name eq X` would
+/// confirm the name of a company the rep may not see.
+#[derive(Debug, Clone)]
+pub struct RelatedVisibility {
+    pub companies: Visibility,
+    pub deals: Visibility,
+    pub activities: Visibility,
+}
+
+/// What compiling one filter needs besides the filter.
+#[derive(Debug, Clone, Copy)]
+struct Scope<'a> {
+    dialect: Dialect,
+    related: &'a RelatedVisibility,
+}
+
+/// The rows of `alias` a visibility reaches, as SQL (the same rule as `record_queries!`'s
+/// `visible`).
+fn visible_rows(alias: &str, visibility: &Visibility) -> Fragment {
+    let among = |column: &str, ids: &[String]| {
+        if ids.is_empty() {
+            return Fragment::sql("1 = 0");
+        }
+        let mut fragment = Fragment::sql(&format!("{alias}.{column} IN ("));
+        for (index, id) in ids.iter().enumerate() {
+            if index > 0 {
+                fragment = fragment.push(", ");
+            }
+            fragment = fragment.text(id.clone());
+        }
+        fragment.push(")")
+    };
+    match visibility {
+        Visibility::Everything => Fragment::sql("1 = 1"),
+        Visibility::Nothing => Fragment::sql("1 = 0"),
+        Visibility::OwnedBy(user_id) => Fragment::sql(&format!("{alias}.owner_id = ")).text(user_id.clone()),
+        Visibility::Team { teammate_ids, team_ids } => {
+            Fragment::any(vec![among("owner_id", teammate_ids), among("team_id", team_ids)])
+        }
+    }
 }
 
 /// What a search asks for, parsed and validated by the domain.
@@ -361,6 +423,8 @@ pub struct SearchRequest {
     pub sort: SearchSort,
     pub after: Option<SearchPosition>,
     pub limit: u32,
+    /// What the caller may read of related records the filter names.
+    pub related: RelatedVisibility,
 }
 
 /// One page of search results.
@@ -426,10 +490,12 @@ pub(crate) fn ordering(
     let beyond = if sort.descending { "<" } else { ">" };
     let id_beyond = Fragment::sql(&format!("{table}.id {beyond} ")).text(after.id.clone());
     let keyset = match sort_scalar(&sort.field.kind, &after.value, value.storage)? {
-        Some(scalar) if never_empty => Fragment::all(vec![
-            compare(&value, &format!("{beyond}="), &scalar),
-            Fragment::any(vec![compare(&value, beyond, &scalar), id_beyond]),
-        ]),
+        // A row comparison is one range over the (column, id) index on both backends; the
+        // spelled-out `v < x OR (v = x AND id < y)` made PostgreSQL filter every earlier row.
+        Some(scalar) if never_empty => {
+            let row = Fragment::sql("(").append(value.expr.clone()).push(&format!(", {table}.id) {beyond} ("));
+            bind(row, &scalar, value.storage).push(", ").text(after.id.clone()).push(")")
+        }
         None => value.expr.clone().push(" IS NULL AND ").append(id_beyond),
         Some(scalar) => Fragment::any(vec![
             value.expr.clone().push(" IS NULL"),

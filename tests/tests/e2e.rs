@@ -7,6 +7,7 @@ mod e2e {
     mod contacts;
     mod custom_fields;
     mod errors;
+    mod hardening;
     mod imports;
     mod merge;
     mod openapi;

@@ -114,6 +114,7 @@ where
     let module = searchable.kind.module;
     caller.principal.may_in_module(module, Action::Export)?;
     let visibility = caller.principal.visibility(module, Action::Export);
+    let related = crate::records::related_visibility(&caller);
     let q = domain::listing::parse_text_query(input.q.as_deref())
         .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
     let record_type = searchable.record_type;
@@ -138,7 +139,7 @@ where
     let mut first_chunk = String::new();
     csv::write_line(&mut first_chunk, &targets.iter().map(Target::name).collect::<Vec<_>>());
     let targets = Arc::new(targets);
-    let request = SearchRequest { filter, q, sort, after: None, limit: EXPORT_PAGE };
+    let request = SearchRequest { filter, q, sort, after: None, limit: EXPORT_PAGE, related };
     // The first page is read before answering, so a query the database refuses is a problem
     // answer rather than a broken stream.
     let (rows, next) = page::<D, V>(&state, searchable, &visibility, &targets, request).await?;

@@ -225,6 +225,11 @@ fn gather<D: RecordData>(
             format!("give 1 to {MERGE_MAX} records to merge"),
         ));
     }
+    // Two merges over overlapping records (A into B while B into A) lock them in one order, so
+    // the second waits for the first instead of deadlocking, then finds tombstones.
+    let mut ids: Vec<&str> = merge_ids.iter().map(String::as_str).collect();
+    ids.push(id);
+    persistence::locks::lock_rows(conn, kind.collection, &ids)?;
     let survivor = kind.find_visible(conn, caller, id)?;
     caller.principal.may(kind.module, Action::Edit, survivor.data.ownership())?;
     if_match.check(survivor.version)?;
@@ -277,7 +282,7 @@ pub async fn merge_contacts(
     let input = body.into_inner();
     let id = id.into_inner();
     let merged = state
-        .write(move |conn| {
+        .write_retrying(move |conn| {
             let records = gather(conn, &caller, &CONTACTS, &id, if_match, &input.merge_ids)?;
             let pairs: Vec<(&str, &ContactData)> = records.iter().map(|r| (r.id.as_str(), &r.data)).collect();
             let data = duplicates::merge_contacts(&pairs, &input.fields)?;
@@ -321,7 +326,7 @@ pub async fn merge_companies(
     let input = body.into_inner();
     let id = id.into_inner();
     let merged = state
-        .write(move |conn| {
+        .write_retrying(move |conn| {
             let records = gather(conn, &caller, &COMPANIES, &id, if_match, &input.merge_ids)?;
             let pairs: Vec<(&str, &CompanyData)> = records.iter().map(|r| (r.id.as_str(), &r.data)).collect();
             let data = duplicates::merge_companies(&pairs, &input.fields)?;

@@ -223,12 +223,13 @@ where
     let q = domain::listing::parse_text_query(input.q.as_deref())
         .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;
     let now = Utc::now();
+    let related = records::related_visibility(caller);
     let (page, sort) = state
         .read(move |conn| {
             let (filter, sort, _) =
                 parse(conn, searchable.record_type, input.filter.as_ref(), input.sort.as_deref(), now)?;
             let after = decode_cursor(input.cursor.as_deref(), &sort)?;
-            let request = SearchRequest { filter, q, sort: sort.clone(), after, limit: limit.get() };
+            let request = SearchRequest { filter, q, sort: sort.clone(), after, limit: limit.get(), related };
             Ok(((searchable.search)(conn, &visibility, &request)?, sort))
         })
         .await?;

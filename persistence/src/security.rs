@@ -1,0 +1,78 @@
+//! Telling every process sharing the database that who-may-do-what changed (a session
+//! revoked, a user deactivated, a role, team or API key changed), so cached callers are
+//! dropped at once rather than when they expire.
+//!
+//! PostgreSQL carries the news with `NOTIFY` on [`CHANNEL`], which the server delivers after
+//! the announcing transaction commits; each process listens on a connection of its own.
+//! SQLite has no such channel: there the cache's short lifetime is the bound across
+//! processes (in one process the announcer drops its own cache directly). This is one of the
+//! named places where the backends differ.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::connection::{Backend, DatabaseUrl, DbConnection};
+use crate::error::StoreResult;
+
+/// The notification channel of security changes.
+pub const CHANNEL: &str = "crm_security";
+
+/// Tells the other processes (on PostgreSQL) that security facts changed.
+pub fn announce(conn: &mut DbConnection) -> StoreResult<()> {
+    if let DbConnection::Postgresql(pg) = conn {
+        pg.batch_execute(&format!("NOTIFY {CHANNEL}"))?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, starts a thread that checks for announcements every `poll` (reading a
+/// notification needs no query) and calls `heard(news)` each time: `news` is true when any
+/// process announced a change since, and after each reconnection (news may have been missed
+/// meanwhile). The thread ends when `heard` answers `false` (nobody listens any more) or the
+/// database is gone.
+pub fn listen(url: &DatabaseUrl, poll: Duration, heard: impl Fn(bool) -> bool + Send + 'static) {
+    if url.backend() != Backend::Postgres {
+        return;
+    }
+    let target = url.target().to_owned();
+    let spawned = std::thread::Builder::new().name("security-listener".into()).spawn(move || {
+        loop {
+            match PgConnection::establish(&target) {
+                Ok(mut conn) => {
+                    if conn.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                        if !heard(true) {
+                            return;
+                        }
+                        'connected: loop {
+                            std::thread::sleep(poll);
+                            let mut news = false;
+                            for notification in conn.notifications_iter() {
+                                match notification {
+                                    Ok(_) => news = true,
+                                    Err(error) => {
+                                        log::warn!("security listener lost its connection: {error}");
+                                        break 'connected;
+                                    }
+                                }
+                            }
+                            if !heard(news) {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(error) if error.to_string().contains("does not exist") => {
+                    log::warn!("security listener stops: {error}");
+                    return;
+                }
+                Err(error) => log::warn!("security listener cannot connect: {error}"),
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    if let Err(error) = spawned {
+        log::error!("security listener thread did not start: {error}");
+    }
+}

@@ -132,11 +132,7 @@ pub fn list(
     filters: &CompanyFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Company>> {
-    let mut query = queries::filtered(
-        queries::visible(visibility, filters.common.deleted),
-        &filters.common,
-        crate::sql::Dialect::of(conn),
-    );
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
     if let Some(domain) = &filters.domain {
         query = query.filter(companies::domain.eq(domain.clone()));
     }

@@ -263,7 +263,7 @@ macro_rules! record_queries {
             pub(crate) fn filtered<'a>(
                 mut query: Query<'a>,
                 filters: &CommonFilters,
-                dialect: crate::sql::Dialect,
+                conn: &mut crate::DbConnection,
             ) -> Query<'a> {
                 if let Some(owner_id) = &filters.owner_id {
                     query = query.filter($table::owner_id.eq(owner_id.clone()));
@@ -279,7 +279,7 @@ macro_rules! record_queries {
                 }
                 if let Some(q) = &filters.q {
                     query = query.filter($table::search_text.like(contains_pattern(q)).escape('\\'));
-                    if let Some(indexed) = crate::search::text_index(dialect, stringify!($table), q) {
+                    if let Some(indexed) = crate::search::text_prefilter(conn, stringify!($table), q) {
                         query = query.filter(indexed);
                     }
                 }
@@ -353,7 +353,7 @@ macro_rules! searchable_records {
             let text = domain::listing::CommonFilters { q: request.q.clone(), ..Default::default() };
             let (order, keyset) =
                 crate::search::ordering(dialect, $record_type, &request.sort, request.after.as_ref())?;
-            let mut query = queries::filtered(queries::visible(visibility, false), &text, dialect)
+            let mut query = queries::filtered(queries::visible(visibility, false), &text, conn)
                 .filter(crate::search::compile(dialect, $record_type, &request.filter, &request.related)?);
             if let Some(keyset) = keyset {
                 query = query.filter(keyset);

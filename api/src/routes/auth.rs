@@ -113,6 +113,7 @@ fn invalid_login() -> ApiError {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password, or deactivated account", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A text holds a NUL character", body = Problem, content_type = "application/problem+json"),
         PublicErrors,
     )
 )]
@@ -179,6 +180,7 @@ pub async fn login(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, spent or revoked refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A text holds a NUL character", body = Problem, content_type = "application/problem+json"),
         PublicErrors,
     )
 )]

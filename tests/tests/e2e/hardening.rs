@@ -167,6 +167,26 @@ on_both_backends! {
         assert_eq!(count(admin_search(json!({"field": "activity.call", "op": "is_not_empty"})).await), 1);
     }
 
+    async fn a_support_agent_sees_converted_contacts_but_nothing_of_the_leads_behind_them(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let (_, support) = app.user_with_role("agent@example.com", "support").await;
+        let lead = app.post("/api/v1/leads", &admin, &json!({
+            "first_name": "Lin", "last_name": "Zhou", "email": "lin@zhou.example", "company_name": "Zhou Ltd"
+        })).await.assert_status(201).str("id");
+        app.post(&format!("/api/v1/leads/{lead}/events"), &admin, &json!({"type": "email_clicked"})).await.assert_status(201);
+        app.patch(&format!("/api/v1/leads/{lead}"), &admin, &json!({"status": "qualified"})).await.assert_status(200);
+        app.post(&format!("/api/v1/leads/{lead}/convert"), &admin, &json!({})).await.assert_status(200);
+        app.get(&format!("/api/v1/leads/{lead}"), &support).await.assert_problem(404);
+
+        let contacts = app.list_all("/api/v1/contacts", &support).await;
+        assert_eq!(contacts.len(), 1);
+        let everything = serde_json::to_string(&contacts).unwrap_or_default();
+        assert!(!everything.contains(&lead), "the lead's id reached a support agent: {everything}");
+        let timeline = app.get(&format!("/api/v1/contacts/{}/timeline", contacts[0]["id"].as_str().unwrap_or_default()), &support).await;
+        assert!(!timeline.text.contains(&lead), "the lead's id reached a support agent: {}", timeline.text);
+    }
+
     async fn deep_list_pages_follow_on_exactly_for_every_sort(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token.clone();

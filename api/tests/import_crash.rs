@@ -2,8 +2,6 @@
 //! rows, and a new process on the same database finishes the import with every row exactly once.
 //! Runs on SQLite and PostgreSQL.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use api::config::Config;
@@ -11,54 +9,25 @@ use chrono::Utc;
 use domain::access::Visibility;
 use domain::activity::RecordType;
 use domain::filter::{Catalogue, Filter, SearchSort};
-use e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, fresh_database, on_both_backends};
+use e2e::{TestApp, fresh_database, on_both_backends};
 use persistence::search::SearchRequest;
 use persistence::{DatabaseUrl, Store, StoreOptions};
 use serde_json::json;
+
+mod common;
+use common::ServerProcess;
 
 const ROWS: usize = 3_000;
 const BATCH: usize = 50;
 const LEASE_SECONDS: u64 = 3;
 
-/// The `crm` binary serving `url` on a free port; killed when dropped.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
 async fn start_server(url: &DatabaseUrl) -> (ServerProcess, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_crm"))
-        .arg("serve")
-        .env("DATABASE_URL", url.expose())
-        .env("CRM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CRM_JWT_SECRET", "crash test secret that is at least 32 bytes")
-        .env("CRM_IMPORT_BATCH_ROWS", BATCH.to_string())
-        .env("CRM_IMPORT_LEASE_SECONDS", LEASE_SECONDS.to_string())
-        .env("CRM_JOB_POLL_MS", "100")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the crm binary starts");
-    let server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpListener::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "the crm binary did not listen on {port}");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    (server, base)
+    let settings = [
+        ("CRM_IMPORT_BATCH_ROWS", BATCH.to_string()),
+        ("CRM_IMPORT_LEASE_SECONDS", LEASE_SECONDS.to_string()),
+        ("CRM_JOB_POLL_MS", "100".to_owned()),
+    ];
+    common::start_server(url, &settings).await
 }
 
 /// What the database holds right now: the import's committed progress and the contacts.

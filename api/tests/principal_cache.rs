@@ -3,8 +3,6 @@
 //! revoked API key made through one process is refused by the other at once (its listener
 //! hears PostgreSQL's notification), not when its cache would expire.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use api::config::Config;
@@ -12,39 +10,10 @@ use e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, fresh_database};
 use persistence::DatabaseUrl;
 use serde_json::json;
 
-/// The `crm` binary serving `url` on a free port; killed when dropped.
-struct ServerProcess(Child);
+mod common;
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_server(url: &DatabaseUrl) -> (ServerProcess, String) {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
-    let child = Command::new(env!("CARGO_BIN_EXE_crm"))
-        .arg("serve")
-        .env("DATABASE_URL", url.expose())
-        .env("CRM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CRM_JWT_SECRET", "cache test secret that is at least 32 bytes")
-        .env("CRM_PRINCIPAL_CACHE_SECONDS", "600")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the crm binary starts");
-    let server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpListener::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "the crm binary did not listen on {port}");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    (server, base)
+async fn start_server(url: &DatabaseUrl) -> (common::ServerProcess, String) {
+    common::start_server(url, &[("CRM_PRINCIPAL_CACHE_SECONDS", "600".to_owned())]).await
 }
 
 /// How long until `path` answers `status` to `token` on `app`, polling (at most 5 s).

@@ -100,7 +100,7 @@ fn target_user(caller: &Caller, requested: Option<&str>) -> Result<String, ApiEr
 /// Lists API keys.
 #[utoipa::path(
     get, path = "/api/v1/api-keys", tag = "api-keys", operation_id = "list_api_keys", summary = "List API keys",
-    description = "Your own keys, newest first; admins may name another user.",
+    description = "Your own live keys, newest first; admins may name another user. Revoked keys are gone (their revocation is in the audit log).",
     params(ApiKeyListParams),
     responses(
         (status = 200, description = "The keys", body = Vec<ApiKeyView>),
@@ -118,7 +118,8 @@ pub async fn list(
     refuse_key_callers(&caller)?;
     let user_id = target_user(&caller, params.user_id.as_deref())?;
     let keys = state.read(move |conn| Ok(auth::list_api_keys(conn, Some(&user_id))?)).await?;
-    Ok(HttpResponse::Ok().json(keys.into_iter().map(ApiKeyView::from).collect::<Vec<_>>()))
+    let live = keys.into_iter().filter(|key| key.revoked_at().is_none()).map(ApiKeyView::from);
+    Ok(HttpResponse::Ok().json(live.collect::<Vec<_>>()))
 }
 
 /// Creates an API key; the answer holds the secret, shown this once.
@@ -191,12 +192,15 @@ pub async fn create(
     .await
 }
 
+/// A live key the caller may manage. A revoked key is gone for the API, as a deleted resource
+/// is (its revocation stays in the audit log).
 fn key_of(conn: &mut persistence::DbConnection, caller: &Caller, id: &str) -> Result<ApiKey, ApiError> {
     let key = auth::find_api_key(conn, id).map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("API key"),
         other => other.into(),
     })?;
-    if key.user_id != caller.principal.user_id && !caller.principal.is_admin() {
+    let foreign = key.user_id != caller.principal.user_id && !caller.principal.is_admin();
+    if foreign || key.revoked_at().is_some() {
         return Err(ApiError::not_found("API key"));
     }
     Ok(key)
@@ -205,7 +209,7 @@ fn key_of(conn: &mut persistence::DbConnection, caller: &Caller, id: &str) -> Re
 /// Reads one API key.
 #[utoipa::path(
     get, path = "/api/v1/api-keys/{id}", tag = "api-keys", operation_id = "get_api_key", summary = "Get an API key",
-    description = "Your own key, or any key for admins; others' keys answer 404.",
+    description = "Your own key, or any key for admins; others' keys and revoked keys answer 404.",
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
@@ -230,12 +234,12 @@ pub async fn get(
 /// Revokes an API key; it stops working at once.
 #[utoipa::path(
     delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", operation_id = "revoke_api_key", summary = "Revoke an API key",
-    description = "The key answers 401 from the next request on. Revoking twice changes nothing.",
+    description = "The key answers 401 from the next request on, and is gone: reading or revoking it again answers 404.",
     params(("id" = String, Path, description = "Key id"), NoParams),
     responses(
-        (status = 204, description = "Revoked (also when it already was)"),
+        (status = 204, description = "Revoked"),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key, not yours, or already revoked", body = Problem, content_type = "application/problem+json"),
         CommonErrors,
     ),
     security(("bearer" = []))

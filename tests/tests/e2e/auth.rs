@@ -113,6 +113,10 @@ on_both_backends! {
 
         app.delete(&format!("/api/v1/api-keys/{key_id}"), &app.admin_token).await.assert_status(204);
         app.get("/api/v1/contacts", &secret).await.assert_problem(401);
+        // A revoked key is gone, as a deleted resource is.
+        app.get(&format!("/api/v1/api-keys/{key_id}"), &app.admin_token).await.assert_problem(404);
+        app.delete(&format!("/api/v1/api-keys/{key_id}"), &app.admin_token).await.assert_problem(404);
+        assert_eq!(app.get("/api/v1/api-keys", &app.admin_token).await.assert_status(200).body.as_array().map(Vec::len), Some(0));
         app.get("/api/v1/contacts", "crm_not-a-real-key").await.assert_problem(401);
     }
 

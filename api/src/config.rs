@@ -48,12 +48,29 @@ pub struct Config {
     pub job_poll_interval: Duration,
     /// Requests one client address may have in flight at once; more are answered 429.
     pub max_requests_per_address: u32,
-    /// How fast a request body must arrive (see `guard::BodyPace`).
-    pub body_pace: crate::guard::BodyPace,
+    /// How fast a request body must arrive (see [`BodyPace`]).
+    pub body_pace: BodyPace,
     /// How long a client has to send a request's line and headers.
     pub header_timeout: Duration,
     /// How long a resolved caller is reused without asking the database (0 turns it off).
     pub principal_cache_lifetime: Duration,
+}
+
+/// How fast a request body must arrive: after a grace period, at least `min_bytes_per_second`
+/// on average since the body started. A trickle (one byte a second) fails after the grace;
+/// a slow but real upload does not.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    pub grace: Duration,
+    pub min_bytes_per_second: u64,
+}
+
+impl BodyPace {
+    /// When the body, having `received` bytes so far since `started`, is too slow.
+    pub(crate) fn deadline(self, started: actix_web::rt::time::Instant, received: u64) -> actix_web::rt::time::Instant {
+        let earned = Duration::from_secs_f64(received as f64 / self.min_bytes_per_second.max(1) as f64);
+        started + self.grace + earned
+    }
 }
 
 /// A setting that is present but unusable; start-up stops with this message.
@@ -112,7 +129,7 @@ impl Config {
             import_lease: Duration::from_secs(number("CRM_IMPORT_LEASE_SECONDS", 60)?.max(1)),
             job_poll_interval: Duration::from_millis(number("CRM_JOB_POLL_MS", 1000)?.max(10)),
             max_requests_per_address: number("CRM_MAX_REQUESTS_PER_ADDRESS", 256)?.max(1),
-            body_pace: crate::guard::BodyPace {
+            body_pace: BodyPace {
                 grace: Duration::from_secs(number("CRM_BODY_GRACE_SECONDS", 10)?),
                 min_bytes_per_second: number("CRM_BODY_MIN_BYTES_PER_SECOND", 1024)?.max(1),
             },
@@ -146,7 +163,7 @@ impl Config {
             import_lease: Duration::from_secs(60),
             job_poll_interval: Duration::from_millis(1000),
             max_requests_per_address: 256,
-            body_pace: crate::guard::BodyPace { grace: Duration::from_secs(10), min_bytes_per_second: 1024 },
+            body_pace: BodyPace { grace: Duration::from_secs(10), min_bytes_per_second: 1024 },
             header_timeout: Duration::from_secs(5),
             principal_cache_lifetime: Duration::from_secs(30),
         }

@@ -62,7 +62,18 @@ pub struct Caller {
     pub context: RequestContext,
 }
 
+impl From<crate::principals::Resolved> for Caller {
+    fn from((principal, session_id): crate::principals::Resolved) -> Self {
+        Caller { principal, session_id, context: RequestContext::default() }
+    }
+}
+
 impl Caller {
+    /// Who acts and through which session, as the cache keeps it.
+    fn resolved(&self) -> crate::principals::Resolved {
+        (self.principal.clone(), self.session_id.clone())
+    }
+
     /// The id idempotency keys are scoped to: the key itself, or the user.
     pub fn idempotency_scope(&self) -> String {
         match &self.principal.api_key_id {
@@ -136,8 +147,8 @@ async fn resolve(
     } else {
         let claims = state.keys.verify(&token).ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
         let credential = format!("session:{}:{}", claims.sid, claims.sub);
-        if let Some(caller) = state.principals.get(&credential) {
-            return Ok(caller);
+        if let Some(resolved) = state.principals.get(&credential) {
+            return Ok(Caller::from(resolved));
         }
         let epoch = crate::principals::epoch();
         let caller = state
@@ -152,7 +163,7 @@ async fn resolve(
                 })
             })
             .await?;
-        state.principals.put(credential, &caller, epoch, None);
+        state.principals.put(credential, &caller.resolved(), epoch, None);
         Ok(caller)
     }
 }
@@ -191,8 +202,8 @@ fn not_found_is_unauthorized(error: StoreError) -> ApiError {
 async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<Caller, ApiError> {
     let hash = secret_hash(&token);
     let credential = format!("key:{hash}");
-    if let Some(caller) = state.principals.get(&credential) {
-        return Ok(caller);
+    if let Some(resolved) = state.principals.get(&credential) {
+        return Ok(Caller::from(resolved));
     }
     let epoch = crate::principals::epoch();
     let (caller, key) = state
@@ -212,9 +223,9 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
     if key.last_used_at().is_none_or(|last| now - last > chrono::TimeDelta::minutes(1)) {
         let expires_at = key.expires_at();
         state.write(move |conn| Ok(auth::note_api_key_use(conn, &key, now)?)).await?;
-        state.principals.put(credential, &caller, epoch, expires_at);
+        state.principals.put(credential, &caller.resolved(), epoch, expires_at);
     } else {
-        state.principals.put(credential, &caller, epoch, key.expires_at());
+        state.principals.put(credential, &caller.resolved(), epoch, key.expires_at());
     }
     Ok(caller)
 }

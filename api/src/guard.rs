@@ -10,12 +10,9 @@
 //! - a body that arrives too slowly (see [`BodyPace`]): 408;
 //! - more than the configured requests in flight from one address: 429.
 
-use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -27,64 +24,12 @@ use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{HttpMessage, ResponseError};
 use futures_util::{Stream, StreamExt};
 
+use crate::config::BodyPace;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Most bytes of header names and values one request may send.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-/// How fast a request body must arrive: after a grace period, at least `min_bytes_per_second`
-/// on average since the body started. A trickle (one byte a second) fails after the grace;
-/// a slow but real upload does not.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyPace {
-    pub grace: Duration,
-    pub min_bytes_per_second: u64,
-}
-
-impl BodyPace {
-    /// When the body, having `received` bytes so far since `started`, is too slow.
-    fn deadline(self, started: Instant, received: u64) -> Instant {
-        let earned = Duration::from_secs_f64(received as f64 / self.min_bytes_per_second.max(1) as f64);
-        started + self.grace + earned
-    }
-}
-
-/// Requests in flight per client address.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    counts: Mutex<HashMap<std::net::IpAddr, u32>>,
-}
-
-/// One request's place in [`InFlight`]; leaving it frees the place.
-struct Place {
-    registry: Arc<InFlight>,
-    address: std::net::IpAddr,
-}
-
-impl InFlight {
-    fn enter(self: &Arc<Self>, address: std::net::IpAddr, limit: u32) -> Option<Place> {
-        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = counts.entry(address).or_insert(0);
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(Place { registry: Arc::clone(self), address })
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut counts = self.registry.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.address) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.address);
-            }
-        }
-    }
-}
 
 fn header_bytes(req: &ServiceRequest) -> usize {
     req.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum()
@@ -281,6 +226,8 @@ pub async fn screen(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

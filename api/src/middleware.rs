@@ -91,7 +91,7 @@ pub async fn request_context(
         && crate::principals::changes_security(request.method(), request.path())
         && let Some(state) = request.app_data::<web::Data<AppState>>().cloned()
     {
-        crate::principals::announce_change(&state).await;
+        crate::principals::announce_change(&state.store).await;
     }
     let mut response = if response.status().is_client_error() || response.status().is_server_error() {
         as_problem(response, &request_id).await

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::extract::Caller;
-use crate::state::AppState;
-
 /// Advanced by every security change this process makes or hears of. One for the whole
 /// process, so several servers in one process (tests, embedding) drop their caches together.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// What a credential resolved to: who acts, and the sign-in session when it was a token.
+pub type Resolved = (domain::access::Principal, Option<String>);
 
 /// Most callers kept at once; past it the cache starts again empty.
 const MAX_ENTRIES: usize = 10_000;
@@ -37,8 +37,8 @@ pub fn invalidate_all() {
 }
 
 #[derive(Debug, Clone)]
-struct Entry {
-    caller: Caller,
+struct Entry<T> {
+    caller: T,
     epoch: u64,
     cached_at: Instant,
     /// An API key's expiry: the cached caller must not outlive it.
@@ -47,19 +47,19 @@ struct Entry {
 
 /// Callers by credential (a session, or an API key's hash).
 #[derive(Debug)]
-pub struct PrincipalCache {
-    entries: Mutex<HashMap<String, Entry>>,
+pub struct PrincipalCache<T> {
+    entries: Mutex<HashMap<String, Entry<T>>>,
     lifetime: Duration,
 }
 
-impl PrincipalCache {
+impl<T: Clone> PrincipalCache<T> {
     /// A cache keeping each caller at most `lifetime` (zero keeps none).
     pub fn new(lifetime: Duration) -> Self {
         Self { entries: Mutex::new(HashMap::new()), lifetime }
     }
 
     /// The caller cached for `credential`, if still current.
-    pub fn get(&self, credential: &str) -> Option<Caller> {
+    pub fn get(&self, credential: &str) -> Option<T> {
         if self.lifetime.is_zero() {
             return None;
         }
@@ -72,7 +72,7 @@ impl PrincipalCache {
     }
 
     /// Keeps `caller`, resolved from the database under `epoch`.
-    pub fn put(&self, credential: String, caller: &Caller, epoch: u64, expires_at: Option<DateTime<Utc>>) {
+    pub fn put(&self, credential: String, caller: &T, epoch: u64, expires_at: Option<DateTime<Utc>>) {
         if self.lifetime.is_zero() {
             return;
         }
@@ -97,15 +97,19 @@ pub fn changes_security(method: &actix_web::http::Method, path: &str) -> bool {
 
 /// Drops this process's cached callers and tells the other processes to drop theirs. A
 /// failure to tell them is logged: their caches expire within their lifetime regardless.
-pub async fn announce_change(state: &AppState) {
+pub async fn announce_change(store: &persistence::Store) {
     invalidate_all();
-    if let Err(error) = state.write(|conn| Ok(persistence::security::announce(conn)?)).await {
-        log::warn!("could not announce a security change to other processes: {error}");
+    let store = store.clone();
+    let told = actix_web::web::block(move || store.write(persistence::security::announce)).await;
+    match told {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => log::warn!("could not announce a security change to other processes: {error}"),
+        Err(error) => log::warn!("could not announce a security change to other processes: {error}"),
     }
 }
 
 /// Listens for other processes' announcements for as long as `state` lives.
-pub fn follow_other_processes(state: Weak<AppState>, url: &persistence::DatabaseUrl) {
+pub fn follow_other_processes<S: Send + Sync + 'static>(state: Weak<S>, url: &persistence::DatabaseUrl) {
     persistence::security::listen(url, Duration::from_millis(100), move |news| {
         if news {
             invalidate_all();

@@ -1,7 +1,7 @@
 //! What every handler shares: the store, token keys, configuration, rate limiter.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -19,9 +19,9 @@ pub struct AppState {
     pub config: Config,
     pub limiter: RateLimiter,
     /// Requests in flight per client address.
-    pub in_flight: std::sync::Arc<crate::guard::InFlight>,
+    pub in_flight: std::sync::Arc<InFlight>,
     /// Callers resolved recently, by credential.
-    pub principals: crate::principals::PrincipalCache,
+    pub principals: crate::principals::PrincipalCache<crate::principals::Resolved>,
 }
 
 fn blocking_failed<E: std::fmt::Display>(error: E) -> ApiError {
@@ -116,5 +116,42 @@ impl RateLimiter {
         }
         let reset_seconds = WINDOW.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
         Quota { limit, remaining: limit.saturating_sub(entry.1), reset_seconds, allowed }
+    }
+}
+
+/// Requests in flight per client address.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    counts: Mutex<HashMap<std::net::IpAddr, u32>>,
+}
+
+/// One request's place in [`InFlight`]; leaving it frees the place.
+pub struct Place {
+    registry: Arc<InFlight>,
+    address: std::net::IpAddr,
+}
+
+impl InFlight {
+    /// A place for one more request from `address`, unless it has `limit` in flight.
+    pub fn enter(self: &Arc<Self>, address: std::net::IpAddr, limit: u32) -> Option<Place> {
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(address).or_insert(0);
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(Place { registry: Arc::clone(self), address })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut counts = self.registry.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
     }
 }

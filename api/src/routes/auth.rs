@@ -201,7 +201,7 @@ pub async fn refresh(
         Rotation::Rotated { user_id, family_id } => (user_id, family_id),
         Rotation::Reused { user_id, family_id } => {
             log::warn!("refresh token reuse for user {user_id}: session {family_id} revoked");
-            crate::principals::announce_change(&state).await;
+            crate::principals::announce_change(&state.store).await;
             let detail = format!("session {family_id} revoked");
             state
                 .write(move |conn| {

@@ -121,7 +121,7 @@ on_both_backends! {
 
     async fn a_body_sent_a_byte_at_a_time_is_cut_off_and_one_address_cannot_pile_up_requests(backend) {
         let app = TestApp::spawn_with(backend, |config| {
-            config.body_pace = api::guard::BodyPace { grace: Duration::from_secs(1), min_bytes_per_second: 512 };
+            config.body_pace = api::config::BodyPace { grace: Duration::from_secs(1), min_bytes_per_second: 512 };
             config.max_requests_per_address = 4;
         }).await;
         let (status, took) = trickle_body(&app.base, "/api/v1/auth/login", Duration::from_secs(20)).await;

@@ -225,9 +225,11 @@ impl DealData {
         };
         let kind = stage.map_or(StageKind::Open, |s| s.kind);
         let stage_id = stage.map(|s| s.id.clone()).unwrap_or_default();
+        // A deal staying in its stage keeps its close time, unless the stage itself just became
+        // won or lost (a pipeline edit): then it closes now, like any deal entering such a stage.
         let closed_at = match kind {
             StageKind::Open => None,
-            _ if current.is_some_and(|c| c.stage_id == stage_id) => base.closed_at,
+            _ if current.is_some_and(|c| c.stage_id == stage_id) => base.closed_at.or(Some(now)),
             _ => Some(now),
         };
         let close_reason = patch_text(e, "close_reason", changes.close_reason.clone(), base.close_reason.clone(), 500);
@@ -499,6 +501,21 @@ mod tests {
         assert_eq!((reopened.closed_at, reopened.close_reason), (None, None));
         let reason_on_open = DealChanges { close_reason: Patch::Set("x".into()), ..Default::default() };
         assert!(DealData::apply(Some(&open), reason_on_open, &pipeline(), now).is_err());
+    }
+
+    #[test]
+    fn a_deal_whose_stage_becomes_won_closes_then_and_keeps_that_time() {
+        let opened = Utc::now() - chrono::Duration::days(3);
+        let open = DealData::apply(None, named("Big"), &pipeline(), opened).expect("valid");
+        let mut edited = pipeline();
+        edited.stages[0].kind = StageKind::Won;
+        let now = Utc::now();
+        let closed = DealData::apply(Some(&open), DealChanges::default(), &edited, now).expect("valid");
+        assert_eq!(closed.closed_at, Some(now));
+        let later = DealData::apply(Some(&closed), named("Bigger"), &edited, now + chrono::Duration::days(1));
+        assert_eq!(later.expect("valid").closed_at, Some(now));
+        let reopened = DealData::apply(Some(&closed), DealChanges::default(), &pipeline(), now).expect("valid");
+        assert_eq!(reopened.closed_at, None);
     }
 
     #[test]

@@ -280,16 +280,30 @@ pub fn count_in_pipeline(conn: &mut DbConnection, pipeline_id: &str) -> StoreRes
     Ok(deals::table.filter(deals::pipeline_id.eq(pipeline_id)).count().get_result(conn)?)
 }
 
-/// Moves every deal of one stage to another stage of the same pipeline (stage deletion).
-pub fn move_stage(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::update(deals::table.filter(deals::stage_id.eq(from)))
-        .set((deals::stage_id.eq(to), deals::version.eq(deals::version + 1), deals::updated_at.eq(to_db_time(now))))
-        .execute(conn)?)
+/// Every deal in a stage, live and deleted, locked in id order: a stage deletion or a change
+/// of the stage's kind re-applies the deal rule to each of them.
+pub fn in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<Deal>> {
+    let ids: Vec<String> =
+        deals::table.filter(deals::stage_id.eq(stage_id)).select(deals::id).order(deals::id.asc()).load(conn)?;
+    let locked: Vec<&str> = ids.iter().map(String::as_str).collect();
+    crate::locks::lock_rows(conn, "deals", &locked)?;
+    ids.iter().map(|id| find_any(conn, id)).collect()
 }
 
-/// Ids of the deals in a stage, for recording their moves.
-pub fn ids_in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<String>> {
-    Ok(deals::table.filter(deals::stage_id.eq(stage_id)).select(deals::id).load(conn)?)
+/// Writes `data` over a deal, live or deleted, still at `version`; `Stale` otherwise.
+pub fn rewrite(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    data: &DealData,
+    now: DateTime<Utc>,
+) -> StoreResult<Deal> {
+    let row: Option<DealRow> = diesel::update(deals::table.filter(deals::id.eq(id).and(deals::version.eq(version))))
+        .set((DealColumns::from_data(data)?, deals::version.eq(version + 1), deals::updated_at.eq(to_db_time(now))))
+        .returning(deals::all_columns)
+        .get_result(conn)
+        .optional()?;
+    crate::records::RecordRow::into_stored(row.ok_or(crate::StoreError::Stale)?)
 }
 
 /// Soft-deleted deals whose retention ended before `cutoff`, removed for good.

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{Action, Module};
 use domain::activity::RecordType;
+use domain::audit::AuditAction;
 use domain::company::MoneyInput;
 use domain::deal::{DealChanges, DealData, Period, PeriodForecast};
 use domain::listing::CommonFilters;
@@ -225,6 +226,41 @@ pub fn record_stage_change(
     to: &str,
 ) -> Result<(), ApiError> {
     Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
+}
+
+/// Re-applies the deal rule to every deal (live or deleted) in `stage_id` after a pipeline
+/// change: moved to `target` when the stage goes away, or kept where it is when the stage's
+/// kind changed, so `closed_at` and the close reason follow the stage as on any PATCH. Each
+/// changed deal gets its audit row and, when it moved, its stage history.
+pub fn restage(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    pipeline: &domain::deal::Pipeline,
+    stage_id: &str,
+    target: Option<&str>,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    for deal in deals::in_stage(conn, stage_id)? {
+        let changes = DealChanges { stage_id: Patch::from_option(target.map(str::to_owned)), ..Default::default() };
+        let after = DealData::apply(Some(&deal.data), changes, pipeline, now)?;
+        if after == deal.data {
+            continue;
+        }
+        let updated = deals::rewrite(conn, &deal.id, deal.version, &after, now)?;
+        if deal.data.stage_id != after.stage_id {
+            record_stage_change(conn, caller, &deal.id, Some(&deal.data.stage_id), &after.stage_id)?;
+        }
+        let (before, after) = (DealView::from(deal), DealView::from(updated));
+        crate::audit::record_change(
+            conn,
+            caller,
+            AuditAction::Update,
+            ("deal", &before.id),
+            Some(&before),
+            Some(&after),
+        )?;
+    }
+    Ok(())
 }
 
 /// A new deal's entry into its first stage is its first recorded stage change.

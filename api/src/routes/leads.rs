@@ -31,7 +31,7 @@ use crate::routes::merge;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, create_idempotently, double_option, validated};
+use crate::support::{Created, check_owner_and_team, create_idempotently, double_option, validated};
 
 /// What a converted lead became.
 #[derive(Debug, Serialize, ToSchema)]
@@ -627,6 +627,9 @@ fn convert_in(
     let data = &lead.data;
     let owner = Patch::from_option(data.owner_id.clone().or_else(|| Some(principal.user_id.clone())));
     let team = Patch::from_option(data.team_id.clone());
+    // What the conversion creates gets the lead's owner and team: the same check a POST makes,
+    // so records never land with a deactivated user.
+    check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
     let now = Utc::now();
 
     let company = match (&input.company_id, &data.company_name) {

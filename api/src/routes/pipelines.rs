@@ -18,7 +18,7 @@ use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::records;
 use crate::routes::common::{MoneyBody, Page};
-use crate::routes::deals::{DealView, record_stage_change};
+use crate::routes::deals::DealView;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, encode_cursor, page_request};
 
@@ -285,7 +285,13 @@ pub async fn update(
                     stage_has_deals(conn, &stage.id)?;
                 }
             }
-            Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
+            let replaced = pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?;
+            for stage in &replaced.pipeline.stages {
+                if current.pipeline.stage(&stage.id).is_some_and(|before| before.kind != stage.kind) {
+                    crate::routes::deals::restage(conn, &caller, &replaced.pipeline, &stage.id, None)?;
+                }
+            }
+            Ok(replaced)
         })
         .await?;
     Ok(with_etag(updated))
@@ -369,8 +375,7 @@ pub async fn delete_stage(
                 })
                 .collect();
             let (name, stages) = checked(&current.pipeline.name, &remaining)?;
-            let moved = deals::ids_in_stage(conn, &stage_id)?;
-            if !moved.is_empty() {
+            if deals::count_in_stage(conn, &stage_id)? > 0 {
                 let Some(target) = &move_to else {
                     return Err(ApiError::Conflict(
                         "the stage still has deals; say where they go with ?move_deals_to=<stage id>".into(),
@@ -383,25 +388,7 @@ pub async fn delete_stage(
                         "names no other stage of this pipeline",
                     ));
                 }
-                deals::move_stage(conn, &stage_id, target, Utc::now())?;
-                let changes = serde_json::json!({"stage_id": {"from": stage_id, "to": target}}).to_string();
-                for deal_id in &moved {
-                    record_stage_change(conn, &caller, deal_id, Some(&stage_id), target)?;
-                    persistence::audit::append(
-                        conn,
-                        &persistence::audit::NewAuditEvent {
-                            action: domain::audit::AuditAction::Update,
-                            record: Some(("deal", deal_id)),
-                            actor_user_id: Some(&caller.principal.user_id),
-                            actor_api_key_id: caller.principal.api_key_id.as_deref(),
-                            request_id: caller.context.request_id.as_deref(),
-                            client_address: caller.context.client_address.as_deref(),
-                            changes: Some(changes.clone()),
-                            detail: Some("moved by the deletion of its stage".into()),
-                        },
-                        Utc::now(),
-                    )?;
-                }
+                crate::routes::deals::restage(conn, &caller, &current.pipeline, &stage_id, Some(target))?;
             }
             Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
         })

@@ -397,4 +397,82 @@ on_both_backends! {
         app.get("/api/v1/leads", &app.admin_token).await.assert_status(200);
         assert_eq!(ids(&app.get("/api/v1/leads", &app.admin_token).await).len(), 2);
     }
+
+    async fn every_stage_move_closes_a_deal_as_a_patch_would(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let pipeline = app.post("/api/v1/pipelines", &admin, &json!({"name": "Renewals", "stages": [
+            {"name": "Due", "probability": 60}, {"name": "Signing", "probability": 80},
+            {"name": "Intro", "probability": 10}, {"name": "Renewed", "kind": "won"}, {"name": "Churned", "kind": "lost"}
+        ]})).await.assert_status(201);
+        let pipeline_path = format!("/api/v1/pipelines/{}", pipeline.str("id"));
+        let stage = |index: usize| pipeline.body["stages"][index]["id"].as_str().unwrap_or_default().to_owned();
+        let (due, signing, renewed) = (stage(0), stage(1), stage(3));
+        let deal = |name: &str, stage: &str, amount: i64| json!({
+            "name": name, "pipeline_id": pipeline.str("id"), "stage_id": stage,
+            "amount": {"amount_minor": amount, "currency": "EUR"}
+        });
+        let moved = app.post("/api/v1/deals", &admin, &deal("Moved", &due, 1_000)).await.assert_status(201);
+        let kept = app.post("/api/v1/deals", &admin, &deal("Kept", &signing, 500)).await.assert_status(201);
+        let (moved_path, kept_path) = (format!("/api/v1/deals/{}", moved.str("id")), format!("/api/v1/deals/{}", kept.str("id")));
+        let committed = || async {
+            let forecast = app.get("/api/v1/forecast?period=quarter", &admin).await.assert_status(200);
+            forecast.body["periods"][0]["currencies"][0]["committed"].as_i64().unwrap_or(0)
+        };
+        assert_eq!(committed().await, 0);
+
+        // Deleting a stage moves its deals into a won stage: they close then.
+        app.delete(&format!("{pipeline_path}/stages/{due}?move_deals_to={renewed}"), &admin).await.assert_status(200);
+        let after = app.get(&moved_path, &admin).await.assert_status(200);
+        assert_eq!(after.body["stage_id"], json!(renewed));
+        assert!(after.body["closed_at"].is_string(), "closed_at is stamped: {}", after.body);
+        assert_eq!(committed().await, 1_000);
+        let history = app.get(&format!("{moved_path}/timeline?type=stage_change"), &admin).await.assert_status(200);
+        assert_eq!(rows(&history).len(), 2, "entry and the move: {}", history.body);
+
+        // A pipeline PATCH that turns a stage into a won one closes the deals in it.
+        let edited = app.get(&pipeline_path, &admin).await.assert_status(200);
+        let with_signing_as = |kind: &str| -> Value {
+            let stages: Vec<Value> = edited.body["stages"].as_array().map(|all| all.iter().map(|s| json!({
+                "id": s["id"], "name": s["name"], "probability": if s["id"] == json!(signing) && kind == "won" { json!(null) } else { s["probability"].clone() },
+                "kind": if s["id"] == json!(signing) { json!(kind) } else { s["kind"].clone() }
+            })).collect()).unwrap_or_default();
+            json!({"stages": stages})
+        };
+        app.patch(&pipeline_path, &admin, &with_signing_as("won")).await.assert_status(200);
+        let closed = app.get(&kept_path, &admin).await.assert_status(200);
+        assert!(closed.body["closed_at"].is_string(), "closed_at is stamped: {}", closed.body);
+        assert_eq!(committed().await, 1_500);
+
+        // And turning it back into an open stage reopens them.
+        app.patch(&pipeline_path, &admin, &with_signing_as("open")).await.assert_status(200);
+        let reopened = app.get(&kept_path, &admin).await.assert_status(200);
+        assert_eq!(reopened.body["closed_at"], json!(null));
+        assert_eq!(committed().await, 1_000);
+    }
+
+    async fn converting_a_lead_of_a_deactivated_owner_is_refused_until_it_is_reassigned(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let (alice, _) = app.user_with_role("alice@example.com", "sales").await;
+        let lead = app.post("/api/v1/leads", &admin, &json!({
+            "first_name": "Ada", "last_name": "Lovelace", "company_name": "Engines Ltd", "owner_id": alice
+        })).await.assert_status(201);
+        let lead_path = format!("/api/v1/leads/{}", lead.str("id"));
+        app.patch(&format!("/api/v1/users/{alice}"), &admin, &json!({"active": false})).await.assert_status(200);
+
+        let refused = app.post(&format!("{lead_path}/convert"), &admin, &json!({"deal": {}})).await.assert_problem(422);
+        assert_eq!((refused.body["errors"][0]["field"].as_str(), refused.body["errors"][0]["code"].as_str()), (Some("owner_id"), Some("inactive_user")));
+        for collection in ["contacts", "companies", "deals"] {
+            assert!(ids(&app.get(&format!("/api/v1/{collection}"), &admin).await.assert_status(200)).is_empty(), "no {collection} created");
+        }
+        assert_eq!(app.get(&lead_path, &admin).await.assert_status(200).body["status"], "new");
+
+        let me = app.get("/api/v1/me", &admin).await.assert_status(200);
+        app.patch(&lead_path, &admin, &json!({"owner_id": me.str("id")})).await.assert_status(200);
+        let converted = app.post(&format!("{lead_path}/convert"), &admin, &json!({"deal": {}})).await.assert_status(200);
+        for part in ["contact", "company", "deal"] {
+            assert_eq!(converted.body[part]["owner_id"], me.body["id"], "the {part} belongs to the new owner");
+        }
+    }
 }

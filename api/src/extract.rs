@@ -18,6 +18,10 @@ use crate::credentials::{API_KEY_PREFIX, secret_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The request's id, echoed in `X-Request-Id`, problem bodies and log lines.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Where a request came from, as the audit log records it.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
@@ -29,7 +33,7 @@ pub struct RequestContext {
 impl RequestContext {
     fn of(req: &HttpRequest) -> Self {
         RequestContext {
-            request_id: req.extensions().get::<crate::middleware::RequestId>().map(|id| id.0.clone()),
+            request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
             client_address: req.peer_addr().map(|a| a.ip().to_string()),
         }
     }

@@ -1,32 +1,19 @@
-//! CSV imports as background jobs: a record type declares how a row becomes a record (the same
-//! steps its POST and PATCH take), and each process runs a worker that claims queued imports and
-//! takes their rows in batches.
-//!
-//! A batch commits with the progress that covers it, under the worker's lease (see
-//! `persistence::imports`): a crash loses only the open batch, which the next worker redoes, so
-//! no row is lost or taken twice. Each row runs in a savepoint, so a failed row is reported and
-//! the rest go on.
+//! The row step of CSV imports: a record type declares how a row becomes a record (the same
+//! steps its POST and PATCH take) as an [`Importable`]; `import_worker` runs the jobs.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use actix_web::web;
-use chrono::{TimeDelta, Utc};
 use domain::access::Module;
 use domain::activity::RecordType;
 use domain::audit::AuditAction;
-use domain::columns::{self, RowInput, Target};
-use domain::csv::{self, Row};
-use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
+use domain::columns::{self, RowInput};
+use domain::import::{DedupePolicy, RowOutcome};
 use domain::record::{Patch, Stored};
-use persistence::imports::{self, Counts, Import, RowError};
-use persistence::{DbConnection, Store, StoreError};
+use persistence::DbConnection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::extract::{Caller, IfMatch, RequestContext, principal_of};
+use crate::extract::{Caller, IfMatch};
 use crate::records::{self, RecordData, RecordKind, WithCustom};
 
 /// Stores new record data in the caller's transaction, audited as the given action.
@@ -66,24 +53,6 @@ pub fn module_of(record_type: RecordType) -> Module {
     }
 }
 
-fn take_row(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    record_type: RecordType,
-    row: RowInput,
-    policy: DedupePolicy,
-) -> Result<RowOutcome, ApiError> {
-    use crate::routes::{companies, contacts, deals, leads};
-    match record_type {
-        RecordType::Contact => import_row::<_, _, contacts::ContactView>(&contacts::IMPORT, conn, caller, row, policy),
-        RecordType::Company => {
-            import_row::<_, _, companies::CompanyView>(&companies::IMPORT, conn, caller, row, policy)
-        }
-        RecordType::Lead => import_row::<_, _, leads::LeadView>(&leads::IMPORT, conn, caller, row, policy),
-        RecordType::Deal => import_row::<_, _, deals::DealView>(&deals::IMPORT, conn, caller, row, policy),
-    }
-}
-
 fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, ApiError> {
     serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::invalid_field("row", "invalid", format!("cannot be read: {error}")))
@@ -91,7 +60,7 @@ fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, ApiError>
 
 /// One row: the record its `id` names or that it looks like is skipped or updated as the policy
 /// says; otherwise a new record is created (with source `import` where the type has one).
-fn import_row<D, I, V>(
+pub fn import_row<D, I, V>(
     steps: &Importable<D, I>,
     conn: &mut DbConnection,
     caller: &Caller,
@@ -160,229 +129,6 @@ where
     Ok(RowOutcome::Updated)
 }
 
-/// How to reach an import's rows: the worker's identity, the lease it takes and the batch size.
-#[derive(Debug, Clone)]
-pub struct Worker {
-    pub id: String,
-    pub lease: TimeDelta,
-    pub batch_rows: usize,
-    pub poll: Duration,
-}
-
-/// Why a batch did not commit.
-enum Stop {
-    /// Another worker holds the import now (this one was too slow, or thought dead).
-    LostLease,
-    /// The import cannot go on; it fails with this reason.
-    Fail(String),
-    /// The database is unavailable; try again later.
-    Retry(ApiError),
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Self {
-        match error {
-            ApiError::Unavailable(_) | ApiError::Contended(_) => Stop::Retry(error),
-            ApiError::Internal(detail) => {
-                log::error!("import batch failed: {detail}");
-                Stop::Retry(ApiError::Internal(detail))
-            }
-            other => Stop::Fail(other.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for Stop {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Stale => Stop::LostLease,
-            other => ApiError::from(other).into(),
-        }
-    }
-}
-
-/// Runs queued imports for as long as the process lives: polls, claims, takes batches.
-pub fn spawn_worker(store: Store, worker: Worker) {
-    actix_web::rt::spawn(async move {
-        let mut ticks = actix_web::rt::time::interval(worker.poll);
-        loop {
-            ticks.tick().await;
-            // Drain every claimable import before sleeping again.
-            while let Some(import) = claim_next(&store, &worker).await {
-                run(&store, &worker, import).await;
-            }
-        }
-    });
-}
-
-async fn claim_next(store: &Store, worker: &Worker) -> Option<Import> {
-    let (store, worker) = (store.clone(), worker.clone());
-    let claimed = web::block(move || -> Result<Option<Import>, StoreError> {
-        let now = Utc::now();
-        let Some(candidate) = store.read(|conn| imports::next_claimable(conn, now))? else { return Ok(None) };
-        let taken = store.write(|conn| imports::claim(conn, &candidate, &worker.id, now, worker.lease))?;
-        Ok(taken.then_some(candidate))
-    })
-    .await;
-    match claimed {
-        Ok(Ok(found)) => found,
-        Ok(Err(error)) => {
-            log::warn!("could not claim an import: {error}");
-            None
-        }
-        Err(error) => {
-            log::warn!("import claim task failed: {error}");
-            None
-        }
-    }
-}
-
-/// Takes an import's rows batch by batch from where it stands. Each batch is its own blocking
-/// task, so a process that stops between batches leaves nothing half done.
-async fn run(store: &Store, worker: &Worker, import: Import) {
-    let loaded = {
-        let (store, id) = (store.clone(), import.id.clone());
-        web::block(move || store.read(|conn| imports::content(conn, &id)).map(|text| load_rows(&text))).await
-    };
-    let rows = match loaded {
-        Ok(Ok(Ok(rows))) => Arc::new(rows),
-        Ok(Ok(Err(reason))) => return finish(store, &import.id, ImportStatus::Failed, Some(reason)).await,
-        Ok(Err(error)) => return log::warn!("import {}: could not load its file: {error}", import.id),
-        Err(error) => return log::warn!("import {}: load task failed: {error}", import.id),
-    };
-    let import = Arc::new(import);
-    let mut position = import.counts.processed;
-    loop {
-        let data_rows = rows.len().saturating_sub(1);
-        if usize::try_from(position).unwrap_or(usize::MAX) >= data_rows {
-            log::info!("import {} completed: {} rows", import.id, data_rows);
-            return finish(store, &import.id, ImportStatus::Completed, None).await;
-        }
-        let (s, w, i, r) = (store.clone(), worker.clone(), import.clone(), rows.clone());
-        let outcome = web::block(move || batch(&s, &w, &i, &r, position)).await;
-        match outcome {
-            Ok(Ok(done)) => position += done,
-            Ok(Err(Stop::LostLease)) => return log::warn!("import {}: lease lost; another worker goes on", import.id),
-            Ok(Err(Stop::Fail(reason))) => {
-                log::warn!("import {} failed: {reason}", import.id);
-                return finish(store, &import.id, ImportStatus::Failed, Some(reason)).await;
-            }
-            Ok(Err(Stop::Retry(error))) => {
-                // The lease runs out and a worker (this one, at its next poll) resumes here.
-                return log::warn!("import {}: paused at row {position}: {error}", import.id);
-            }
-            Err(error) => return log::warn!("import {}: batch task failed: {error}", import.id),
-        }
-    }
-}
-
-/// The file's rows (the header first), or why it cannot be read any more.
-fn load_rows(text: &str) -> Result<Vec<Row>, String> {
-    csv::parse(text).map_err(|e| format!("the stored file cannot be read: {e}"))
-}
-
-async fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<String>) {
-    let (store, id) = (store.clone(), id.to_owned());
-    let done =
-        web::block(move || store.write(|conn| imports::finish(conn, &id, status, reason.as_deref(), Utc::now()))).await;
-    if !matches!(done, Ok(Ok(()))) {
-        log::warn!("could not record the end of an import: {done:?}");
-    }
-}
-
-/// The caller an import acts as: its uploader with the rights they have now, and the upload's
-/// request id and address for the audit trail.
-fn acting_caller(conn: &mut DbConnection, import: &Import) -> Result<Caller, ApiError> {
-    let key = match &import.api_key_id {
-        Some(key_id) => {
-            let key = persistence::auth::find_api_key(conn, key_id)?;
-            if key.revoked_at().is_some() || key.expires_at().is_some_and(|at| at <= Utc::now()) {
-                return Err(ApiError::Unauthorized(
-                    "the API key that started this import was revoked or expired".into(),
-                ));
-            }
-            Some(key)
-        }
-        None => None,
-    };
-    Ok(Caller {
-        principal: principal_of(conn, &import.user_id, key.as_ref())?,
-        session_id: None,
-        context: RequestContext {
-            request_id: import.request_id.clone(),
-            client_address: import.client_address.clone(),
-        },
-    })
-}
-
-/// The columns' fields, against the definitions as they are now.
-fn targets(conn: &mut DbConnection, record_type: RecordType, import: &Import) -> Result<Vec<Option<Target>>, ApiError> {
-    let custom = persistence::custom_fields::for_type(conn, record_type)?;
-    import
-        .mapping
-        .iter()
-        .zip(&import.headers)
-        .map(|(field, header)| match field {
-            None => Ok(None),
-            Some(name) => Target::parse(record_type, &custom, name).map(Some).ok_or_else(|| {
-                ApiError::Conflict(format!("column `{header}` maps to `{name}`, which no longer exists"))
-            }),
-        })
-        .collect()
-}
-
-/// One batch in one transaction: the rows after `position`, their errors and the progress.
-fn batch(store: &Store, worker: &Worker, import: &Import, rows: &[Row], position: i64) -> Result<i64, Stop> {
-    let record_type = import.record_type;
-    let start = usize::try_from(position).unwrap_or(usize::MAX).saturating_add(1);
-    let batch_rows = rows.get(start..).unwrap_or_default();
-    let batch_rows = &batch_rows[..batch_rows.len().min(worker.batch_rows)];
-    store.write(|conn| {
-        imports::hold(conn, &import.id, &worker.id, position, Utc::now() + worker.lease)?;
-        let caller = acting_caller(conn, import)?;
-        let targets = targets(conn, record_type, import)?;
-        let header = &import.headers;
-        let mut counts = Counts::default();
-        let mut reported = Vec::new();
-        for (offset, row) in batch_rows.iter().enumerate() {
-            let row_number = position + 1 + offset as i64;
-            counts.processed += 1;
-            let taken = domain::import::check_row(row, header.len())
-                .map_err(ApiError::from)
-                .and_then(|()| columns::read_row(header, &targets, &row.cells).map_err(ApiError::from))
-                .and_then(|input| {
-                    persistence::store::savepoint(conn, |conn| {
-                        take_row(conn, &caller, record_type, input, import.dedupe)
-                    })
-                });
-            match taken {
-                Ok(RowOutcome::Created) => counts.created += 1,
-                Ok(RowOutcome::Updated) => counts.updated += 1,
-                Ok(RowOutcome::Skipped { existing }) => {
-                    counts.skipped += 1;
-                    let problem = CellProblem {
-                        column: "row".into(),
-                        code: "skipped_duplicate".into(),
-                        message: format!(
-                            "matches {} {existing}, so it was skipped (dedupe `skip`)",
-                            record_type.as_str()
-                        ),
-                    };
-                    reported.push(report_row(row, row_number, &[problem]));
-                }
-                Err(error @ (ApiError::Unavailable(_) | ApiError::Contended(_))) => return Err(Stop::Retry(error)),
-                Err(error) => {
-                    counts.failed += 1;
-                    reported.push(report_row(row, row_number, &problems(import, &targets, row_number, &error)));
-                }
-            }
-        }
-        imports::add_errors(conn, &import.id, &reported)?;
-        imports::advance(conn, &import.id, counts)?;
-        Ok(counts.processed)
-    })
-}
-
 /// One problem of a failed row, as the error report shows it.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct CellProblem {
@@ -390,57 +136,4 @@ pub struct CellProblem {
     pub column: String,
     pub code: String,
     pub message: String,
-}
-
-/// Why a row failed, column by column where the error names fields.
-fn problems(import: &Import, targets: &[Option<Target>], row_number: i64, error: &ApiError) -> Vec<CellProblem> {
-    match error {
-        ApiError::Unprocessable { errors, .. } | ApiError::BadRequest { errors, .. } if !errors.is_empty() => errors
-            .iter()
-            .map(|e| CellProblem {
-                column: column_of(import, targets, &e.field),
-                code: e.code.clone(),
-                message: e.message.clone(),
-            })
-            .collect(),
-        ApiError::Internal(detail) => {
-            log::error!("import {} row {row_number}: {detail}", import.id);
-            vec![CellProblem {
-                column: "row".into(),
-                code: "internal".into(),
-                message: format!("could not be stored; quote import {} when reporting it", import.id),
-            }]
-        }
-        other => {
-            let problem = other.problem();
-            vec![CellProblem {
-                column: "row".into(),
-                code: problem.problem_type.replace("/problems/", ""),
-                message: problem.detail,
-            }]
-        }
-    }
-}
-
-/// A row of the report: where it is, what became of it, and its cells (unless too long to keep).
-fn report_row(row: &Row, row_number: i64, problems: &[CellProblem]) -> RowError {
-    let fits = row.bytes <= csv::ROW_BYTES_MAX;
-    RowError {
-        row_number,
-        line: row.line as i64,
-        errors: serde_json::to_string(problems).unwrap_or_default(),
-        cells: fits.then(|| serde_json::to_string(&row.cells).unwrap_or_default()),
-    }
-}
-
-/// The header of the column a body field (`emails[1].email`, `custom_fields.budget`) came from.
-fn column_of(import: &Import, targets: &[Option<Target>], field: &str) -> String {
-    targets
-        .iter()
-        .zip(&import.headers)
-        .filter_map(|(target, header)| target.as_ref().map(|t| (t.name(), header)))
-        .find(|(name, _)| {
-            field == name || field.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
-        })
-        .map_or_else(|| field.to_owned(), |(_, header)| header.clone())
 }

@@ -11,13 +11,9 @@ use actix_web::{HttpMessage, ResponseError, web};
 use crate::audit;
 use crate::credentials::secret_hash;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
-use crate::extract::{AuthenticatedAs, RequestContext};
+use crate::extract::{AuthenticatedAs, RequestContext, RequestId};
 use crate::state::AppState;
 use domain::audit::AuditAction;
-
-/// The request's id, echoed in `X-Request-Id`, problem bodies and log lines.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// Header carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

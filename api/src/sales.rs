@@ -11,6 +11,7 @@ use persistence::links::{self, Actor};
 use persistence::{DbConnection, teams};
 
 use crate::error::ApiError;
+use crate::extract::Caller;
 use crate::support::check_owner_and_team;
 
 /// The next member of a team whose turn it is, counted on definition `turns_of`.
@@ -125,4 +126,15 @@ pub fn insert_lead(
     record_status(conn, &lead.id, None, lead.data.status.as_str(), actor)?;
     lead.data.score = rescore(conn, &lead.id, &lead.data)?;
     Ok(lead)
+}
+
+/// Records a deal's move between stages.
+pub fn record_stage_change(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    deal_id: &str,
+    from: Option<&str>,
+    to: &str,
+) -> Result<(), ApiError> {
+    Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
 }

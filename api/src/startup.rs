@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::credentials::{TokenKeys, hash_password, random_token};
 use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
-use crate::imports;
+use crate::import_worker;
 use crate::middleware::request_context;
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -146,9 +146,9 @@ impl Application {
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
         spawn_purge(store.clone(), config.retention_days, config.purge_interval);
-        imports::spawn_worker(
+        import_worker::spawn_worker(
             store.clone(),
-            imports::Worker {
+            import_worker::Worker {
                 id: persistence::new_id(),
                 lease: chrono::TimeDelta::from_std(config.import_lease).unwrap_or(chrono::TimeDelta::minutes(1)),
                 batch_rows: config.import_batch_rows,

@@ -163,6 +163,8 @@ pub struct ActivityData {
     pub tags: Tags,
 }
 
+crate::record::owned_by_fields!(ActivityData);
+
 /// A create or merge-patch of an activity, as raw client values.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityChanges {
@@ -323,6 +325,8 @@ pub struct TaskData {
     pub activity_id: Option<String>,
     pub tags: Tags,
 }
+
+crate::record::owned_by_fields!(TaskData);
 
 /// A create or merge-patch of a task, as raw client values.
 #[derive(Debug, Clone, Default)]

@@ -33,6 +33,10 @@ pub struct CompanyData {
     pub custom_fields: crate::custom::CustomValues,
 }
 
+crate::record::owned_by_fields!(CompanyData);
+
+crate::custom::custom_fields_in!(CompanyData);
+
 /// A create or merge-patch of a company, as raw client values.
 #[derive(Debug, Clone, Default)]
 pub struct CompanyChanges {

@@ -121,6 +121,10 @@ pub struct ContactData {
     pub custom_fields: crate::custom::CustomValues,
 }
 
+crate::record::owned_by_fields!(ContactData);
+
+crate::custom::custom_fields_in!(ContactData);
+
 /// A create or merge-patch of a contact, as raw client values.
 #[derive(Debug, Clone, Default)]
 pub struct ContactChanges {

@@ -547,12 +547,7 @@ macro_rules! custom_fields_in {
         }
     )+};
 }
-custom_fields_in!(
-    crate::contact::ContactData,
-    crate::company::CompanyData,
-    crate::lead::LeadData,
-    crate::deal::DealData
-);
+pub(crate) use custom_fields_in;
 
 #[cfg(test)]
 mod tests {

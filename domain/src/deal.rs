@@ -157,6 +157,10 @@ pub struct DealData {
     pub custom_fields: crate::custom::CustomValues,
 }
 
+crate::record::owned_by_fields!(DealData);
+
+crate::custom::custom_fields_in!(DealData);
+
 /// A create or merge-patch of a deal, as raw client values.
 #[derive(Debug, Clone, Default)]
 pub struct DealChanges {

@@ -110,6 +110,10 @@ pub struct LeadData {
     pub custom_fields: crate::custom::CustomValues,
 }
 
+crate::record::owned_by_fields!(LeadData);
+
+crate::custom::custom_fields_in!(LeadData);
+
 /// A create or merge-patch of a lead, as raw client values.
 #[derive(Debug, Clone, Default)]
 pub struct LeadChanges {

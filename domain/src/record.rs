@@ -141,7 +141,7 @@ pub trait Owned {
 /// Implements [`Owned`] for record data with `owner_id` and `team_id` fields.
 macro_rules! owned_by_fields {
     ($($data:ty),+) => {$(
-        impl Owned for $data {
+        impl $crate::record::Owned for $data {
             fn ownership(&self) -> crate::access::Ownership<'_> {
                 crate::access::Ownership { owner_id: self.owner_id.as_deref(), team_id: self.team_id.as_deref() }
             }
@@ -149,14 +149,7 @@ macro_rules! owned_by_fields {
     )+};
 }
 
-owned_by_fields!(
-    crate::contact::ContactData,
-    crate::company::CompanyData,
-    crate::lead::LeadData,
-    crate::deal::DealData,
-    crate::activity::ActivityData,
-    crate::activity::TaskData
-);
+pub(crate) use owned_by_fields;
 
 /// One page of a keyset-paginated list.
 #[derive(Debug, Clone)]

@@ -60,6 +60,11 @@ pub(crate) fn from_db_time(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
+/// The LIKE pattern for a substring search.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    format!("%{}%", crate::escape_like(text))
+}
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern used with `ESCAPE '\'`.
 pub(crate) fn escape_like(raw: &str) -> String {
     let mut escaped = String::with_capacity(raw.len());

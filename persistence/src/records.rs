@@ -37,11 +37,6 @@ pub(crate) fn tag_pattern(tag: &str) -> String {
     format!("%\"{}\"%", crate::escape_like(tag))
 }
 
-/// The LIKE pattern for a substring search.
-pub(crate) fn contains_pattern(text: &str) -> String {
-    format!("%{}%", crate::escape_like(text))
-}
-
 /// The cursor values of a row for the given sort keys.
 pub(crate) fn position_of(
     keys: &[SortKey<RecordSort>],
@@ -236,8 +231,9 @@ macro_rules! record_queries {
             use domain::listing::{CommonFilters, Direction, Position, RecordSort, SortKey};
 
             use crate::Db;
+            use crate::contains_pattern;
             use crate::error::StoreResult;
-            use crate::records::{contains_pattern, tag_pattern, tie_direction};
+            use crate::records::{tag_pattern, tie_direction};
             use crate::schema::$table;
 
             pub(crate) type Query<'a> = $table::BoxedQuery<'a, Db>;

@@ -316,7 +316,7 @@ fn condition(scope: Scope<'_>, record_type: RecordType, condition: &Condition) -
                 {
                     let mut parts = vec![
                         Fragment::sql(&format!("{table}.search_text LIKE "))
-                            .text(crate::records::contains_pattern(part))
+                            .text(crate::contains_pattern(part))
                             .push(" ESCAPE '\\'"),
                     ];
                     parts.extend(text_index(dialect, table, part));

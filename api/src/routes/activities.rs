@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
 use domain::activity::{ActivityChanges, ActivityData, ActivityType, Direction, Participant, RecordRef, RecordType};
 use domain::record::Patch;
-use persistence::DbConnection;
 use persistence::activities::{self, Activity, ActivityFilters};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,12 +12,9 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::records::{self, RecordKind, require_visible};
+use crate::kinds::{ACTIVITIES, check_links};
+use crate::records::{self};
 use crate::routes::common::Page;
-use crate::routes::companies::COMPANIES;
-use crate::routes::contacts::CONTACTS;
-use crate::routes::deals::DEALS;
-use crate::routes::leads::LEADS;
 use crate::routes::tasks::{self, TaskInput, TaskView};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
@@ -145,43 +141,6 @@ impl ActivityInput {
             tags: Patch::from_double_option(self.tags.clone()),
         }
     }
-}
-
-/// Activities as the shared record flow sees them.
-pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
-    module: Module::Activities,
-    noun: "activity",
-    collection: "activities",
-    find: activities::find,
-    insert: activities::create,
-    update: activities::save,
-    soft_delete: activities::soft_delete,
-    restore: activities::restore,
-    created: records::nothing_follows,
-    moved: records::never_moved,
-    custom: None,
-};
-
-/// Every linked record must be visible to the caller (only links that are new are checked).
-pub fn check_links(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    before: &[RecordRef],
-    after: &[RecordRef],
-) -> Result<(), ApiError> {
-    for (index, link) in after.iter().enumerate() {
-        if before.contains(link) {
-            continue;
-        }
-        let field = format!("links[{index}].id");
-        match link.record_type {
-            RecordType::Contact => require_visible(conn, caller, &CONTACTS, &field, &link.id).map(drop)?,
-            RecordType::Company => require_visible(conn, caller, &COMPANIES, &field, &link.id).map(drop)?,
-            RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
-            RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
-        }
-    }
-    Ok(())
 }
 
 records::record_list_params!(

@@ -11,13 +11,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ListErrors, ReadErrors};
 use crate::extract::Caller;
+use crate::kinds::ACTIVITIES;
+use crate::kinds::COMPANIES;
+use crate::kinds::CONTACTS;
+use crate::kinds::DEALS;
+use crate::kinds::LEADS;
+use crate::kinds::TASKS;
 use crate::records::{RecordData, RecordKind};
-use crate::routes::activities::ACTIVITIES;
-use crate::routes::companies::COMPANIES;
-use crate::routes::contacts::CONTACTS;
-use crate::routes::deals::DEALS;
-use crate::routes::leads::LEADS;
-use crate::routes::tasks::TASKS;
 use crate::routes::timeline::{self, PageParams};
 use crate::state::AppState;
 

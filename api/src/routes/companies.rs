@@ -14,7 +14,8 @@ use validator::Validate;
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::imports::Importable;
-use crate::records::{self, RecordKind};
+use crate::kinds::COMPANIES;
+use crate::records::{self};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
@@ -155,21 +156,6 @@ records::record_list_params!(
     }
 );
 
-/// Companies as the shared record flow sees them.
-pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
-    module: Module::Companies,
-    noun: "company",
-    collection: "companies",
-    find: companies::find,
-    insert: companies::create,
-    update: companies::save,
-    soft_delete: companies::soft_delete,
-    restore: companies::restore,
-    created: records::nothing_follows,
-    moved: companies::merged_into,
-    custom: records::custom_fields_of(domain::activity::RecordType::Company),
-};
-
 /// Lists companies the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/companies", tag = "companies", operation_id = "list_companies", summary = "List companies",
@@ -207,7 +193,7 @@ pub async fn list(
 #[utoipa::path(
     post, path = "/api/v1/companies", tag = "companies", operation_id = "create_company", summary = "Create a company",
     description = "Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A company sharing the domain, the phone or the name (without its legal form) with one the caller can see is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
-    params(crate::routes::merge::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    params(crate::duplicates::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = CompanyInput, example = json!({"name": "Acme Ltd", "domain": "https://www.acme.example", "industry": "Manufacturing", "employee_count": 250, "annual_revenue": {"amount_minor": 250000000, "currency": "EUR"}})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = CompanyView,
@@ -225,7 +211,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<crate::routes::merge::CreateParams>,
+    params: web::Query<crate::duplicates::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -241,7 +227,7 @@ pub async fn create(
         key,
         &body,
         records::WithCustom { data, custom },
-        move |conn, caller, data| crate::routes::merge::check_new_company(conn, caller, data, allow_duplicate),
+        move |conn, caller, data| crate::duplicates::check_new_company(conn, caller, data, allow_duplicate),
     )
     .await
 }
@@ -277,7 +263,7 @@ pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
     },
     patch: patch_company,
     changed: |_, _, _, _, _| Ok(()),
-    duplicate_of: crate::routes::merge::company_duplicate,
+    duplicate_of: crate::duplicates::company_duplicate,
 };
 
 /// Reads one company.

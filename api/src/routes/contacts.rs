@@ -14,7 +14,8 @@ use validator::Validate;
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::imports::Importable;
-use crate::records::{self, RecordKind};
+use crate::kinds::CONTACTS;
+use crate::records::{self};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
@@ -189,21 +190,6 @@ pub(crate) fn contact_filters(
     ))
 }
 
-/// Contacts as the shared record flow sees them.
-pub static CONTACTS: RecordKind<ContactData> = RecordKind {
-    module: Module::Contacts,
-    noun: "contact",
-    collection: "contacts",
-    find: contacts::find,
-    insert: contacts::create,
-    update: contacts::save,
-    soft_delete: contacts::soft_delete,
-    restore: contacts::restore,
-    created: records::nothing_follows,
-    moved: contacts::merged_into,
-    custom: records::custom_fields_of(domain::activity::RecordType::Contact),
-};
-
 /// Lists contacts the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/contacts", tag = "contacts", operation_id = "list_contacts",
@@ -255,7 +241,7 @@ fn check_company(
     post, path = "/api/v1/contacts", tag = "contacts", operation_id = "create_contact",
     summary = "Create a contact",
     description = "Emails are lower-cased, phones normalised to E.164. Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A contact sharing a normalised email or phone with one the caller can see, or the same name at the same company, is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
-    params(crate::routes::merge::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    params(crate::duplicates::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = ContactInput, example = json!({"first_name": "Ada", "last_name": "Lovelace", "emails": [{"email": "ada@example.com"}], "phones": [{"number": "+44 20 7946 0000", "label": "work"}], "tags": ["vip"], "lifecycle_stage": "acquisition"})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = ContactView,
@@ -273,7 +259,7 @@ fn check_company(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<crate::routes::merge::CreateParams>,
+    params: web::Query<crate::duplicates::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -291,7 +277,7 @@ pub async fn create(
         records::WithCustom { data, custom },
         move |conn, caller, data| {
             check_company(conn, caller, data.company_id.as_deref())?;
-            crate::routes::merge::check_new_contact(conn, caller, data, allow_duplicate)
+            crate::duplicates::check_new_contact(conn, caller, data, allow_duplicate)
         },
     )
     .await
@@ -343,7 +329,7 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     },
     patch: patch_contact,
     changed: contact_changed,
-    duplicate_of: crate::routes::merge::contact_duplicate,
+    duplicate_of: crate::duplicates::contact_duplicate,
 };
 
 /// Reads one contact.

@@ -19,11 +19,13 @@ use validator::Validate;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::imports::Importable;
-use crate::records::{self, RecordKind, require_visible};
+use crate::kinds::COMPANIES;
+use crate::kinds::CONTACTS;
+use crate::kinds::DEALS;
+use crate::records::{self, require_visible};
 use crate::routes::common::{MoneyBody, Page};
-use crate::routes::companies::COMPANIES;
-use crate::routes::contacts::CONTACTS;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
+use crate::sales;
 use crate::state::AppState;
 use crate::support::{double_option, validated};
 
@@ -166,21 +168,6 @@ impl DealInput {
     }
 }
 
-/// Deals as the shared record flow sees them.
-pub static DEALS: RecordKind<DealData> = RecordKind {
-    module: Module::Deals,
-    noun: "deal",
-    collection: "deals",
-    find: deals::find,
-    insert: deals::insert,
-    update: deals::update,
-    soft_delete: deals::soft_delete,
-    restore: deals::restore,
-    created: deal_created,
-    moved: records::never_moved,
-    custom: records::custom_fields_of(domain::activity::RecordType::Deal),
-};
-
 /// The pipeline a deal goes to: the one named, or the first one.
 pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<StoredPipeline, ApiError> {
     let found = match id {
@@ -217,17 +204,6 @@ fn check_references(
     Ok(())
 }
 
-/// Records a deal's move between stages.
-pub fn record_stage_change(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    deal_id: &str,
-    from: Option<&str>,
-    to: &str,
-) -> Result<(), ApiError> {
-    Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
-}
-
 /// Re-applies the deal rule to every deal (live or deleted) in `stage_id` after a pipeline
 /// change: moved to `target` when the stage goes away, or kept where it is when the stage's
 /// kind changed, so `closed_at` and the close reason follow the stage as on any PATCH. Each
@@ -248,7 +224,7 @@ pub fn restage(
         }
         let updated = deals::rewrite(conn, &deal.id, deal.version, &after, now)?;
         if deal.data.stage_id != after.stage_id {
-            record_stage_change(conn, caller, &deal.id, Some(&deal.data.stage_id), &after.stage_id)?;
+            sales::record_stage_change(conn, caller, &deal.id, Some(&deal.data.stage_id), &after.stage_id)?;
         }
         let (before, after) = (DealView::from(deal), DealView::from(updated));
         crate::audit::record_change(
@@ -263,17 +239,12 @@ pub fn restage(
     Ok(())
 }
 
-/// A new deal's entry into its first stage is its first recorded stage change.
-fn deal_created(conn: &mut DbConnection, caller: &Caller, deal: &Deal) -> Result<(), ApiError> {
-    record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)
-}
-
 /// Creates a deal inside a running transaction (lead conversion): the same checks as POST.
 pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Result<Deal, ApiError> {
     caller.principal.may_create(Module::Deals, domain::record::Owned::ownership(&data))?;
     check_references(conn, caller, None, &data)?;
     let deal = deals::insert(conn, &data, Utc::now())?;
-    deal_created(conn, caller, &deal)?;
+    (DEALS.created)(conn, caller, &deal)?;
     let view = DealView::from(deal.clone());
     crate::audit::record_change(
         conn,
@@ -393,7 +364,7 @@ fn deal_changed(
 ) -> Result<(), ApiError> {
     check_references(conn, caller, Some(before), after)?;
     if before.stage_id != after.stage_id {
-        record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
+        sales::record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
     }
     Ok(())
 }

@@ -284,7 +284,7 @@ pub async fn submit(
                         _ => None,
                     };
                     let mut data = data;
-                    crate::records::fill_custom_defaults(conn, &crate::routes::leads::LEADS, &mut data)?;
+                    crate::records::fill_custom_defaults(conn, &crate::kinds::LEADS, &mut data)?;
                     let lead = sales::insert_lead(conn, data, round_robin, actor)?;
                     let view = crate::routes::leads::LeadView::from(lead.clone());
                     let detail = format!("submitted to web form {}", form.id);

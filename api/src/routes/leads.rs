@@ -22,12 +22,14 @@ use crate::audit;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::imports::Importable;
-use crate::records::{self, RecordKind, require_visible};
+use crate::kinds::COMPANIES;
+use crate::kinds::CONTACTS;
+use crate::kinds::LEADS;
+use crate::records::{self, require_visible};
 use crate::routes::common::{MoneyBody, Page};
-use crate::routes::companies::{COMPANIES, CompanyView};
-use crate::routes::contacts::{CONTACTS, ContactView};
+use crate::routes::companies::CompanyView;
+use crate::routes::contacts::ContactView;
 use crate::routes::deals::{self, DealView};
-use crate::routes::merge;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::sales;
 use crate::state::AppState;
@@ -218,21 +220,6 @@ impl LeadInput {
         })
     }
 }
-
-/// Leads as the shared record flow sees them.
-pub static LEADS: RecordKind<LeadData> = RecordKind {
-    module: Module::Leads,
-    noun: "lead",
-    collection: "leads",
-    find: leads::find,
-    insert: leads::insert,
-    update: leads::update,
-    soft_delete: leads::soft_delete,
-    restore: leads::restore,
-    created: records::nothing_follows,
-    moved: records::never_moved,
-    custom: records::custom_fields_of(domain::activity::RecordType::Lead),
-};
 
 records::record_list_params!(
     /// Filters, sort and paging of the lead list.
@@ -650,7 +637,7 @@ fn convert_in(
             let mut company = CompanyData::apply(None, changes)?;
             records::fill_custom_defaults(conn, &COMPANIES, &mut company)?;
             principal.may_create(Module::Companies, company.ownership())?;
-            merge::check_new_company(conn, caller, &company, input.allow_duplicate)?;
+            crate::duplicates::check_new_company(conn, caller, &company, input.allow_duplicate)?;
             let company = companies::create(conn, &company, now)?;
             let view = CompanyView::from(company.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
@@ -686,9 +673,9 @@ fn convert_in(
                 ..Default::default()
             };
             let mut contact = ContactData::apply(None, changes)?;
-            records::fill_custom_defaults(conn, &crate::routes::contacts::CONTACTS, &mut contact)?;
+            records::fill_custom_defaults(conn, &crate::kinds::CONTACTS, &mut contact)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
-            merge::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
+            crate::duplicates::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
             let contact = contacts::create(conn, &contact, now)?;
             let view = ContactView::from(contact.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
@@ -722,7 +709,7 @@ fn convert_in(
             };
             let mut deal_data = DealData::apply(None, changes, &pipeline.pipeline, now)?;
             deal_data.lead_id = Some(lead.id.clone());
-            records::fill_custom_defaults(conn, &crate::routes::deals::DEALS, &mut deal_data)?;
+            records::fill_custom_defaults(conn, &crate::kinds::DEALS, &mut deal_data)?;
             Some(deals::create_in(conn, caller, deal_data)?)
         }
         None => None,

@@ -1,8 +1,6 @@
 //! Duplicates and merge for contacts and companies: the check on create, the candidates of a
 //! record, and merging several records into one survivor in one transaction.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use domain::access::Action;
@@ -10,138 +8,24 @@ use domain::activity::{RecordRef, RecordType};
 use domain::audit::AuditAction;
 use domain::company::CompanyData;
 use domain::contact::ContactData;
-use domain::duplicates::{self, DuplicateReason, FieldChoices, MERGE_MAX, MatchKey};
+use domain::duplicates::{self, FieldChoices, MERGE_MAX};
 use domain::record::Stored;
 use persistence::{DbConnection, activities, companies, contacts, deals, keys, tasks};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::audit;
+use crate::duplicates::{company_candidates, contact_candidates};
 use crate::error::{ApiError, DuplicateRef, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IfMatch, NoParams};
+use crate::kinds::COMPANIES;
+use crate::kinds::CONTACTS;
 use crate::records::{RecordData, RecordKind};
 use crate::routes::common::Page;
-use crate::routes::companies::{COMPANIES, CompanyView};
-use crate::routes::contacts::{CONTACTS, ContactView};
+use crate::routes::companies::CompanyView;
+use crate::routes::contacts::ContactView;
 use crate::state::AppState;
 use crate::support::ok_with_etag;
-
-/// Most candidates one duplicate check reads.
-const CANDIDATES_MAX: i64 = 50;
-
-/// Query parameters of a create that checks for duplicates.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CreateParams {
-    /// Create even when the record looks like an existing one (otherwise 409 names it).
-    #[serde(default)]
-    pub allow_duplicate: bool,
-}
-
-/// Existing records sharing keys with `keys`, that the caller may see and that `counts`
-/// accepts, grouped by record with every reason.
-fn candidates<D: RecordData>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    kind: &RecordKind<D>,
-    keys: &[MatchKey],
-    exclude: Option<&str>,
-    counts: impl Fn(DuplicateReason, &D) -> bool,
-) -> Result<Vec<DuplicateRef>, ApiError> {
-    let mut found: BTreeMap<String, Vec<DuplicateReason>> = BTreeMap::new();
-    for (id, reason) in keys::matching(conn, kind.noun, keys, exclude, CANDIDATES_MAX)? {
-        found.entry(id).or_default().push(reason);
-    }
-    let mut duplicates = Vec::new();
-    for (id, reasons) in found {
-        // Records the caller may not see are never named: that would leak them.
-        let Ok(existing) = kind.find_visible(conn, caller, &id) else { continue };
-        let reasons: Vec<DuplicateReason> = reasons.into_iter().filter(|r| counts(*r, &existing.data)).collect();
-        if !reasons.is_empty() {
-            duplicates.push(DuplicateRef { id, reasons });
-        }
-    }
-    Ok(duplicates)
-}
-
-fn contact_candidates(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &ContactData,
-    exclude: Option<&str>,
-) -> Result<Vec<DuplicateRef>, ApiError> {
-    let keys = duplicates::contact_keys(data);
-    candidates(conn, caller, &CONTACTS, &keys, exclude, |reason, existing| {
-        duplicates::contact_match_counts(reason, data, existing)
-    })
-}
-
-fn company_candidates(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &CompanyData,
-    exclude: Option<&str>,
-) -> Result<Vec<DuplicateRef>, ApiError> {
-    candidates(conn, caller, &COMPANIES, &duplicates::company_keys(data), exclude, |_, _| true)
-}
-
-fn refuse_duplicates(noun: &str, duplicates: Vec<DuplicateRef>) -> Result<(), ApiError> {
-    if duplicates.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::Duplicate {
-        detail: format!(
-            "this {noun} looks like {} existing one(s); merge them, or send ?allow_duplicate=true to create it anyway",
-            duplicates.len()
-        ),
-        duplicates,
-    })
-}
-
-/// The first visible contact `data` looks like, for imports.
-pub fn contact_duplicate(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &ContactData,
-) -> Result<Option<String>, ApiError> {
-    Ok(contact_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
-}
-
-/// The first visible company `data` looks like, for imports.
-pub fn company_duplicate(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &CompanyData,
-) -> Result<Option<String>, ApiError> {
-    Ok(company_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
-}
-
-/// The create-time check of contacts: 409 naming visible look-alikes unless allowed.
-pub fn check_new_contact(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &ContactData,
-    allow_duplicate: bool,
-) -> Result<(), ApiError> {
-    if allow_duplicate {
-        return Ok(());
-    }
-    refuse_duplicates("contact", contact_candidates(conn, caller, data, None)?)
-}
-
-/// The create-time check of companies.
-pub fn check_new_company(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    data: &CompanyData,
-    allow_duplicate: bool,
-) -> Result<(), ApiError> {
-    if allow_duplicate {
-        return Ok(());
-    }
-    refuse_duplicates("company", company_candidates(conn, caller, data, None)?)
-}
 
 /// Lists a contact's possible duplicates.
 #[utoipa::path(

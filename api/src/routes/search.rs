@@ -275,28 +275,22 @@ macro_rules! search_route {
 
 /// Contacts for search.
 pub static CONTACTS: Searchable<domain::contact::ContactData> = Searchable {
-    kind: &crate::routes::contacts::CONTACTS,
+    kind: &crate::kinds::CONTACTS,
     record_type: RecordType::Contact,
     search: persistence::contacts::search,
 };
 /// Companies for search.
 pub static COMPANIES: Searchable<domain::company::CompanyData> = Searchable {
-    kind: &crate::routes::companies::COMPANIES,
+    kind: &crate::kinds::COMPANIES,
     record_type: RecordType::Company,
     search: persistence::companies::search,
 };
 /// Leads for search.
-pub static LEADS: Searchable<domain::lead::LeadData> = Searchable {
-    kind: &crate::routes::leads::LEADS,
-    record_type: RecordType::Lead,
-    search: persistence::leads::search,
-};
+pub static LEADS: Searchable<domain::lead::LeadData> =
+    Searchable { kind: &crate::kinds::LEADS, record_type: RecordType::Lead, search: persistence::leads::search };
 /// Deals for search.
-pub static DEALS: Searchable<domain::deal::DealData> = Searchable {
-    kind: &crate::routes::deals::DEALS,
-    record_type: RecordType::Deal,
-    search: persistence::deals::search,
-};
+pub static DEALS: Searchable<domain::deal::DealData> =
+    Searchable { kind: &crate::kinds::DEALS, record_type: RecordType::Deal, search: persistence::deals::search };
 
 search_route!(
     search_contacts,

@@ -13,8 +13,8 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::records::{self, RecordKind};
-use crate::routes::activities::check_links;
+use crate::kinds::{TASKS, check_links};
+use crate::records::{self};
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{double_option, page_request, validated};
@@ -132,21 +132,6 @@ impl TaskInput {
         }
     }
 }
-
-/// Tasks as the shared record flow sees them.
-pub static TASKS: RecordKind<TaskData> = RecordKind {
-    module: Module::Tasks,
-    noun: "task",
-    collection: "tasks",
-    find: tasks::find,
-    insert: tasks::create,
-    update: tasks::save,
-    soft_delete: tasks::soft_delete,
-    restore: tasks::restore,
-    created: records::nothing_follows,
-    moved: records::never_moved,
-    custom: None,
-};
 
 /// Creates a task; as a follow-up it names the activity and, unless told otherwise, its links.
 pub async fn create_task(

@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::Caller;
+use crate::kinds::COMPANIES;
+use crate::kinds::CONTACTS;
+use crate::kinds::DEALS;
+use crate::kinds::LEADS;
 use crate::routes::activities::ActivityView;
-use crate::routes::companies::COMPANIES;
-use crate::routes::contacts::CONTACTS;
-use crate::routes::deals::DEALS;
-use crate::routes::leads::LEADS;
 use crate::state::AppState;
 
 /// Paging of a newest-first history.

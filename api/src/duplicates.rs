@@ -1,0 +1,136 @@
+//! The duplicate check of contacts and companies: which visible records a new or existing
+//! one looks like (shared match keys), used on create, by imports, conversion and the
+//! candidates endpoints.
+
+use std::collections::BTreeMap;
+
+use domain::company::CompanyData;
+use domain::contact::ContactData;
+use domain::duplicates::{self, DuplicateReason, MatchKey};
+use persistence::{DbConnection, keys};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{ApiError, DuplicateRef};
+use crate::extract::Caller;
+use crate::kinds::{COMPANIES, CONTACTS};
+use crate::records::{RecordData, RecordKind};
+
+/// Most candidates one duplicate check reads.
+const CANDIDATES_MAX: i64 = 50;
+
+/// Query parameters of a create that checks for duplicates.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CreateParams {
+    /// Create even when the record looks like an existing one (otherwise 409 names it).
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+/// Existing records sharing keys with `keys`, that the caller may see and that `counts`
+/// accepts, grouped by record with every reason.
+fn candidates<D: RecordData>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    kind: &RecordKind<D>,
+    keys: &[MatchKey],
+    exclude: Option<&str>,
+    counts: impl Fn(DuplicateReason, &D) -> bool,
+) -> Result<Vec<DuplicateRef>, ApiError> {
+    let mut found: BTreeMap<String, Vec<DuplicateReason>> = BTreeMap::new();
+    for (id, reason) in keys::matching(conn, kind.noun, keys, exclude, CANDIDATES_MAX)? {
+        found.entry(id).or_default().push(reason);
+    }
+    let mut duplicates = Vec::new();
+    for (id, reasons) in found {
+        // Records the caller may not see are never named: that would leak them.
+        let Ok(existing) = kind.find_visible(conn, caller, &id) else { continue };
+        let reasons: Vec<DuplicateReason> = reasons.into_iter().filter(|r| counts(*r, &existing.data)).collect();
+        if !reasons.is_empty() {
+            duplicates.push(DuplicateRef { id, reasons });
+        }
+    }
+    Ok(duplicates)
+}
+
+/// Visible contacts that look like `data` (other than `exclude`), with the reasons.
+pub fn contact_candidates(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &ContactData,
+    exclude: Option<&str>,
+) -> Result<Vec<DuplicateRef>, ApiError> {
+    let keys = duplicates::contact_keys(data);
+    candidates(conn, caller, &CONTACTS, &keys, exclude, |reason, existing| {
+        duplicates::contact_match_counts(reason, data, existing)
+    })
+}
+
+/// Visible companies that look like `data` (other than `exclude`), with the reasons.
+pub fn company_candidates(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &CompanyData,
+    exclude: Option<&str>,
+) -> Result<Vec<DuplicateRef>, ApiError> {
+    candidates(conn, caller, &COMPANIES, &duplicates::company_keys(data), exclude, |_, _| true)
+}
+
+fn refuse_duplicates(noun: &str, duplicates: Vec<DuplicateRef>) -> Result<(), ApiError> {
+    if duplicates.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Duplicate {
+        detail: format!(
+            "this {noun} looks like {} existing one(s); merge them, or send ?allow_duplicate=true to create it anyway",
+            duplicates.len()
+        ),
+        duplicates,
+    })
+}
+
+/// The first visible contact `data` looks like, for imports.
+pub fn contact_duplicate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &ContactData,
+) -> Result<Option<String>, ApiError> {
+    Ok(contact_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
+}
+
+/// The first visible company `data` looks like, for imports.
+pub fn company_duplicate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &CompanyData,
+) -> Result<Option<String>, ApiError> {
+    Ok(company_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
+}
+
+/// The create-time check of contacts: 409 naming visible look-alikes unless allowed.
+pub fn check_new_contact(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &ContactData,
+    allow_duplicate: bool,
+) -> Result<(), ApiError> {
+    if allow_duplicate {
+        return Ok(());
+    }
+    refuse_duplicates("contact", contact_candidates(conn, caller, data, None)?)
+}
+
+/// The create-time check of companies.
+pub fn check_new_company(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    data: &CompanyData,
+    allow_duplicate: bool,
+) -> Result<(), ApiError> {
+    if allow_duplicate {
+        return Ok(());
+    }
+    refuse_duplicates("company", company_candidates(conn, caller, data, None)?)
+}

@@ -1,0 +1,136 @@
+//! The record types the shared record flow knows, one [`RecordKind`] each, and the checks
+//! that dispatch over them (a link or reference to "a record of type T with id X").
+//!
+//! Route modules, timelines, duplicate checks and imports all read these; none of them owns
+//! another's declaration, so none depends on another's routes.
+
+use domain::access::Module;
+use domain::activity::{ActivityData, RecordRef, RecordType, TaskData};
+use domain::company::CompanyData;
+use domain::contact::ContactData;
+use domain::deal::DealData;
+use domain::lead::LeadData;
+use persistence::deals::Deal;
+use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks};
+
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::records::{self, RecordKind, require_visible};
+use crate::sales;
+
+/// Contacts as the shared record flow sees them.
+pub static CONTACTS: RecordKind<ContactData> = RecordKind {
+    module: Module::Contacts,
+    noun: "contact",
+    collection: "contacts",
+    find: contacts::find,
+    insert: contacts::create,
+    update: contacts::save,
+    soft_delete: contacts::soft_delete,
+    restore: contacts::restore,
+    created: records::nothing_follows,
+    moved: contacts::merged_into,
+    custom: records::custom_fields_of(domain::activity::RecordType::Contact),
+};
+
+/// Companies as the shared record flow sees them.
+pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
+    module: Module::Companies,
+    noun: "company",
+    collection: "companies",
+    find: companies::find,
+    insert: companies::create,
+    update: companies::save,
+    soft_delete: companies::soft_delete,
+    restore: companies::restore,
+    created: records::nothing_follows,
+    moved: companies::merged_into,
+    custom: records::custom_fields_of(domain::activity::RecordType::Company),
+};
+
+/// Leads as the shared record flow sees them.
+pub static LEADS: RecordKind<LeadData> = RecordKind {
+    module: Module::Leads,
+    noun: "lead",
+    collection: "leads",
+    find: leads::find,
+    insert: leads::insert,
+    update: leads::update,
+    soft_delete: leads::soft_delete,
+    restore: leads::restore,
+    created: records::nothing_follows,
+    moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Lead),
+};
+
+/// Deals as the shared record flow sees them.
+pub static DEALS: RecordKind<DealData> = RecordKind {
+    module: Module::Deals,
+    noun: "deal",
+    collection: "deals",
+    find: deals::find,
+    insert: deals::insert,
+    update: deals::update,
+    soft_delete: deals::soft_delete,
+    restore: deals::restore,
+    created: deal_created,
+    moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Deal),
+};
+
+/// Activities as the shared record flow sees them.
+pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
+    module: Module::Activities,
+    noun: "activity",
+    collection: "activities",
+    find: activities::find,
+    insert: activities::create,
+    update: activities::save,
+    soft_delete: activities::soft_delete,
+    restore: activities::restore,
+    created: records::nothing_follows,
+    moved: records::never_moved,
+    custom: None,
+};
+
+/// Tasks as the shared record flow sees them.
+pub static TASKS: RecordKind<TaskData> = RecordKind {
+    module: Module::Tasks,
+    noun: "task",
+    collection: "tasks",
+    find: tasks::find,
+    insert: tasks::create,
+    update: tasks::save,
+    soft_delete: tasks::soft_delete,
+    restore: tasks::restore,
+    created: records::nothing_follows,
+    moved: records::never_moved,
+    custom: None,
+};
+
+/// A new deal's entry into its first stage is its first recorded stage change.
+fn deal_created(conn: &mut DbConnection, caller: &Caller, deal: &Deal) -> Result<(), ApiError> {
+    sales::record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)
+}
+
+/// Every linked record must be visible to the caller (only links that are new are checked).
+pub fn check_links(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    before: &[RecordRef],
+    after: &[RecordRef],
+) -> Result<(), ApiError> {
+    for (index, link) in after.iter().enumerate() {
+        if before.contains(link) {
+            continue;
+        }
+        let field = format!("links[{index}].id");
+        match link.record_type {
+            RecordType::Contact => require_visible(conn, caller, &CONTACTS, &field, &link.id).map(drop)?,
+            RecordType::Company => require_visible(conn, caller, &COMPANIES, &field, &link.id).map(drop)?,
+            RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
+            RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
+        }
+    }
+    Ok(())
+}

@@ -16,6 +16,7 @@ pub mod imports;
 pub mod kinds;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_examples;
 pub mod principals;
 pub mod records;
 pub mod routes;

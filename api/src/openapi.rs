@@ -1,7 +1,14 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::encoding::EncodingBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::info::LicenseBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::ServerBuilder;
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr};
+use utoipa::{IntoResponses, Modify, OpenApi};
 
 use crate::error::{DuplicateRef, FieldProblem, Problem};
 use crate::routes;
@@ -27,6 +34,195 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Operations anyone may call: probes, signing in, refreshing, and public form submissions.
+pub const PUBLIC_OPERATIONS: [&str; 5] = ["healthz", "readyz", "login", "refresh", "submit_form"];
+
+/// What the document says once for every operation, so no handler can forget it: the server,
+/// bearer security by default (and `security: []` on the public operations), the headers every
+/// answer carries, pages that refer to their item schema, and the upload's part encodings.
+struct Finish;
+
+impl Modify for Finish {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.servers = Some(vec![
+            ServerBuilder::new().url("/").description(Some("The server this document is served by")).build(),
+        ]);
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        openapi.info.license =
+            Some(LicenseBuilder::new().name("AGPL-3.0-or-later").identifier(Some("AGPL-3.0-or-later")).build());
+        let mut schemas = serde_json::Map::new();
+        if let Some(components) = openapi.components.as_mut() {
+            refer_page_items(&mut components.schemas);
+            for (name, schema) in &mut components.schemas {
+                if let RefOr::T(Schema::Object(object)) = schema {
+                    for (property, value) in &mut object.properties {
+                        if is_uuid(property) && !NOT_UUIDS.contains(&(name.as_str(), property.as_str())) {
+                            mark_uuid(value);
+                        }
+                    }
+                }
+            }
+            if let Ok(serde_json::Value::Object(all)) = serde_json::to_value(&components.schemas) {
+                schemas = all;
+            }
+        }
+        let mut shared = std::collections::BTreeMap::new();
+        for (path, item) in &mut openapi.paths.paths {
+            for operation in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                finish_operation(operation, &mut shared);
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    // Query filters take any text (an unknown id matches nothing); path ids
+                    // that are not UUIDs answer 404, as the document allows.
+                    if matches!(parameter.parameter_in, ParameterIn::Path)
+                        && is_uuid(&parameter.name)
+                        && !path.starts_with("/api/v1/roles/")
+                        && let Some(schema) = parameter.schema.as_mut()
+                    {
+                        mark_uuid(schema);
+                    }
+                }
+                add_examples(operation, &schemas);
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            components.responses.extend(shared);
+        }
+    }
+}
+
+fn header(description: &str, integer: bool) -> utoipa::openapi::header::Header {
+    let kind = if integer { Type::Integer } else { Type::String };
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(SchemaType::Type(kind)))
+        .description(Some(description))
+        .build()
+}
+
+/// Error answers most operations share word for word, declared once under
+/// `components/responses` and referred to (the document is a third smaller for it).
+const SHARED_RESPONSES: [(&str, &str); 3] =
+    [("401", "Unauthenticated"), ("429", "RateLimited"), ("503", "Unavailable")];
+
+fn finish_operation(
+    operation: &mut Operation,
+    shared: &mut std::collections::BTreeMap<String, RefOr<utoipa::openapi::response::Response>>,
+) {
+    let public = operation.operation_id.as_deref().is_some_and(|id| PUBLIC_OPERATIONS.contains(&id));
+    if public {
+        operation.security = Some(Vec::new());
+    }
+    let idempotent = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name == "Idempotency-Key" && matches!(p.parameter_in, ParameterIn::Header));
+    for (status, response) in &mut operation.responses.responses {
+        let RefOr::T(response) = response else { continue };
+        let headers = &mut response.headers;
+        headers
+            .insert("X-Request-Id".into(), header("The request's id, as in problem bodies and the server log", false));
+        headers.insert("RateLimit-Limit".into(), header("Requests allowed per window", true));
+        headers.insert("RateLimit-Remaining".into(), header("Requests left in this window", true));
+        headers.insert("RateLimit-Reset".into(), header("Seconds until the window resets", true));
+        if status == "429" || status == "503" {
+            headers.insert("Retry-After".into(), header("Seconds to wait before retrying", true));
+        }
+        if idempotent && status.starts_with('2') {
+            headers.insert(
+                "Idempotent-Replayed".into(),
+                header(
+                    "`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+                    false,
+                ),
+            );
+        }
+    }
+    for (status, name) in SHARED_RESPONSES {
+        let Some(RefOr::T(response)) = operation.responses.responses.get(status) else { continue };
+        let common = crate::error::CommonErrors::responses();
+        if common.get(status).is_some_and(|c| matches!(c, RefOr::T(c) if c.description == response.description)) {
+            let response = response.clone();
+            shared.entry(name.to_owned()).or_insert(RefOr::T(response));
+            operation
+                .responses
+                .responses
+                .insert(status.into(), Ref::new(format!("#/components/responses/{name}")).into());
+        }
+    }
+    if let Some(body) = operation.request_body.as_mut()
+        && let Some(multipart) = body.content.get_mut("multipart/form-data")
+    {
+        multipart.encoding.insert("file".into(), EncodingBuilder::new().content_type(Some("text/csv")).build());
+        multipart
+            .encoding
+            .insert("options".into(), EncodingBuilder::new().content_type(Some("application/json")).build());
+    }
+}
+
+/// Id-named properties that hold something else: a role's id is its name, and the forecast
+/// echoes its `owner_id` filter as given.
+const NOT_UUIDS: [(&str, &str); 2] = [("RoleView", "id"), ("ForecastView", "owner_id")];
+
+/// Every record, user, team, key and definition id is a UUID (v7); a role's id is its name.
+fn is_uuid(name: &str) -> bool {
+    (name == "id" || name.ends_with("_id") || name.ends_with("_ids")) && name != "role_id"
+}
+
+/// Declares a string (or a list of strings) as `format: uuid`.
+fn mark_uuid(schema: &mut RefOr<Schema>) {
+    match schema {
+        RefOr::T(Schema::Object(object)) if is_string(&object.schema_type) => {
+            object.format = Some(SchemaFormat::Custom("uuid".into()));
+        }
+        RefOr::T(Schema::Array(array)) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                mark_uuid(items);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_string(schema_type: &SchemaType) -> bool {
+    match schema_type {
+        SchemaType::Type(Type::String) => true,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        _ => false,
+    }
+}
+
+/// Gives each JSON success answer without an example one built from its schema.
+fn add_examples(operation: &mut Operation, schemas: &serde_json::Map<String, serde_json::Value>) {
+    for (status, response) in &mut operation.responses.responses {
+        let RefOr::T(response) = response else { continue };
+        if !status.starts_with('2') {
+            continue;
+        }
+        let Some(content) = response.content.get_mut("application/json") else { continue };
+        if content.example.is_some() || !content.examples.is_empty() {
+            continue;
+        }
+        let schema = content.schema.as_ref().and_then(|schema| serde_json::to_value(schema).ok());
+        content.example = schema.and_then(|schema| crate::openapi_examples::example_of(&schema, schemas));
+    }
+}
+
+/// utoipa inlines a generic's argument; a `Page_X` refers to `X` instead, so generated clients
+/// get one model per item type.
+fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schema>>) {
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in &names {
+        let Some(item) = name.strip_prefix("Page_").filter(|item| names.iter().any(|n| n == item)) else { continue };
+        if let Some(RefOr::T(Schema::Object(page))) = schemas.get_mut(name)
+            && let Some(RefOr::T(Schema::Array(data))) = page.properties.get_mut("data")
+        {
+            data.items = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+        }
+    }
+}
+
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
@@ -34,7 +230,6 @@ impl Modify for BearerAuth {
         title = "Open CRM API",
         version = "1.0.0",
         description = "A CRM as a JSON REST API.\n\nConventions: JSON bodies with snake_case fields; unknown body fields and query parameters are refused (400). Lists are keyset-paginated (`limit`, `cursor`, answer `{data, next_cursor}`). Errors are RFC 9457 problem+json with `request_id` and, for validation, `errors[]`. `ETag`/`If-Match` give optimistic concurrency; `Idempotency-Key` makes POSTs safe to retry. Every answer carries `X-Request-Id` and `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset`.",
-        license(name = "AGPL-3.0-or-later")
     ),
     paths(
         routes::health::healthz,
@@ -168,7 +363,7 @@ impl Modify for BearerAuth {
         routes::imports::errors,
     ),
     components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, routes::search::FilterNode)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Finish),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out, who am I"),
         (name = "contacts", description = "People"),

@@ -13,6 +13,7 @@ use crate::audit;
 use crate::credentials::{new_api_key, secret_hash};
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
+use crate::routes::common::Page;
 use crate::routes::users::check_role;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
@@ -103,7 +104,7 @@ fn target_user(caller: &Caller, requested: Option<&str>) -> Result<String, ApiEr
     description = "Your own live keys, newest first; admins may name another user. Revoked keys are gone (their revocation is in the audit log).",
     params(ApiKeyListParams),
     responses(
-        (status = 200, description = "The keys", body = Vec<ApiKeyView>),
+        (status = 200, description = "The keys, in one page", body = Page<ApiKeyView>),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another user's keys, not an admin; or called with an API key", body = Problem, content_type = "application/problem+json"),
         CommonErrors,
@@ -119,7 +120,7 @@ pub async fn list(
     let user_id = target_user(&caller, params.user_id.as_deref())?;
     let keys = state.read(move |conn| Ok(auth::list_api_keys(conn, Some(&user_id))?)).await?;
     let live = keys.into_iter().filter(|key| key.revoked_at().is_none()).map(ApiKeyView::from);
-    Ok(HttpResponse::Ok().json(live.collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page { data: live.collect(), next_cursor: None }))
 }
 
 /// Creates an API key; the answer holds the secret, shown this once.

@@ -59,7 +59,7 @@ pub struct Me {
     pub role_id: String,
     pub team_ids: Vec<String>,
     /// Module → action → scope, after narrowing by the API key's role when one is used.
-    #[schema(value_type = Object, example = json!({"contacts": {"read": "team", "create": "own"}}))]
+    #[schema(value_type = crate::routes::common::GrantsSchema, example = json!({"contacts": {"read": "team", "create": "own"}}))]
     pub grants: BTreeMap<Module, BTreeMap<Action, Scope>>,
     /// The API key used for this call, if any.
     pub api_key_id: Option<String>,

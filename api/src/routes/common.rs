@@ -114,3 +114,39 @@ pub struct Page<T: ToSchema> {
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// The grants of a role as the API shows them: module → action → scope (its OpenAPI
+/// description; the value is a map of `domain::access` enums).
+pub struct GrantsSchema;
+
+impl utoipa::PartialSchema for GrantsSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder};
+        // The names as serde writes them, so the description cannot drift from the wire.
+        fn name(value: impl Serialize) -> String {
+            serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        }
+        let mut actions = ObjectBuilder::new().additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for action in domain::access::Action::ALL {
+            actions = actions.property(name(action), utoipa::openapi::Ref::from_schema_name("Scope"));
+        }
+        let actions = actions.build();
+        let mut modules = ObjectBuilder::new()
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("Module → action → scope; an action left out is `none`."));
+        for module in domain::access::Module::ALL {
+            modules = modules.property(name(module), actions.clone());
+        }
+        modules.into()
+    }
+}
+
+impl ToSchema for GrantsSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Grants")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push(("Scope".into(), <domain::access::Scope as utoipa::PartialSchema>::schema()));
+    }
+}

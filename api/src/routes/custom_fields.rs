@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit;
 use crate::error::{ApiError, CreateErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, double_option, ok_with_etag};
 
@@ -30,7 +31,7 @@ pub struct CustomFieldView {
     pub field_type: CustomFieldType,
     pub required: bool,
     /// Given to new records that name no value.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Value)]
     pub default: Option<serde_json::Value>,
     pub help_text: Option<String>,
     pub position: i32,
@@ -84,7 +85,7 @@ pub struct CustomFieldInput {
     pub required: Option<bool>,
     /// A valid value of the field's type; `null` removes it.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Value)]
     pub default: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, max_length = 1000)]
@@ -140,7 +141,7 @@ fn not_found(error: StoreError) -> ApiError {
     summary = "List custom fields",
     description = "Any signed-in caller may read the definitions (clients render forms from them), ordered by record type, position and key. Inactive fields are listed with `active: false`.",
     params(CustomFieldListParams),
-    responses((status = 200, description = "Every definition", body = Vec<CustomFieldView>), ReadErrors),
+    responses((status = 200, description = "Every definition, in one page", body = Page<CustomFieldView>), ReadErrors),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -150,7 +151,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let record_type = params.record_type;
     let found = state.read(move |conn| Ok(custom_fields::list(conn, record_type)?)).await?;
-    Ok(HttpResponse::Ok().json(found.into_iter().map(CustomFieldView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok()
+        .json(Page { data: found.into_iter().map(CustomFieldView::from).collect(), next_cursor: None }))
 }
 
 /// Defines a field.

@@ -52,7 +52,7 @@ pub struct DealView {
     pub lead_id: Option<String>,
     pub tags: Vec<String>,
     /// Values of admin-defined custom fields, keyed by field key.
-    #[schema(value_type = Object, additional_properties = true)]
+    #[schema(value_type = HashMap<String, Value>)]
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -142,7 +142,7 @@ pub struct DealInput {
     pub tags: Option<Option<Vec<String>>>,
     /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, additional_properties = true)]
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 

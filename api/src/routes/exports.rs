@@ -207,7 +207,7 @@ macro_rules! export_routes {
             description = "Streams every record the caller's export grant reaches (optionally matching `q`) as CSV with the chosen columns, in the order of `sort`. The header row holds the column names, which an import maps back by name, so an export imports again unchanged. Lists are `; `-separated, money is `minor units CURRENCY`. Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return, except plain numbers) get a leading `'`. Needs the export permission; each export is recorded in the audit log.",
             params(ExportParams),
             responses(
-                (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+                (status = 200, description = "The CSV file", content_type = "text/csv", body = String, example = json!("id,name,tags,created_at\r\n0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61,Analytical Engines Ltd,customer; vip,2026-12-02T09:30:00Z\r\n")),
                 (status = 400, description = "Unknown or malformed parameter", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The role may not export these records", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 422, description = "An unknown column or sort field", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -230,7 +230,7 @@ macro_rules! export_routes {
             params(crate::extract::NoParams),
             request_body(content = ExportInput, example = json!({"filter": {"field": "tags", "op": "contains", "value": "vip"}, "columns": ["id", "first_name", "last_name", "emails"], "sort": "name"})),
             responses(
-                (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
+                (status = 200, description = "The CSV file", content_type = "text/csv", body = String, example = json!("id,name,tags,created_at\r\n0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61,Analytical Engines Ltd,customer; vip,2026-12-02T09:30:00Z\r\n")),
                 (status = 400, description = "Malformed JSON, unknown body field or parameter", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The role may not export these records", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 415, description = "Body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),

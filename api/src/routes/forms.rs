@@ -135,7 +135,7 @@ pub async fn get(
     patch, path = "/api/v1/forms/{id}", tag = "forms", operation_id = "update_form", summary = "Update a web form (merge-patch)",
     description = "Admins only. A JSON merge-patch of the form definition; `active: false` makes submissions answer 404.",
     params(("id" = String, Path, description = "Form id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body(content = Object, content_type = "application/merge-patch+json", example = json!({"active": false})),
+    request_body(content = HashMap<String, Value>, content_type = "application/merge-patch+json", example = json!({"active": false})),
     responses((status = 200, description = "The form", body = FormView, headers(("ETag" = String, description = "New version"))), UpdateErrors),
     security(("bearer" = []))
 )]
@@ -235,7 +235,7 @@ fn submission_activity(
     post, path = "/api/v1/forms/{key}/submissions", tag = "forms", operation_id = "submit_form", summary = "Submit a web form",
     description = "Public: no login. Accepts `application/json` (an object of texts) or `application/x-www-form-urlencoded`. Only the form's fields (each once) and its empty honeypot are accepted. A new email makes a lead (source `web_form`, the form's campaign, assigned by the form's target or the assignment rules); an email that belongs to an open lead adds the submission to that lead instead. Each submission is logged as a note on the lead and a `form_submitted` engagement event. A browser post (URL-encoded) to a form with a `redirect_url` is answered 303 See Other. Rate-limited per client address (CRM_FORM_RATE_LIMIT_PER_MINUTE).",
     params(("key" = String, Path, description = "The form's public key")),
-    request_body(content = Object, description = "Field names to texts", example = json!({"email": "ada@engines.example", "first_name": "Ada", "message": "Please call me"})),
+    request_body(content = HashMap<String, String>, description = "Field names to texts", example = json!({"email": "ada@engines.example", "first_name": "Ada", "message": "Please call me"})),
     responses(
         (status = 202, description = "Received", body = SubmissionReceipt),
         (status = 303, description = "Received; the browser goes to the form's redirect URL", headers(("Location" = String, description = "The form's redirect_url"))),

@@ -20,7 +20,10 @@ pub struct HealthStatus {
     get, path = "/healthz", tag = "operations", operation_id = "healthz",
     summary = "Liveness", description = "Answers 200 while the process runs; touches no database.",
     params(NoParams),
-    responses((status = 200, description = "Alive", body = HealthStatus))
+    responses(
+        (status = 200, description = "Alive", body = HealthStatus),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn healthz(_: web::Query<NoParams>) -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok".into() })
@@ -33,6 +36,7 @@ pub async fn healthz(_: web::Query<NoParams>) -> HttpResponse {
     params(NoParams),
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
     )
 )]

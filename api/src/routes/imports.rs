@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use persistence::imports::{self, Import, NewImport};
 use persistence::{DbConnection, StoreError};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
@@ -60,7 +60,11 @@ impl PartialSchema for ImportUpload {
             .required("options")
             .property(
                 "file",
-                ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).content_media_type("text/csv").description(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                    .content_media_type("text/csv")
+                    .description(
                     Some("The CSV file: UTF-8 (a byte order mark is fine), comma-separated, RFC 4180 quoting, a header row first."),
                 ),
             )
@@ -387,7 +391,7 @@ pub async fn list(
     description = "CSV of the rows that failed, and of those skipped as duplicates (naming the record they match): `row` (1 is the first row under the header), `line` (where it starts in the file), `errors` (`column: message` for each problem, `; ` between them), then the row's own cells under the file's headers, so fixing the cells and importing the file again (mapping `row`, `line` and `errors` to null) takes the rows that failed. Cells are formula-safe. Grows while the import runs.",
     params(("id" = String, Path, description = "Import id"), NoParams),
     responses(
-        (status = 200, description = "The report", content_type = "text/csv", body = String),
+        (status = 200, description = "The report", content_type = "text/csv", body = String, example = json!("row,line,errors,First name,E-mail\r\n3,4,E-mail: is not an email address,Ada,ada-at-engines\r\n")),
         ReadErrors,
     ),
     security(("bearer" = []))

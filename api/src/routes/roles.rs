@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
+use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
 
@@ -31,7 +32,7 @@ pub struct RoleView {
     pub description: String,
     /// Built-in roles cannot be changed or deleted.
     pub builtin: bool,
-    #[schema(value_type = Object, example = json!({"contacts": {"read": "team", "create": "own", "edit": "own"}}))]
+    #[schema(value_type = crate::routes::common::GrantsSchema, example = json!({"contacts": {"read": "team", "create": "own", "edit": "own"}}))]
     pub grants: GrantsBody,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -68,7 +69,7 @@ pub struct RoleInput {
     #[serde(default)]
     #[schema(max_length = 10000)]
     pub description: String,
-    #[schema(value_type = Object, example = json!({"contacts": {"read": "all", "create": "own", "edit": "own"}, "companies": {"read": "all"}}))]
+    #[schema(value_type = crate::routes::common::GrantsSchema, example = json!({"contacts": {"read": "all", "create": "own", "edit": "own"}, "companies": {"read": "all"}}))]
     pub grants: GrantsBody,
 }
 
@@ -99,7 +100,7 @@ fn role_error(error: StoreError) -> ApiError {
     description = "Any signed-in caller may list roles and their grants.",
     params(NoParams),
     responses(
-        (status = 200, description = "Every role, built-in first", body = Vec<RoleView>),
+        (status = 200, description = "Every role, built-in first, in one page", body = Page<RoleView>),
         CommonErrors,
     ),
     security(("bearer" = []))
@@ -110,7 +111,7 @@ pub async fn list(
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
     let found = state.read(|conn| Ok(roles::list(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(found.into_iter().map(RoleView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(Page { data: found.into_iter().map(RoleView::from).collect(), next_cursor: None }))
 }
 
 /// Creates a custom role (admins).

@@ -141,7 +141,7 @@ pub async fn get_scoring(
     patch, path = "/api/v1/scoring-rules/{id}", tag = "lead-rules", operation_id = "update_scoring_rule", summary = "Update a scoring rule (merge-patch)",
     description = "Admins only. A JSON merge-patch of the rule; `position` (a whole number) moves it.",
     params(("id" = String, Path, description = "Rule id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body(content = Object, content_type = "application/merge-patch+json", example = json!({"points": 30})),
+    request_body(content = HashMap<String, Value>, content_type = "application/merge-patch+json", example = json!({"points": 30})),
     responses((status = 200, description = "The rule", body = RuleView<ScoringRule>, headers(("ETag" = String, description = "New version"))), UpdateErrors),
     security(("bearer" = []))
 )]
@@ -234,7 +234,7 @@ pub async fn get_assignment(
     patch, path = "/api/v1/assignment-rules/{id}", tag = "lead-rules", operation_id = "update_assignment_rule", summary = "Update an assignment rule (merge-patch)",
     description = "Admins only. A JSON merge-patch of the rule; `position` (a whole number) moves it.",
     params(("id" = String, Path, description = "Rule id"), NoParams, ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body(content = Object, content_type = "application/merge-patch+json", example = json!({"position": 0})),
+    request_body(content = HashMap<String, Value>, content_type = "application/merge-patch+json", example = json!({"position": 0})),
     responses((status = 200, description = "The rule", body = RuleView<AssignmentRule>, headers(("ETag" = String, description = "New version"))), UpdateErrors),
     security(("bearer" = []))
 )]

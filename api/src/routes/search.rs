@@ -135,7 +135,7 @@ impl PartialSchema for FilterCondition {
             .required("op")
             .property(
                 "value",
-                ObjectBuilder::new().description(Some(format!(
+                ObjectBuilder::new().schema_type(SchemaType::AnyValue).description(Some(format!(
                     "The operand: a value, an array for `in` (at most {}) and `between` ([from, to]), a number of days for `last_n_days`/`next_n_days`, none for `is_empty`/`is_not_empty`.",
                     domain::filter::MAX_IN_VALUES
                 ))),

@@ -104,8 +104,8 @@ on_both_backends! {
         assert!(secret.starts_with("crm_"));
         let key_id = created.str("id");
         let listed = app.get("/api/v1/api-keys", &app.admin_token).await.assert_status(200);
-        assert!(listed.body[0]["secret"].is_null(), "secret listed again: {}", listed.text);
-        assert_eq!(listed.body[0]["prefix"].as_str(), Some(&secret[..8]));
+        assert!(listed.body["data"][0]["secret"].is_null(), "secret listed again: {}", listed.text);
+        assert_eq!(listed.body["data"][0]["prefix"].as_str(), Some(&secret[..8]));
 
         app.post("/api/v1/contacts", &secret, &json!({"first_name": "Via key"})).await.assert_status(201);
         let me = app.get("/api/v1/me", &secret).await.assert_status(200);
@@ -116,7 +116,7 @@ on_both_backends! {
         // A revoked key is gone, as a deleted resource is.
         app.get(&format!("/api/v1/api-keys/{key_id}"), &app.admin_token).await.assert_problem(404);
         app.delete(&format!("/api/v1/api-keys/{key_id}"), &app.admin_token).await.assert_problem(404);
-        assert_eq!(app.get("/api/v1/api-keys", &app.admin_token).await.assert_status(200).body.as_array().map(Vec::len), Some(0));
+        assert_eq!(app.get("/api/v1/api-keys", &app.admin_token).await.assert_status(200).body["data"].as_array().map(Vec::len), Some(0));
         app.get("/api/v1/contacts", "crm_not-a-real-key").await.assert_problem(401);
     }
 

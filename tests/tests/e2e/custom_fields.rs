@@ -21,8 +21,9 @@ on_both_backends! {
         // Every user may read the live definitions; only admins change them.
         let (_, rep) = app.user_with_role("rep@example.com", "sales").await;
         let listed = app.get("/api/v1/custom-fields?record_type=contact", &rep).await.assert_status(200);
-        assert_eq!(listed.body.as_array().map(Vec::len), Some(8));
-        assert_eq!(listed.body[0]["key"], "budget");
+        assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(8));
+        assert_eq!(listed.body["data"][0]["key"], "budget");
+        assert_eq!(listed.body["next_cursor"], serde_json::Value::Null);
         app.post("/api/v1/custom-fields", &rep, &json!({"record_type": "contact", "key": "x", "label": "X", "field_type": "text"})).await.assert_problem(403);
         app.get("/api/v1/custom-fields?record_type=ticket", &rep).await.assert_problem(400);
 
@@ -33,7 +34,7 @@ on_both_backends! {
         assert_eq!(bad.error_fields(), ["key", "options"]);
         app.post("/api/v1/custom-fields", &admin, &json!({"record_type": "contact", "key": "n", "label": "N", "field_type": "number", "default": "ten"})).await.assert_problem(422);
         app.post("/api/v1/custom-fields", &admin, &json!({"record_type": "contact", "key": "n", "label": "N", "field_type": "colour"})).await.assert_problem(400);
-        assert_eq!(app.get("/api/v1/custom-fields", &admin).await.body.as_array().map(Vec::len), Some(8));
+        assert_eq!(app.get("/api/v1/custom-fields", &admin).await.body["data"].as_array().map(Vec::len), Some(8));
 
         // A new record gets defaults and must have required values.
         let missing = app.post("/api/v1/contacts", &rep, &json!({"first_name": "Ada"})).await.assert_problem(422);

@@ -35,6 +35,11 @@ fn every_operation_is_documented_completely() {
             assert!(operation["operationId"].is_string(), "{name}: no operationId");
             let responses = operation["responses"].as_object().expect("responses");
             for (status, response) in responses {
+                let response = match response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
+                    Some(shared) => &document["components"]["responses"][shared],
+                    None => response,
+                };
+                assert!(response["headers"]["X-Request-Id"].is_object(), "{name} {status}: X-Request-Id undeclared");
                 assert!(
                     response["description"].as_str().is_some_and(|d| !d.is_empty()),
                     "{name} {status}: no description"
@@ -51,7 +56,9 @@ fn every_operation_is_documented_completely() {
                 || path.ends_with("/auth/login")
                 || path.ends_with("/auth/refresh")
                 || path.ends_with("/submissions");
-            if !public {
+            if public {
+                assert_eq!(operation["security"], serde_json::json!([]), "{name}: public, so `security: []`");
+            } else {
                 assert!(operation["security"].is_array(), "{name}: no security");
                 assert!(responses.contains_key("401"), "{name}: no 401");
             }
@@ -90,4 +97,53 @@ fn schema_limits_are_the_domain_limits() {
 
 fn domain_limit(limit: usize) -> Value {
     Value::from(limit)
+}
+
+/// Every place a schema is declared, with its JSON pointer.
+fn schemas_in<'a>(value: &'a Value, at: String, found: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(fields) => {
+            if fields.contains_key("type") {
+                found.push((at.clone(), value));
+            }
+            for (key, inner) in fields {
+                schemas_in(inner, format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                schemas_in(inner, format!("{at}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn generated_clients_get_a_type_for_every_schema() {
+    let document = committed();
+    let mut found = Vec::new();
+    schemas_in(&document, String::new(), &mut found);
+    const STANDARD_FORMATS: [&str; 8] = ["int32", "int64", "date-time", "date", "uuid", "binary", "password", "double"];
+    for (at, schema) in found {
+        let is_object =
+            schema["type"] == "object" || schema["type"].as_array().is_some_and(|t| t.contains(&"object".into()));
+        if is_object && !at.contains("/example") {
+            assert!(
+                schema.get("properties").is_some() || schema.get("additionalProperties").is_some(),
+                "{at}: a bare `type: object` (openapi-typescript makes it Record<string, never>)"
+            );
+        }
+        if let Some(format) = schema["format"].as_str() {
+            assert!(STANDARD_FORMATS.contains(&format), "{at}: non-standard format {format}");
+        }
+    }
+    let schemas = document["components"]["schemas"].as_object().expect("schemas");
+    for (name, schema) in schemas.iter().filter(|(name, _)| name.starts_with("Page_")) {
+        let item = name.trim_start_matches("Page_");
+        assert_eq!(schema["properties"]["data"]["items"]["$ref"], format!("#/components/schemas/{item}"), "{name}");
+    }
+    assert_eq!(schemas["FilterCondition"]["properties"]["value"].get("type"), None, "a filter value is any JSON value");
+    assert!(document["servers"].as_array().is_some_and(|s| !s.is_empty()), "no servers");
+    assert_eq!(document["security"], serde_json::json!([{"bearer": []}]));
 }

@@ -214,8 +214,7 @@ on_both_backends! {
 /// The contact custom field definitions, as the domain reads them.
 async fn persistence_definitions(app: &TestApp, token: &str) -> Vec<domain::custom::CustomFieldDefinition> {
     let listed = app.get("/api/v1/custom-fields?record_type=contact", token).await.assert_status(200);
-    listed
-        .body
+    listed.body["data"]
         .as_array()
         .into_iter()
         .flatten()

@@ -1,0 +1,31 @@
+// Request bodies an integrator writes with the types openapi-typescript generates from
+// openapi/openapi.json, without a cast: CI compiles this file with `tsc --strict`.
+import type { components } from "./api";
+
+type Schemas = components["schemas"];
+
+export const byText: Schemas["SearchInput"] = { filter: { field: "last_name", op: "eq", value: "Lovelace" } };
+export const byNumber: Schemas["SearchInput"] = { filter: { field: "custom_fields.budget", op: "gte", value: 1000 } };
+export const byList: Schemas["SearchInput"] = {
+  filter: { and: [{ field: "tags", op: "in", value: ["vip", "partner"] }, { field: "email", op: "is_empty" }] },
+  sort: "-updated_at",
+  limit: 25,
+};
+export const exportBody: Schemas["ExportInput"] = { filter: { field: "activity.call", op: "last_n_days", value: 30 } };
+export const contact: Schemas["ContactInput"] = {
+  first_name: "Ada",
+  custom_fields: { budget: 5000, tier: "Gold", newsletter: true, regions: ["EU", "UK"] },
+};
+export const field: Schemas["CustomFieldInput"] = {
+  record_type: "contact",
+  key: "tier",
+  label: "Tier",
+  field_type: "dropdown",
+  options: ["Gold", "Silver"],
+  default: "Silver",
+};
+export const role: Schemas["RoleInput"] = {
+  name: "Curator",
+  grants: { contacts: { read: "all", edit: "own" }, companies: { read: "team" } },
+};
+export const event: Schemas["LeadEventInput"] = { type: "email_clicked", properties: { campaign: "November", clicks: 2 } };

@@ -40,7 +40,7 @@ fn candidates<D: RecordData>(
     counts: impl Fn(DuplicateReason, &D) -> bool,
 ) -> Result<Vec<DuplicateRef>, ApiError> {
     let mut found: BTreeMap<String, Vec<DuplicateReason>> = BTreeMap::new();
-    for (id, reason) in keys::matching(conn, kind.noun, keys, exclude, CANDIDATES_MAX)? {
+    for (id, reason) in keys::matching(conn, kind.spec.noun, keys, exclude, CANDIDATES_MAX)? {
         found.entry(id).or_default().push(reason);
     }
     let mut duplicates = Vec::new();

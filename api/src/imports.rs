@@ -1,7 +1,6 @@
 //! The row step of CSV imports: a record type declares how a row becomes a record (the same
 //! steps its POST and PATCH take) as an [`Importable`]; `import_worker` runs the jobs.
 
-use domain::access::Module;
 use domain::activity::RecordType;
 use domain::audit::AuditAction;
 use domain::columns::{self, RowInput};
@@ -43,16 +42,6 @@ pub fn no_duplicates<D>(_: &mut DbConnection, _: &Caller, _: &D) -> Result<Optio
     Ok(None)
 }
 
-/// The module whose grants an import of `record_type` needs.
-pub fn module_of(record_type: RecordType) -> Module {
-    match record_type {
-        RecordType::Contact => Module::Contacts,
-        RecordType::Company => Module::Companies,
-        RecordType::Lead => Module::Leads,
-        RecordType::Deal => Module::Deals,
-    }
-}
-
 fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, ApiError> {
     serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::invalid_field("row", "invalid", format!("cannot be read: {error}")))
@@ -76,7 +65,7 @@ where
     let named = match &row.id {
         Some(id) => Some(kind.find_visible(conn, caller, id).map_err(|error| match error {
             ApiError::NotFound(_) => {
-                ApiError::invalid_field("id", "not_found", format!("names no {} you can see", kind.noun))
+                ApiError::invalid_field("id", "not_found", format!("names no {} you can see", kind.spec.noun))
             }
             other => other,
         })?),
@@ -101,7 +90,7 @@ where
                     // Unowned new leads are assigned by the rules, as on POST.
                     let ownership = data.ownership();
                     if ownership.owner_id.is_some() || ownership.team_id.is_some() {
-                        caller.principal.may_create(kind.module, ownership)?;
+                        caller.principal.may_create(kind.spec.module, ownership)?;
                     }
                     let custom = (steps.custom)(&input);
                     (steps.insert)(conn, caller, WithCustom { data, custom }, AuditAction::Import)?;

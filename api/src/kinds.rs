@@ -4,12 +4,12 @@
 //! Route modules, timelines, duplicate checks and imports all read these; none of them owns
 //! another's declaration, so none depends on another's routes.
 
-use domain::access::Module;
 use domain::activity::{ActivityData, RecordRef, RecordType, TaskData};
 use domain::company::CompanyData;
 use domain::contact::ContactData;
 use domain::deal::DealData;
 use domain::lead::LeadData;
+use domain::registry;
 use persistence::deals::Deal;
 use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks};
 
@@ -20,9 +20,7 @@ use crate::sales;
 
 /// Contacts as the shared record flow sees them.
 pub static CONTACTS: RecordKind<ContactData> = RecordKind {
-    module: Module::Contacts,
-    noun: "contact",
-    collection: "contacts",
+    spec: &registry::CONTACTS,
     find: contacts::find,
     insert: contacts::create,
     update: contacts::save,
@@ -35,9 +33,7 @@ pub static CONTACTS: RecordKind<ContactData> = RecordKind {
 
 /// Companies as the shared record flow sees them.
 pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
-    module: Module::Companies,
-    noun: "company",
-    collection: "companies",
+    spec: &registry::COMPANIES,
     find: companies::find,
     insert: companies::create,
     update: companies::save,
@@ -50,9 +46,7 @@ pub static COMPANIES: RecordKind<CompanyData> = RecordKind {
 
 /// Leads as the shared record flow sees them.
 pub static LEADS: RecordKind<LeadData> = RecordKind {
-    module: Module::Leads,
-    noun: "lead",
-    collection: "leads",
+    spec: &registry::LEADS,
     find: leads::find,
     insert: leads::insert,
     update: leads::update,
@@ -65,9 +59,7 @@ pub static LEADS: RecordKind<LeadData> = RecordKind {
 
 /// Deals as the shared record flow sees them.
 pub static DEALS: RecordKind<DealData> = RecordKind {
-    module: Module::Deals,
-    noun: "deal",
-    collection: "deals",
+    spec: &registry::DEALS,
     find: deals::find,
     insert: deals::insert,
     update: deals::update,
@@ -80,9 +72,7 @@ pub static DEALS: RecordKind<DealData> = RecordKind {
 
 /// Activities as the shared record flow sees them.
 pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
-    module: Module::Activities,
-    noun: "activity",
-    collection: "activities",
+    spec: &registry::ACTIVITIES,
     find: activities::find,
     insert: activities::create,
     update: activities::save,
@@ -95,9 +85,7 @@ pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
 
 /// Tasks as the shared record flow sees them.
 pub static TASKS: RecordKind<TaskData> = RecordKind {
-    module: Module::Tasks,
-    noun: "task",
-    collection: "tasks",
+    spec: &registry::TASKS,
     find: tasks::find,
     insert: tasks::create,
     update: tasks::save,

@@ -25,11 +25,8 @@ pub type UpdateFn<D> = fn(&mut DbConnection, &str, i64, &D, DateTime<Utc>) -> St
 
 /// How one record type is found, stored and named.
 pub struct RecordKind<D: 'static> {
-    pub module: Module,
-    /// Singular, for messages: "contact".
-    pub noun: &'static str,
-    /// Collection path under `/api/v1`: "contacts".
-    pub collection: &'static str,
+    /// The record type's declaration: names, module, table.
+    pub spec: &'static domain::registry::RecordTypeSpec,
     pub find: fn(&mut DbConnection, &str, &Visibility) -> StoreResult<Stored<D>>,
     pub insert: fn(&mut DbConnection, &D, DateTime<Utc>) -> StoreResult<Stored<D>>,
     pub update: UpdateFn<D>,
@@ -139,14 +136,15 @@ impl<D> RecordKind<D> {
     /// Maps a missing row to "<noun> not found".
     pub fn not_found(&self, error: StoreError) -> ApiError {
         match error {
-            StoreError::NotFound => ApiError::not_found(self.noun),
+            StoreError::NotFound => ApiError::not_found(self.spec.noun),
             other => other.into(),
         }
     }
 
     /// The live record if the caller may read it.
     pub fn find_visible(&self, conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<Stored<D>, ApiError> {
-        (self.find)(conn, id, &caller.principal.visibility(self.module, Action::Read)).map_err(|e| self.not_found(e))
+        (self.find)(conn, id, &caller.principal.visibility(self.spec.module, Action::Read))
+            .map_err(|e| self.not_found(e))
     }
 }
 
@@ -185,7 +183,7 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
             Ok(ok_with_etag(&V::from(record), version))
         }
         Err(target) => Ok(HttpResponse::MovedPermanently()
-            .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/{}/{target}", kind.collection)))
+            .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/{}/{target}", kind.spec.collection)))
             .json(serde_json::json!({ "merged_into": target }))),
     }
 }
@@ -206,12 +204,12 @@ where
     V: Serialize + From<Stored<D>>,
     B: Serialize,
 {
-    caller.principal.may_create(kind.module, input.data.ownership())?;
-    let route = format!("POST /api/v1/{}", kind.collection);
+    caller.principal.may_create(kind.spec.module, input.data.ownership())?;
+    let route = format!("POST /api/v1/{}", kind.spec.collection);
     let for_check = caller.clone();
     create_idempotently(state, caller, key, &route, body, move |conn| {
         let (record, view) = create_in::<D, V>(conn, kind, &for_check, input, check, AuditAction::Create)?;
-        Created::new(&view, format!("/api/v1/{}/{}", kind.collection, record.id), record.version)
+        Created::new(&view, format!("/api/v1/{}/{}", kind.spec.collection, record.id), record.version)
     })
     .await
 }
@@ -240,7 +238,7 @@ where
     let record = (kind.insert)(conn, &data, Utc::now())?;
     (kind.created)(conn, caller, &record)?;
     let view = V::from(record.clone());
-    audit::record_change(conn, caller, action, (kind.noun, &record.id), None, Some(&view))?;
+    audit::record_change(conn, caller, action, (kind.spec.noun, &record.id), None, Some(&view))?;
     Ok((record, view))
 }
 
@@ -288,23 +286,26 @@ where
     let principal = &caller.principal;
     // Without the lock, two PostgreSQL transactions could both read version n and the second
     // update would find n + 1: a 412 for a request that set no precondition.
-    persistence::locks::lock_rows(conn, kind.collection, &[id])?;
+    persistence::locks::lock_rows(conn, kind.spec.collection, &[id])?;
     let current = kind.find_visible(conn, caller, id)?;
-    principal.may(kind.module, Action::Edit, current.data.ownership())?;
+    principal.may(kind.spec.module, Action::Edit, current.data.ownership())?;
     if_match.check(current.version)?;
     let mut data = (apply.data)(conn, id, &current.data)?;
     apply_custom_values(conn, kind, &mut data, &apply.custom, false)?;
     let (before, after) = (current.data.ownership(), data.ownership());
     if before.owner_id != after.owner_id || before.team_id != after.team_id {
-        principal.may(kind.module, Action::Edit, after).map_err(|_| {
-            ApiError::Forbidden(format!("your role does not allow assigning this {} to that owner or team", kind.noun))
+        principal.may(kind.spec.module, Action::Edit, after).map_err(|_| {
+            ApiError::Forbidden(format!(
+                "your role does not allow assigning this {} to that owner or team",
+                kind.spec.noun
+            ))
         })?;
         check_owner_and_team(conn, after.owner_id, after.team_id)?;
     }
     check(conn, caller, id, &current.data, &data)?;
     let updated = (kind.update)(conn, id, current.version, &data, Utc::now())?;
     let (before, after) = (V::from(current), V::from(updated.clone()));
-    audit::record_change(conn, caller, action, (kind.noun, id), Some(&before), Some(&after))?;
+    audit::record_change(conn, caller, action, (kind.spec.noun, id), Some(&before), Some(&after))?;
     Ok(updated)
 }
 
@@ -318,12 +319,12 @@ pub async fn delete<D: RecordData>(
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |conn| {
-            persistence::locks::lock_rows(conn, kind.collection, &[&id])?;
+            persistence::locks::lock_rows(conn, kind.spec.collection, &[&id])?;
             let current = kind.find_visible(conn, &caller, &id)?;
-            caller.principal.may(kind.module, Action::Delete, current.data.ownership())?;
+            caller.principal.may(kind.spec.module, Action::Delete, current.data.ownership())?;
             if_match.check(current.version)?;
             (kind.soft_delete)(conn, &id, current.version, Utc::now())?;
-            audit::record_change::<()>(conn, &caller, AuditAction::Delete, (kind.noun, &id), None, None)
+            audit::record_change::<()>(conn, &caller, AuditAction::Delete, (kind.spec.noun, &id), None, None)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -342,11 +343,11 @@ pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
             if let Some(target) = (kind.moved)(conn, &id)? {
                 return Err(ApiError::Conflict(format!(
                     "this {} was merged into {target} and cannot be restored",
-                    kind.noun
+                    kind.spec.noun
                 )));
             }
             let restored = (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))?;
-            audit::record_change::<()>(conn, &caller, AuditAction::Restore, (kind.noun, &id), None, None)?;
+            audit::record_change::<()>(conn, &caller, AuditAction::Restore, (kind.spec.noun, &id), None, None)?;
             Ok(restored)
         })
         .await?;
@@ -405,7 +406,7 @@ pub fn require_visible<D>(
 ) -> Result<Stored<D>, ApiError> {
     match kind.find_visible(conn, caller, id) {
         Err(ApiError::NotFound(_)) => {
-            Err(ApiError::invalid_field(field, "not_found", format!("names no {} you can see", kind.noun)))
+            Err(ApiError::invalid_field(field, "not_found", format!("names no {} you can see", kind.spec.noun)))
         }
         other => other,
     }

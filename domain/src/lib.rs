@@ -20,6 +20,7 @@ pub mod import;
 pub mod lead;
 pub mod listing;
 pub mod record;
+pub mod registry;
 pub mod user;
 pub mod validation;
 pub mod values;

@@ -231,14 +231,3 @@ pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_
         },
     )
 }
-
-/// Soft-deleted activities whose retention ended before `cutoff`, removed for good.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    use crate::schema::tasks;
-    let expired =
-        activities::table.filter(activities::deleted_at.lt(to_db_time(cutoff))).select(activities::id.nullable());
-    diesel::update(tasks::table.filter(tasks::activity_id.eq_any(expired)))
-        .set(tasks::activity_id.eq(None::<String>))
-        .execute(conn)?;
-    Ok(diesel::delete(activities::table.filter(activities::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
-}

@@ -9,7 +9,7 @@ use domain::record::{Page, Stored};
 use domain::values::{Address, Currency, Money, Tags};
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{companies, contacts};
+use crate::schema::companies;
 use crate::{DbConnection, from_db_time, to_db_time};
 
 crate::records::record_queries!(companies, CompanyRow, CompanyData, CompanyColumns);
@@ -139,22 +139,6 @@ pub fn list(
     let limit = page.limit.get() as usize;
     let rows: Vec<CompanyRow> = queries::paged(query, &page.sort, page.after.as_ref(), limit as i64 + 1)?.load(conn)?;
     crate::records::into_page(rows, &page.sort, limit)
-}
-
-/// Removes for good the companies soft-deleted before `cutoff`; their contacts and deals
-/// stay and lose the link.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    let expired =
-        companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
-    diesel::update(contacts::table.filter(contacts::company_id.eq_any(expired)))
-        .set(contacts::company_id.eq(None::<String>))
-        .execute(conn)?;
-    let expired =
-        companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff))).select(companies::id.nullable());
-    diesel::update(crate::schema::deals::table.filter(crate::schema::deals::company_id.eq_any(expired)))
-        .set(crate::schema::deals::company_id.eq(None::<String>))
-        .execute(conn)?;
-    Ok(diesel::delete(companies::table.filter(companies::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }
 
 /// Inserts a company and its duplicate-detection keys.

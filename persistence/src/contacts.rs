@@ -150,11 +150,6 @@ pub fn list(
     crate::records::into_page(rows, &page.sort, limit)
 }
 
-/// Soft-deleted contacts whose retention period ended before `cutoff`, removed for good.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::delete(contacts::table.filter(contacts::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
-}
-
 /// Inserts a contact and its duplicate-detection keys.
 pub fn create(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -> StoreResult<Contact> {
     let contact = insert(conn, data, now)?;

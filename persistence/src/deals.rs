@@ -306,11 +306,6 @@ pub fn rewrite(
     crate::records::RecordRow::into_stored(row.ok_or(crate::StoreError::Stale)?)
 }
 
-/// Soft-deleted deals whose retention ended before `cutoff`, removed for good.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::delete(deals::table.filter(deals::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
-}
-
 /// Points every deal of one company at another (a company merge).
 pub fn move_to_company(conn: &mut DbConnection, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::update(deals::table.filter(deals::company_id.eq(from)))

@@ -232,13 +232,3 @@ pub fn open_leads(conn: &mut DbConnection) -> StoreResult<Vec<Lead>> {
         .load(conn)?;
     rows.into_iter().map(LeadRow::into_domain).collect()
 }
-
-/// Soft-deleted leads whose retention ended before `cutoff`, removed for good.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    use crate::schema::deals;
-    let expired = leads::table.filter(leads::deleted_at.lt(to_db_time(cutoff))).select(leads::id.nullable());
-    diesel::update(deals::table.filter(deals::lead_id.eq_any(expired)))
-        .set(deals::lead_id.eq(None::<String>))
-        .execute(conn)?;
-    Ok(diesel::delete(leads::table.filter(leads::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
-}

@@ -13,14 +13,12 @@ use diesel::sql_types::Text;
 use crate::connection::DbConnection;
 use crate::error::{StoreError, StoreResult};
 
-/// Tables whose rows a write may lock; the name is spliced into SQL, so only these pass.
-const LOCKABLE: [&str; 6] = ["contacts", "companies", "leads", "deals", "activities", "tasks"];
-
 /// Locks the rows of `table` with these ids until the transaction ends, in id order (rows
 /// that do not exist are skipped). Call it first in a write transaction.
 pub fn lock_rows(conn: &mut DbConnection, table: &str, ids: &[&str]) -> StoreResult<()> {
     let DbConnection::Postgresql(pg) = conn else { return Ok(()) };
-    if !LOCKABLE.contains(&table) {
+    // The name is spliced into SQL, so only record tables pass.
+    if domain::registry::by_collection(table).is_none() {
         return Err(StoreError::Internal(format!("{table} is not a lockable table")));
     }
     let mut ids: Vec<&str> = ids.to_vec();

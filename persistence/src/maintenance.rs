@@ -3,17 +3,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, activities, companies, contacts, deals, idempotency, imports, leads, links, tasks};
+use crate::{DbConnection, idempotency, imports, records};
 
 /// How many rows one purge removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Purged {
-    pub contacts: usize,
-    pub companies: usize,
-    pub leads: usize,
-    pub deals: usize,
-    pub activities: usize,
-    pub tasks: usize,
+    /// Records removed, by collection (types with none left out).
+    pub records: Vec<(&'static str, usize)>,
     /// Links and history rows of records that no longer exist.
     pub orphans: usize,
     pub idempotency_keys: usize,
@@ -28,23 +24,17 @@ pub fn purge(
     records_cutoff: DateTime<Utc>,
     keys_cutoff: DateTime<Utc>,
 ) -> StoreResult<Purged> {
-    // Tasks before activities (tasks name the activity they follow up), deals before
-    // the leads and companies they point to.
-    let tasks = tasks::purge_deleted_before(conn, records_cutoff)?;
-    let activities = activities::purge_deleted_before(conn, records_cutoff)?;
-    let deals = deals::purge_deleted_before(conn, records_cutoff)?;
-    let leads = leads::purge_deleted_before(conn, records_cutoff)?;
-    let contacts = contacts::purge_deleted_before(conn, records_cutoff)?;
-    let companies = companies::purge_deleted_before(conn, records_cutoff)?;
-    let orphans =
-        if tasks + activities + deals + leads + contacts + companies > 0 { links::forget_missing(conn)? } else { 0 };
+    // In the registry's order: a type before the types its rows point to.
+    let mut records = Vec::new();
+    for spec in domain::registry::RECORD_TYPES {
+        let removed = records::purge_deleted_before(conn, &spec, records_cutoff)?;
+        if removed > 0 {
+            records.push((spec.collection, removed));
+        }
+    }
+    let orphans = if records.is_empty() { 0 } else { records::forget_missing(conn)? };
     Ok(Purged {
-        contacts,
-        companies,
-        leads,
-        deals,
-        activities,
-        tasks,
+        records,
         orphans,
         idempotency_keys: idempotency::purge_before(conn, keys_cutoff)?,
         imports: imports::purge_finished_before(conn, records_cutoff)?,

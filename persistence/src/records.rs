@@ -366,3 +366,78 @@ macro_rules! searchable_records {
 }
 
 pub(crate) use searchable_records;
+
+/// A bind placeholder in the connection's own syntax.
+fn placeholder(conn: &crate::DbConnection) -> &'static str {
+    match crate::sql::Dialect::of(conn).0 {
+        crate::Backend::Postgres => "$1",
+        crate::Backend::Sqlite => "?",
+    }
+}
+
+/// Removes for good the rows of a record type soft-deleted before `cutoff`; the rows of other
+/// types that point at them stay and lose the link. Table and column names come from the
+/// registry, never from a client.
+pub fn purge_deleted_before(
+    conn: &mut crate::DbConnection,
+    spec: &domain::registry::RecordTypeSpec,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<usize> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Timestamp;
+    let (table, at) = (spec.table(), placeholder(conn));
+    let expired = format!("SELECT id FROM {table} WHERE deleted_at < {at}");
+    for (referring, column) in spec.referred_by {
+        diesel::sql_query(format!("UPDATE {referring} SET {column} = NULL WHERE {column} IN ({expired})"))
+            .bind::<Timestamp, _>(crate::to_db_time(cutoff))
+            .execute(conn)?;
+    }
+    Ok(diesel::sql_query(format!("DELETE FROM {table} WHERE deleted_at < {at}"))
+        .bind::<Timestamp, _>(crate::to_db_time(cutoff))
+        .execute(conn)?)
+}
+
+/// Every record of every type assigned to a team loses the team (before the team goes).
+pub fn clear_team(conn: &mut crate::DbConnection, team_id: &str) -> StoreResult<()> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+    let at = placeholder(conn);
+    for spec in domain::registry::RECORD_TYPES {
+        diesel::sql_query(format!("UPDATE {} SET team_id = NULL WHERE team_id = {at}", spec.table()))
+            .bind::<Text, _>(team_id)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Removes the links, match keys and history rows whose record or item no longer exists
+/// (after a purge), for every record type as its declaration says.
+pub fn forget_missing(conn: &mut crate::DbConnection) -> StoreResult<usize> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+    let at = placeholder(conn);
+    let mut removed = 0;
+    for spec in domain::registry::RECORD_TYPES {
+        let mut orphans = |table: &str, kind_column: &str, id_column: &str, kind: &str| {
+            diesel::sql_query(format!(
+                "DELETE FROM {table} WHERE {kind_column} = {at} AND {id_column} NOT IN (SELECT id FROM {})",
+                spec.table()
+            ))
+            .bind::<Text, _>(kind.to_owned())
+            .execute(conn)
+        };
+        if let Some(item) = spec.link_item {
+            removed += orphans("record_links", "item_type", "item_id", item)?;
+        }
+        if spec.linked_as.is_some() {
+            removed += orphans("record_links", "record_type", "record_id", spec.noun)?;
+        }
+        if spec.match_keys {
+            removed += orphans("record_keys", "record_type", "record_id", spec.noun)?;
+        }
+        if spec.change_history {
+            removed += orphans("record_changes", "record_type", "record_id", spec.noun)?;
+        }
+    }
+    Ok(removed)
+}

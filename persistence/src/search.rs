@@ -16,9 +16,6 @@ use crate::connection::Backend;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Dialect, Fragment, OrderBy};
 
-/// The record tables that have a full-text index on SQLite (`<table>_search`).
-const INDEXED_TABLES: [&str; 4] = ["contacts", "companies", "leads", "deals"];
-
 /// The column behind a standard field of a record type: the field's own name except where
 /// the table spells it differently. (`stage_kind` has no column; it is read from the stage.)
 pub(crate) fn column(record_type: RecordType, field: &str) -> Option<&'static str> {
@@ -542,9 +539,13 @@ fn fts_phrase(query: &str) -> String {
 
 /// A prefilter that lets SQLite answer a substring search from its trigram index; `None`
 /// where the plain `LIKE` is all there is (PostgreSQL's GIN index serves it; queries under
-/// three characters have no trigram).
+/// three characters have no trigram). Record types declared with a text index have an FTS5
+/// table `<table>_search` on SQLite.
 pub(crate) fn text_index(dialect: Dialect, table: &str, query: &str) -> Option<Fragment> {
-    if dialect.0 != Backend::Sqlite || !INDEXED_TABLES.contains(&table) || query.chars().count() < 3 {
+    if dialect.0 != Backend::Sqlite
+        || !domain::registry::by_collection(table).is_some_and(|spec| spec.text_index)
+        || query.chars().count() < 3
+    {
         return None;
     }
     Some(

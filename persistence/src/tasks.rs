@@ -211,8 +211,3 @@ pub fn relink(conn: &mut DbConnection, from: &RecordRef, to: &[RecordRef], keep_
         },
     )
 }
-
-/// Soft-deleted tasks whose retention ended before `cutoff`, removed for good.
-pub fn purge_deleted_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::delete(tasks::table.filter(tasks::deleted_at.lt(to_db_time(cutoff)))).execute(conn)?)
-}

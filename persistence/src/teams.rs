@@ -92,19 +92,7 @@ pub fn rename(conn: &mut DbConnection, id: &str, version: i64, name: &str, now: 
 
 /// Deletes a team and its memberships; records assigned to it keep their owner only.
 pub fn delete(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
-    use crate::schema::{activities, companies, contacts, deals, leads, tasks};
-    diesel::update(contacts::table.filter(contacts::team_id.eq(id)))
-        .set(contacts::team_id.eq(None::<String>))
-        .execute(conn)?;
-    diesel::update(leads::table.filter(leads::team_id.eq(id))).set(leads::team_id.eq(None::<String>)).execute(conn)?;
-    diesel::update(deals::table.filter(deals::team_id.eq(id))).set(deals::team_id.eq(None::<String>)).execute(conn)?;
-    diesel::update(activities::table.filter(activities::team_id.eq(id)))
-        .set(activities::team_id.eq(None::<String>))
-        .execute(conn)?;
-    diesel::update(tasks::table.filter(tasks::team_id.eq(id))).set(tasks::team_id.eq(None::<String>)).execute(conn)?;
-    diesel::update(companies::table.filter(companies::team_id.eq(id)))
-        .set(companies::team_id.eq(None::<String>))
-        .execute(conn)?;
+    crate::records::clear_team(conn, id)?;
     diesel::delete(team_members::table.filter(team_members::team_id.eq(id))).execute(conn)?;
     let deleted = diesel::delete(teams::table.filter(teams::id.eq(id))).execute(conn)?;
     if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }

@@ -11,6 +11,7 @@ mod e2e {
     mod imports;
     mod merge;
     mod openapi;
+    mod registry;
     mod retention;
     mod sales;
     mod search;

@@ -146,7 +146,7 @@ async fn history<D: RecordData>(
         .read(move |conn| {
             kind.find_visible(conn, &caller, &id)?;
             let filter =
-                AuditFilter { record_type: Some(kind.noun.to_owned()), record_id: Some(id), ..Default::default() };
+                AuditFilter { record_type: Some(kind.spec.noun.to_owned()), record_id: Some(id), ..Default::default() };
             Ok(audit::list(conn, &filter, before.as_ref(), limit + 1)?)
         })
         .await?;

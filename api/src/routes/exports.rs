@@ -111,7 +111,7 @@ where
     Stored<D>: FieldValues,
     V: Serialize + From<Stored<D>>,
 {
-    let module = searchable.kind.module;
+    let module = searchable.kind.spec.module;
     caller.principal.may_in_module(module, Action::Export)?;
     let visibility = caller.principal.visibility(module, Action::Export);
     let related = crate::records::related_visibility(&caller);
@@ -126,7 +126,7 @@ where
             let names: Vec<String> = targets.iter().map(Target::name).collect();
             let detail = format!(
                 "{} export; columns: {}; filter: {}; q: {}",
-                searchable.kind.noun,
+                searchable.kind.spec.noun,
                 names.join(","),
                 input.filter.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string),
                 input.q.as_deref().unwrap_or("none"),
@@ -159,7 +159,7 @@ where
             }
         }
     });
-    let file_name = format!("{}-{}.csv", searchable.kind.collection, Utc::now().format("%Y-%m-%d"));
+    let file_name = format!("{}-{}.csv", searchable.kind.spec.collection, Utc::now().format("%Y-%m-%d"));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use crate::credentials::content_hash;
 use crate::error::{ApiError, CommonErrors, Problem, ReadErrors};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
-use crate::imports::{CellProblem, module_of};
+use crate::imports::CellProblem;
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, id_page, id_page_limit};
@@ -293,7 +293,9 @@ pub async fn create(
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let (options, file, file_name) = read_upload(payload, state.config.import_max_bytes).await?;
-    caller.principal.may_in_module(module_of(options.record_type), domain::access::Action::Create)?;
+    caller
+        .principal
+        .may_in_module(domain::registry::linked(options.record_type).module, domain::access::Action::Create)?;
     let body = serde_json::to_value(UploadFingerprint { options: &options, file_sha256: content_hash(&file) })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let checking = options.clone();

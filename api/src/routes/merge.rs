@@ -113,9 +113,9 @@ fn gather<D: RecordData>(
     // the second waits for the first instead of deadlocking, then finds tombstones.
     let mut ids: Vec<&str> = merge_ids.iter().map(String::as_str).collect();
     ids.push(id);
-    persistence::locks::lock_rows(conn, kind.collection, &ids)?;
+    persistence::locks::lock_rows(conn, kind.spec.collection, &ids)?;
     let survivor = kind.find_visible(conn, caller, id)?;
-    caller.principal.may(kind.module, Action::Edit, survivor.data.ownership())?;
+    caller.principal.may(kind.spec.module, Action::Edit, survivor.data.ownership())?;
     if_match.check(survivor.version)?;
     let mut records = vec![survivor];
     for (index, merge_id) in merge_ids.iter().enumerate() {
@@ -124,7 +124,7 @@ fn gather<D: RecordData>(
             return Err(ApiError::invalid_field(&field, "repeated", "names this record or one already listed"));
         }
         let record = crate::records::require_visible(conn, caller, kind, &field, merge_id)?;
-        caller.principal.may(kind.module, Action::Delete, record.data.ownership())?;
+        caller.principal.may(kind.spec.module, Action::Delete, record.data.ownership())?;
         records.push(record);
     }
     Ok(records)

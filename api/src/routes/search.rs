@@ -218,7 +218,7 @@ where
     Stored<D>: FieldValues,
     V: Serialize + From<Stored<D>> + ToSchema,
 {
-    let visibility = records::authorize_list(caller, searchable.kind.module, false)?;
+    let visibility = records::authorize_list(caller, searchable.kind.spec.module, false)?;
     let limit = Limit::parse(input.limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
     let q = domain::listing::parse_text_query(input.q.as_deref())
         .map_err(|e| ApiError::bad_field("q", e.code, e.message))?;

@@ -147,3 +147,25 @@ fn generated_clients_get_a_type_for_every_schema() {
     assert!(document["servers"].as_array().is_some_and(|s| !s.is_empty()), "no servers");
     assert_eq!(document["security"], serde_json::json!([{"bearer": []}]));
 }
+
+#[test]
+fn every_declared_record_type_has_its_documented_routes() {
+    let document = committed();
+    for spec in domain::registry::RECORD_TYPES {
+        let collection = format!("/api/v1/{}", spec.collection);
+        let one = format!("{collection}/{{id}}");
+        for (path, methods) in [
+            (&collection, &["get", "post"][..]),
+            (&one, &["get", "patch", "delete"]),
+            (&format!("{one}/restore"), &["post"]),
+        ] {
+            for method in methods {
+                assert!(
+                    document["paths"][path.as_str()][method].is_object(),
+                    "{}: {method} {path} undocumented",
+                    spec.noun
+                );
+            }
+        }
+    }
+}

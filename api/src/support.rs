@@ -169,6 +169,87 @@ where
     })
 }
 
+/// Runs work that spans several transactions (a batch) once per `Idempotency-Key`: the key is
+/// taken first, in its own transaction, with no answer yet; a retry while the work runs gets
+/// 409, one after it the stored answer. (Should the process die mid-batch, the key stays
+/// taken until the idempotency retention ends: the batch is sent again with a new key, and
+/// the operations that did run answer as they would on a second attempt.)
+pub async fn run_once<B, W>(
+    state: &AppState,
+    caller: &Caller,
+    key: IdempotencyKey,
+    route: &str,
+    body: &B,
+    work: W,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Serialize + ?Sized,
+    W: AsyncFnOnce() -> Result<(StatusCode, String), ApiError>,
+{
+    let answer =
+        |status: StatusCode, body: String| HttpResponse::build(status).content_type("application/json").body(body);
+    let Some(key) = key.0 else {
+        let (status, body) = work().await?;
+        return Ok(answer(status, body));
+    };
+    let canonical = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let request_hash = secret_hash(&format!("{route}\n{canonical}"));
+    let scope = caller.idempotency_scope();
+    let (taken_scope, taken_key, taken_hash) = (scope.clone(), key.clone(), request_hash.clone());
+    let taken = state
+        .write(move |conn| {
+            if let Some(stored) = idempotency::find(conn, &taken_scope, &taken_key)? {
+                return Ok(Some(stored));
+            }
+            let pending = StoredResponse { request_hash: taken_hash, status: 0, body: String::new(), location: None };
+            idempotency::insert(conn, &taken_scope, &taken_key, &pending, Utc::now())?;
+            Ok(None)
+        })
+        .await;
+    let running =
+        || ApiError::Conflict("a request with this Idempotency-Key is still running; retry in a moment".into());
+    match taken {
+        Err(ApiError::Conflict(_)) => return Err(running()),
+        Err(other) => return Err(other),
+        Ok(Some(stored)) if stored.status == 0 => return Err(running()),
+        Ok(Some(stored)) => {
+            return match replay_or_refuse(stored, &request_hash)? {
+                Outcome::Replay(stored) => {
+                    let status = u16::try_from(stored.status)
+                        .ok()
+                        .and_then(|s| StatusCode::from_u16(s).ok())
+                        .unwrap_or(StatusCode::OK);
+                    let mut replayed = answer(status, stored.body);
+                    replayed.headers_mut().insert(
+                        header::HeaderName::from_static("idempotent-replayed"),
+                        header::HeaderValue::from_static("true"),
+                    );
+                    Ok(replayed)
+                }
+                Outcome::Fresh(_) => Err(ApiError::Internal("a stored answer replayed as fresh".into())),
+            };
+        }
+        Ok(None) => {}
+    }
+    let (status, body) = match work().await {
+        Ok(done) => done,
+        Err(refused) => {
+            // Nothing ran: free the key for the corrected request.
+            let (scope, key) = (scope.clone(), key.clone());
+            if let Err(error) = state.write(move |conn| Ok(idempotency::forget(conn, &scope, &key)?)).await {
+                log::warn!("could not free an idempotency key: {error}");
+            }
+            return Err(refused);
+        }
+    };
+    let stored =
+        StoredResponse { request_hash, status: i32::from(status.as_u16()), body: body.clone(), location: None };
+    if let Err(error) = state.write(move |conn| Ok(idempotency::complete(conn, &scope, &key, &stored)?)).await {
+        log::warn!("could not store a batch answer for its Idempotency-Key: {error}");
+    }
+    Ok(answer(status, body))
+}
+
 fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<Outcome, ApiError> {
     if stored.request_hash == request_hash {
         Ok(Outcome::Replay(stored))

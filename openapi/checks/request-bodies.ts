@@ -29,3 +29,10 @@ export const role: Schemas["RoleInput"] = {
   grants: { contacts: { read: "all", edit: "own" }, companies: { read: "team" } },
 };
 export const event: Schemas["LeadEventInput"] = { type: "email_clicked", properties: { campaign: "November", clicks: 2 } };
+export const batch: Schemas["ContactBatch"] = {
+  operations: [
+    { op: "create", body: { first_name: "Grace", custom_fields: { budget: 10 } }, allow_duplicate: true },
+    { op: "update", id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61", if_match: '"3"', body: { job_title: "Admiral" } },
+    { op: "delete", id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61" },
+  ],
+};

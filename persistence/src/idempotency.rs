@@ -53,6 +53,29 @@ pub fn insert(
     Ok(())
 }
 
+/// Records the answer of work that took its key first (`status` 0 while it runs).
+pub fn complete(conn: &mut DbConnection, caller_id: &str, key: &str, response: &StoredResponse) -> StoreResult<()> {
+    diesel::update(
+        idempotency_keys::table.filter(idempotency_keys::caller_id.eq(caller_id).and(idempotency_keys::key.eq(key))),
+    )
+    .set((
+        idempotency_keys::status.eq(response.status),
+        idempotency_keys::body.eq(&response.body),
+        idempotency_keys::location.eq(&response.location),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Frees a key whose work did not run.
+pub fn forget(conn: &mut DbConnection, caller_id: &str, key: &str) -> StoreResult<()> {
+    diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::caller_id.eq(caller_id).and(idempotency_keys::key.eq(key))),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Forgets keys older than `cutoff` (they are kept 24 hours).
 pub fn purge_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(to_db_time(cutoff))))

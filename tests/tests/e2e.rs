@@ -4,6 +4,7 @@ mod e2e {
     mod access;
     mod audit;
     mod auth;
+    mod batch;
     mod contacts;
     mod custom_fields;
     mod errors;

@@ -6,6 +6,7 @@ pub mod activities;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod common;
 pub mod companies;
 pub mod contacts;
@@ -29,6 +30,7 @@ pub mod users;
 /// Mounts every `/api/v1` resource.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .configure(batch::routes)
         .configure(search::routes)
         .configure(exports::routes)
         .configure(custom_fields::routes)

@@ -224,13 +224,11 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
         })
         .await?;
     let now = Utc::now();
+    let expires_at = key.expires_at();
     if key.last_used_at().is_none_or(|last| now - last > chrono::TimeDelta::minutes(1)) {
-        let expires_at = key.expires_at();
         state.write(move |conn| Ok(auth::note_api_key_use(conn, &key, now)?)).await?;
-        state.principals.put(credential, &caller.resolved(), epoch, expires_at);
-    } else {
-        state.principals.put(credential, &caller.resolved(), epoch, key.expires_at());
     }
+    state.principals.put(credential, &caller.resolved(), epoch, expires_at);
     Ok(caller)
 }
 

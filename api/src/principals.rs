@@ -100,11 +100,12 @@ pub fn changes_security(method: &actix_web::http::Method, path: &str) -> bool {
 pub async fn announce_change(store: &persistence::Store) {
     invalidate_all();
     let store = store.clone();
-    let told = actix_web::web::block(move || store.write(persistence::security::announce)).await;
-    match told {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => log::warn!("could not announce a security change to other processes: {error}"),
-        Err(error) => log::warn!("could not announce a security change to other processes: {error}"),
+    let told = match actix_web::web::block(move || store.write(persistence::security::announce)).await {
+        Ok(told) => told.map_err(|error| error.to_string()),
+        Err(blocking) => Err(blocking.to_string()),
+    };
+    if let Err(error) = told {
+        log::warn!("could not announce a security change to other processes: {error}");
     }
 }
 

@@ -158,6 +158,7 @@ impl Application {
         let header_timeout = config.header_timeout;
         let principals = crate::principals::PrincipalCache::new(config.principal_cache_lifetime);
         let database_url = config.database_url.clone();
+        let db_slots = crate::state::DbSlots::new(config.db_max_connections, config.db_checkout_timeout);
         let state = web::Data::new(AppState {
             store,
             keys,
@@ -165,6 +166,7 @@ impl Application {
             limiter: RateLimiter::default(),
             in_flight: std::sync::Arc::default(),
             principals,
+            db_slots,
         });
         crate::principals::follow_other_processes(std::sync::Arc::downgrade(&state), &database_url);
         // A client gets `header_timeout` to send its request head and a second to close after

@@ -45,12 +45,7 @@ struct Operandable {
 }
 
 fn table_name(record_type: RecordType) -> &'static str {
-    match record_type {
-        RecordType::Contact => "contacts",
-        RecordType::Company => "companies",
-        RecordType::Lead => "leads",
-        RecordType::Deal => "deals",
-    }
+    domain::registry::linked(record_type).table()
 }
 
 /// Reads a custom field out of a record's stored JSON in the dialect's own syntax. Money

@@ -13,12 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl;
-use e2e::{Backend, TestApp};
-use persistence::{Store, StoreOptions};
+use e2e::Backend;
+use persistence::Store;
 use serde_json::json;
 
 #[path = "common/seed.rs"]
 mod seed;
+#[path = "common/server.rs"]
+mod server;
 
 const WINDOW: Duration = Duration::from_secs(5);
 
@@ -108,17 +110,8 @@ fn import_file(rows: u64) -> String {
 }
 
 async fn bench(backend: Backend, rows: u64, connections: usize) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.workers = Some(2);
-        config.db_max_connections = 16;
-        config.rate_limit_per_minute = u32::MAX;
-        config.max_requests_per_address = 4096;
-    })
-    .await;
+    let (app, store, owner) = server::bench_server(backend).await;
     let admin = app.admin_token.clone();
-    let owner = app.get("/api/v1/me", &admin).await.assert_status(200).str("id");
-    let store = Store::open(&app.config.database_url, &StoreOptions { max_connections: 16, ..Default::default() })
-        .expect("bench store opens");
     println!("\n{backend:?}:");
 
     // 1. Creates at the usual concurrency against the bare insert.

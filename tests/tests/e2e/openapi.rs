@@ -154,12 +154,22 @@ fn every_declared_record_type_has_its_documented_routes() {
     for spec in domain::registry::RECORD_TYPES {
         let collection = format!("/api/v1/{}", spec.collection);
         let one = format!("{collection}/{{id}}");
-        for (path, methods) in [
-            (&collection, &["get", "post"][..]),
-            (&one, &["get", "patch", "delete"]),
-            (&format!("{one}/restore"), &["post"]),
-        ] {
-            for method in methods {
+        let mut routes: Vec<(String, &[&str])> = vec![
+            (collection.clone(), &["get", "post"]),
+            (one.clone(), &["get", "patch", "delete"]),
+            (format!("{one}/restore"), &["post"]),
+            (format!("{collection}/batch"), &["post"]),
+        ];
+        if spec.linked_as.is_some() {
+            routes.extend([
+                (format!("{collection}/search"), &["post"][..]),
+                (format!("{collection}/export"), &["get", "post"]),
+                (format!("{one}/history"), &["get"]),
+                (format!("{one}/timeline"), &["get"]),
+            ]);
+        }
+        for (path, methods) in &routes {
+            for method in *methods {
                 assert!(
                     document["paths"][path.as_str()][method].is_object(),
                     "{}: {method} {path} undocumented",

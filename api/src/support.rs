@@ -127,7 +127,7 @@ where
     let outcome = state
         .write(move |conn| {
             if let Some(stored) = idempotency::find(conn, &scope, &key)? {
-                return replay_or_refuse(stored, &request_hash);
+                return replay_or_refuse(stored, &request_hash).map(Outcome::Replay);
             }
             let created = create(conn)?;
             let stored = StoredResponse {
@@ -145,7 +145,7 @@ where
         Err(ApiError::Conflict(reason)) => {
             state
                 .read(move |conn| match idempotency::find(conn, &scope_for_retry, &key_for_retry)? {
-                    Some(stored) => replay_or_refuse(stored, &hash_for_retry),
+                    Some(stored) => replay_or_refuse(stored, &hash_for_retry).map(Outcome::Replay),
                     None => Err(ApiError::Conflict(reason)),
                 })
                 .await?
@@ -154,18 +154,7 @@ where
     };
     Ok(match outcome {
         Outcome::Fresh(created) => created_response(&created),
-        Outcome::Replay(stored) => {
-            let status = u16::try_from(stored.status)
-                .ok()
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::CREATED);
-            let mut response = HttpResponse::build(status);
-            response.content_type("application/json").insert_header(("Idempotent-Replayed", "true"));
-            if let Some(location) = stored.location {
-                response.insert_header((header::LOCATION, location));
-            }
-            response.body(stored.body)
-        }
+        Outcome::Replay(stored) => replayed(stored, StatusCode::CREATED),
     })
 }
 
@@ -212,23 +201,7 @@ where
         Err(ApiError::Conflict(_)) => return Err(running()),
         Err(other) => return Err(other),
         Ok(Some(stored)) if stored.status == 0 => return Err(running()),
-        Ok(Some(stored)) => {
-            return match replay_or_refuse(stored, &request_hash)? {
-                Outcome::Replay(stored) => {
-                    let status = u16::try_from(stored.status)
-                        .ok()
-                        .and_then(|s| StatusCode::from_u16(s).ok())
-                        .unwrap_or(StatusCode::OK);
-                    let mut replayed = answer(status, stored.body);
-                    replayed.headers_mut().insert(
-                        header::HeaderName::from_static("idempotent-replayed"),
-                        header::HeaderValue::from_static("true"),
-                    );
-                    Ok(replayed)
-                }
-                Outcome::Fresh(_) => Err(ApiError::Internal("a stored answer replayed as fresh".into())),
-            };
-        }
+        Ok(Some(stored)) => return Ok(replayed(replay_or_refuse(stored, &request_hash)?, StatusCode::OK)),
         Ok(None) => {}
     }
     let (status, body) = match work().await {
@@ -250,9 +223,9 @@ where
     Ok(answer(status, body))
 }
 
-fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<Outcome, ApiError> {
+fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<StoredResponse, ApiError> {
     if stored.request_hash == request_hash {
-        Ok(Outcome::Replay(stored))
+        Ok(stored)
     } else {
         Err(ApiError::invalid_field(
             "Idempotency-Key",
@@ -260,6 +233,17 @@ fn replay_or_refuse(stored: StoredResponse, request_hash: &str) -> Result<Outcom
             "was already used with a different request; use a new key for a new request",
         ))
     }
+}
+
+/// The stored answer to an earlier request with the same key, marked as a replay.
+fn replayed(stored: StoredResponse, default_status: StatusCode) -> HttpResponse {
+    let status = u16::try_from(stored.status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(default_status);
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/json").insert_header(("Idempotent-Replayed", "true"));
+    if let Some(location) = stored.location {
+        response.insert_header((header::LOCATION, location));
+    }
+    response.body(stored.body)
 }
 
 fn created_response(created: &Created) -> HttpResponse {

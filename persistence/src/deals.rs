@@ -287,7 +287,8 @@ pub fn in_stage(conn: &mut DbConnection, stage_id: &str) -> StoreResult<Vec<Deal
         deals::table.filter(deals::stage_id.eq(stage_id)).select(deals::id).order(deals::id.asc()).load(conn)?;
     let locked: Vec<&str> = ids.iter().map(String::as_str).collect();
     crate::locks::lock_rows(conn, "deals", &locked)?;
-    ids.iter().map(|id| find_any(conn, id)).collect()
+    let rows: Vec<DealRow> = deals::table.filter(deals::id.eq_any(&ids)).order(deals::id.asc()).load(conn)?;
+    rows.into_iter().map(crate::records::RecordRow::into_stored).collect()
 }
 
 /// Writes `data` over a deal, live or deleted, still at `version`; `Stale` otherwise.

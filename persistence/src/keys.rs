@@ -31,10 +31,9 @@ pub fn add(conn: &mut DbConnection, record_type: &str, id: &str, keys: &[MatchKe
     // One statement for all of them: a create is a round trip shorter per extra key. (diesel's
     // batch insert is not available over the two-backend connection, so the VALUES list is
     // written out; every value is bound.)
-    let postgres = matches!(conn, DbConnection::Postgresql(_));
     let rows: Vec<String> = (0..unique.len())
         .map(|row| {
-            let at = |column: usize| if postgres { format!("${}", row * 4 + column) } else { "?".to_owned() };
+            let at = |column: usize| crate::sql::placeholder(conn, row * 4 + column);
             format!("({}, {}, {}, {})", at(1), at(2), at(3), at(4))
         })
         .collect();

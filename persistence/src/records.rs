@@ -367,14 +367,6 @@ macro_rules! searchable_records {
 
 pub(crate) use searchable_records;
 
-/// A bind placeholder in the connection's own syntax.
-fn placeholder(conn: &crate::DbConnection) -> &'static str {
-    match crate::sql::Dialect::of(conn).0 {
-        crate::Backend::Postgres => "$1",
-        crate::Backend::Sqlite => "?",
-    }
-}
-
 /// Removes for good the rows of a record type soft-deleted before `cutoff`; the rows of other
 /// types that point at them stay and lose the link. Table and column names come from the
 /// registry, never from a client.
@@ -385,7 +377,7 @@ pub fn purge_deleted_before(
 ) -> StoreResult<usize> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Timestamp;
-    let (table, at) = (spec.table(), placeholder(conn));
+    let (table, at) = (spec.table(), crate::sql::placeholder(conn, 1));
     let expired = format!("SELECT id FROM {table} WHERE deleted_at < {at}");
     for (referring, column) in spec.referred_by {
         diesel::sql_query(format!("UPDATE {referring} SET {column} = NULL WHERE {column} IN ({expired})"))
@@ -401,7 +393,7 @@ pub fn purge_deleted_before(
 pub fn clear_team(conn: &mut crate::DbConnection, team_id: &str) -> StoreResult<()> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Text;
-    let at = placeholder(conn);
+    let at = crate::sql::placeholder(conn, 1);
     for spec in domain::registry::RECORD_TYPES {
         diesel::sql_query(format!("UPDATE {} SET team_id = NULL WHERE team_id = {at}", spec.table()))
             .bind::<Text, _>(team_id)
@@ -415,7 +407,7 @@ pub fn clear_team(conn: &mut crate::DbConnection, team_id: &str) -> StoreResult<
 pub fn forget_missing(conn: &mut crate::DbConnection) -> StoreResult<usize> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::Text;
-    let at = placeholder(conn);
+    let at = crate::sql::placeholder(conn, 1);
     let mut removed = 0;
     for spec in domain::registry::RECORD_TYPES {
         let mut orphans = |table: &str, kind_column: &str, id_column: &str, kind: &str| {

@@ -26,6 +26,15 @@ impl Dialect {
     }
 }
 
+/// The `n`th (1-based) bind placeholder of a hand-written statement, in the connection's
+/// syntax.
+pub(crate) fn placeholder(conn: &DbConnection, n: usize) -> String {
+    match Dialect::of(conn).0 {
+        Backend::Postgres => format!("${n}"),
+        Backend::Sqlite => "?".to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Sql(String),

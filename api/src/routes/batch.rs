@@ -54,7 +54,7 @@ fn if_match_of(raw: Option<&str>) -> Result<IfMatch, ApiError> {
 }
 
 /// One operation's outcome, read off the single endpoint's answer.
-async fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> BatchResult {
+fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> BatchResult {
     match answer {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -75,22 +75,23 @@ async fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> B
     }
 }
 
-/// Runs the operations one after the other and answers their results, once per
+/// Runs the operations one after the other (`run`) and answers their results, once per
 /// `Idempotency-Key`.
 async fn answer<O: Serialize>(
     state: &AppState,
     caller: &Caller,
     key: IdempotencyKey,
     collection: &str,
-    operations: &[O],
-    run: impl AsyncFnOnce() -> Vec<BatchResult>,
+    operations: Vec<O>,
+    run: impl AsyncFnOnce(Vec<O>) -> Vec<BatchResult>,
 ) -> Result<HttpResponse, ApiError> {
     if operations.is_empty() || operations.len() > BATCH_MAX {
         return Err(ApiError::invalid_field("operations", "length", format!("must hold 1 to {BATCH_MAX} operations")));
     }
     let route = format!("POST /api/v1/{collection}/batch");
-    crate::support::run_once(state, caller, key, &route, operations, async move || {
-        let body = serde_json::to_string(&BatchAnswer { results: run().await })
+    let canonical = serde_json::to_value(&operations).map_err(|e| ApiError::Internal(e.to_string()))?;
+    crate::support::run_once(state, caller, key, &route, &canonical, async move || {
+        let body = serde_json::to_string(&BatchAnswer { results: run(operations).await })
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok((StatusCode::OK, body))
     })
@@ -183,10 +184,7 @@ macro_rules! batch_route {
             body: web::Json<$batch>,
         ) -> Result<HttpResponse, ApiError> {
             use crate::routes::$module as single;
-            let operations = body.into_inner().operations;
-            let for_hash = serde_json::to_value(&operations).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let for_hash = for_hash.as_array().cloned().unwrap_or_default();
-            answer(&state, &caller, key, $collection, &for_hash, async || {
+            answer(&state, &caller, key, $collection, body.into_inner().operations, async |operations| {
                 let mut results = Vec::with_capacity(operations.len());
                 for operation in operations {
                     let (state, caller_now) = (state.clone(), caller.clone());
@@ -210,7 +208,7 @@ macro_rules! batch_route {
                             Err(refused) => Err(refused),
                         },
                     };
-                    results.push(result_of(&caller, outcome).await);
+                    results.push(result_of(&caller, outcome));
                 }
                 results
             })

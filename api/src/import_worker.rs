@@ -8,7 +8,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{Caller, RequestContext, principal_of};
-use crate::imports::{CellProblem, import_row};
+use crate::imports::CellProblem;
 use actix_web::web;
 use chrono::{TimeDelta, Utc};
 use domain::activity::RecordType;
@@ -28,15 +28,9 @@ fn take_row(
     row: RowInput,
     policy: DedupePolicy,
 ) -> Result<RowOutcome, ApiError> {
-    use crate::routes::{companies, contacts, deals, leads};
-    match record_type {
-        RecordType::Contact => import_row::<_, _, contacts::ContactView>(&contacts::IMPORT, conn, caller, row, policy),
-        RecordType::Company => {
-            import_row::<_, _, companies::CompanyView>(&companies::IMPORT, conn, caller, row, policy)
-        }
-        RecordType::Lead => import_row::<_, _, leads::LeadView>(&leads::IMPORT, conn, caller, row, policy),
-        RecordType::Deal => import_row::<_, _, deals::DealView>(&deals::IMPORT, conn, caller, row, policy),
-    }
+    let step = crate::routes::record_api(domain::registry::linked(record_type)).and_then(|api| api.import);
+    let step = step.ok_or_else(|| ApiError::Internal(format!("{} has no import step", record_type.as_str())))?;
+    step(conn, caller, row, policy)
 }
 
 /// How to reach an import's rows: the worker's identity, the lease it takes and the batch size.

@@ -18,6 +18,9 @@ use crate::records::{self, RecordData, RecordKind, WithCustom};
 /// Stores new record data in the caller's transaction, audited as the given action.
 pub type InsertFn<D> = fn(&mut DbConnection, &Caller, WithCustom<D>, AuditAction) -> Result<Stored<D>, ApiError>;
 
+/// One CSV row through a record type's [`Importable`], in the batch's transaction.
+pub type ImportStep = fn(&mut DbConnection, &Caller, RowInput, DedupePolicy) -> Result<RowOutcome, ApiError>;
+
 /// How rows of one record type become records: the steps its POST and PATCH take.
 pub struct Importable<D: 'static, I: 'static> {
     pub kind: &'static RecordKind<D>,

@@ -118,6 +118,10 @@ pub fn check_links(
             RecordType::Company => require_visible(conn, caller, &COMPANIES, &field, &link.id).map(drop)?,
             RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
             RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
+            RecordType::Product => {
+                let refused = "products are not linked to activities or tasks";
+                return Err(ApiError::invalid_field(&format!("links[{index}].record_type"), "not_linkable", refused));
+            }
         }
     }
     Ok(())

@@ -234,31 +234,6 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
     paths(
         routes::health::healthz,
         routes::health::readyz,
-        routes::contacts::list,
-        routes::contacts::create,
-        routes::contacts::get,
-        routes::contacts::update,
-        routes::contacts::delete,
-        routes::contacts::restore,
-        routes::companies::list,
-        routes::companies::create,
-        routes::companies::get,
-        routes::companies::update,
-        routes::companies::delete,
-        routes::companies::restore,
-        routes::companies::list_contacts,
-        routes::contacts::contact_timeline,
-        routes::companies::company_timeline,
-        routes::leads::list,
-        routes::leads::create,
-        routes::leads::get,
-        routes::leads::update,
-        routes::leads::delete,
-        routes::leads::restore,
-        routes::leads::score,
-        routes::leads::record_event,
-        routes::leads::convert,
-        routes::leads::lead_timeline,
         routes::forms::list,
         routes::forms::create,
         routes::forms::get,
@@ -282,41 +257,11 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::pipelines::delete,
         routes::pipelines::delete_stage,
         routes::pipelines::board,
-        routes::deals::list,
-        routes::deals::create,
-        routes::deals::get,
-        routes::deals::update,
-        routes::deals::delete,
-        routes::deals::restore,
-        routes::deals::stage_changes,
-        routes::deals::deal_timeline,
-        routes::deals::forecast,
-        routes::activities::list,
-        routes::activities::create,
-        routes::activities::get,
-        routes::activities::update,
-        routes::activities::delete,
-        routes::activities::restore,
-        routes::activities::follow_up_task,
-        routes::tasks::list,
-        routes::tasks::create,
-        routes::tasks::get,
-        routes::tasks::update,
-        routes::tasks::delete,
-        routes::tasks::restore,
-        routes::tasks::acknowledge,
-        routes::tasks::due_reminders,
         routes::audit::audit_log,
         routes::merge::contact_duplicates,
         routes::merge::company_duplicates,
         routes::merge::merge_contacts,
         routes::merge::merge_companies,
-        routes::audit::contact_history,
-        routes::audit::company_history,
-        routes::audit::lead_history,
-        routes::audit::deal_history,
-        routes::audit::activity_history,
-        routes::audit::task_history,
         routes::auth::login,
         routes::auth::refresh,
         routes::auth::logout,
@@ -345,42 +290,17 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::custom_fields::create,
         routes::custom_fields::get,
         routes::custom_fields::update,
-        routes::search::search_contacts,
-        routes::search::search_companies,
-        routes::search::search_leads,
-        routes::search::search_deals,
-        routes::exports::export_contacts,
-        routes::exports::export_contacts_search,
-        routes::exports::export_companies,
-        routes::exports::export_companies_search,
-        routes::exports::export_leads,
-        routes::exports::export_leads_search,
-        routes::exports::export_deals,
-        routes::exports::export_deals_search,
         routes::imports::create,
         routes::imports::list,
         routes::imports::get,
         routes::imports::errors,
-        routes::batch::batch_contacts,
-        routes::batch::batch_companies,
-        routes::batch::batch_leads,
-        routes::batch::batch_deals,
-        routes::batch::batch_activities,
-        routes::batch::batch_tasks,
     ),
     components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, routes::search::FilterNode)),
-    modifiers(&BearerAuth, &Finish),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out, who am I"),
-        (name = "contacts", description = "People"),
-        (name = "companies", description = "Organisations (accounts)"),
-        (name = "leads", description = "Prospects as captured: status, score, conversion"),
         (name = "forms", description = "Web forms and their public submission endpoint"),
         (name = "lead-rules", description = "Scoring and assignment rules for leads (admins only)"),
         (name = "pipelines", description = "Pipelines, stages and boards"),
-        (name = "deals", description = "Deals, stage history and the forecast"),
-        (name = "activities", description = "Emails, calls, meetings, chats, social messages and notes"),
-        (name = "tasks", description = "Tasks and reminders"),
         (name = "users", description = "Users (admins only)"),
         (name = "teams", description = "Teams that share visibility (admins only)"),
         (name = "roles", description = "Roles and their grants (admins only)"),
@@ -393,7 +313,26 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
 )]
 pub struct ApiDoc;
 
+/// The API's document: the operations above, every record type's own (from its
+/// [`routes::RecordApi`], so a record type's routes and its documentation come from one
+/// declaration), then the document-wide finish.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let mut tags = doc.tags.take().unwrap_or_default();
+    let rest = tags.split_off(1.min(tags.len()));
+    for api in routes::RECORD_APIS.iter().rev() {
+        let mut own = (api.document)();
+        tags.extend(own.tags.take().unwrap_or_default());
+        doc.merge(own);
+    }
+    tags.extend(rest);
+    doc.tags = Some(tags);
+    BearerAuth.modify(&mut doc);
+    Finish.modify(&mut doc);
+    doc
+}
+
 /// The document as pretty JSON, as committed in `openapi/openapi.json`.
 pub fn document_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    document().to_pretty_json().unwrap_or_default()
 }

@@ -11,7 +11,6 @@ use chrono::Utc;
 use domain::access::BuiltInRole;
 use domain::user::NewUser;
 use persistence::{Backend, Store, StoreError, StoreOptions, maintenance, pipelines, roles, settings, users};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -20,7 +19,6 @@ use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
 use crate::import_worker;
 use crate::middleware::request_context;
-use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::{AppState, RateLimiter};
 
@@ -232,7 +230,7 @@ pub fn app(
         .wrap(from_fn(crate::guard::screen))
         .wrap(from_fn(request_context))
         .wrap(Logger::new(r#"%{r}a "%r" %s %b %Dms request_id=%{x-request-id}o"#))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", crate::openapi::document()))
         .service(web::redirect("/docs", "/docs/"))
         .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))

@@ -19,6 +19,7 @@ pub enum Module {
     Deals,
     Activities,
     Tasks,
+    Products,
     Tickets,
     Campaigns,
     Reports,
@@ -28,13 +29,14 @@ pub enum Module {
 
 impl Module {
     /// Every module, in documentation order.
-    pub const ALL: [Module; 10] = [
+    pub const ALL: [Module; 11] = [
         Module::Contacts,
         Module::Companies,
         Module::Leads,
         Module::Deals,
         Module::Activities,
         Module::Tasks,
+        Module::Products,
         Module::Tickets,
         Module::Campaigns,
         Module::Reports,
@@ -176,6 +178,8 @@ impl BuiltInRole {
                 (BuiltInRole::Admin, _) => [A, A, A, A, A],
                 (BuiltInRole::Manager, Settings) => [N, N, N, N, N],
                 (BuiltInRole::Manager, Reports) => [A, N, N, N, A],
+                (BuiltInRole::Manager, Products) => [A, A, A, A, A],
+                (_, Products) => [A, N, N, N, N],
                 (BuiltInRole::Manager, _) => [A, A, T, T, A],
                 (BuiltInRole::Sales, Contacts | Companies | Leads | Deals | Activities | Tasks) => [T, O, O, O, N],
                 (BuiltInRole::Sales, Tickets | Campaigns | Reports) => [T, N, N, N, N],
@@ -338,7 +342,7 @@ macro_rules! string_enum {
 
 string_enum!(Module {
     Contacts => "contacts", Companies => "companies", Leads => "leads", Deals => "deals",
-    Activities => "activities", Tasks => "tasks", Tickets => "tickets", Campaigns => "campaigns",
+    Activities => "activities", Tasks => "tasks", Products => "products", Tickets => "tickets", Campaigns => "campaigns",
     Reports => "reports", Settings => "settings",
 });
 string_enum!(Action { Read => "read", Create => "create", Edit => "edit", Delete => "delete", Export => "export" });

@@ -68,6 +68,7 @@ pub enum RecordType {
     Company,
     Lead,
     Deal,
+    Product,
 }
 
 impl RecordType {
@@ -78,6 +79,7 @@ impl RecordType {
             RecordType::Company => "company",
             RecordType::Lead => "lead",
             RecordType::Deal => "deal",
+            RecordType::Product => "product",
         }
     }
 }

@@ -12,31 +12,12 @@ use serde_json::{Map, Value};
 
 use crate::activity::RecordType;
 use crate::custom::CustomFieldDefinition;
+use crate::fields::Shape;
+use crate::registry::linked;
 use crate::validation::{FieldError, ValidationErrors};
 
 /// The separator of list cells (tags, several emails): `vip; partner`.
 pub const LIST_SEPARATOR: &str = "; ";
-
-/// How a cell's text maps to a field's JSON value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    Text,
-    Integer,
-    /// `YYYY-MM-DD`.
-    Date,
-    /// One of fixed lower-case options (read case-insensitively).
-    Choice(&'static [&'static str]),
-    /// Values separated by `;`.
-    List,
-    /// Emails separated by `;` ↔ `[{"email": …}]`.
-    Emails,
-    /// Phone numbers separated by `;` ↔ `[{"number": …}]`.
-    Phones,
-    /// Minor units and a currency, `125000 EUR` ↔ `{"amount_minor": 125000, "currency": "EUR"}`.
-    Money,
-    /// A time the system sets (exported, never imported).
-    Time,
-}
 
 /// One standard column of a record type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,124 +29,13 @@ pub struct Column {
     pub importable: bool,
 }
 
-const fn col(name: &'static str, shape: Shape) -> Column {
-    Column { name, shape, importable: true }
-}
-
-const fn system(name: &'static str, shape: Shape) -> Column {
-    Column { name, shape, importable: false }
-}
-
-/// Where a record came from (`source`).
-pub const SOURCES: &[&str] =
-    &["web_form", "import", "api", "manual", "ads", "social", "referral", "event", "email", "other"];
-/// The lifecycle stages of a contact.
-pub const LIFECYCLE_STAGES: &[&str] = &["awareness", "acquisition", "conversion", "retention", "loyalty"];
-/// The statuses of a lead.
-pub const LEAD_STATUSES: &[&str] = &["new", "contacted", "qualified", "unqualified", "converted"];
-
-const ADDRESS: [Column; 5] = [
-    col("address.street", Shape::Text),
-    col("address.city", Shape::Text),
-    col("address.region", Shape::Text),
-    col("address.postal_code", Shape::Text),
-    col("address.country", Shape::Text),
-];
-
-const CONTACT: &[Column] = &[
-    system("id", Shape::Text),
-    col("first_name", Shape::Text),
-    col("last_name", Shape::Text),
-    col("emails", Shape::Emails),
-    col("phones", Shape::Phones),
-    col("job_title", Shape::Text),
-    col("company_id", Shape::Text),
-    col("owner_id", Shape::Text),
-    col("team_id", Shape::Text),
-    col("tags", Shape::List),
-    ADDRESS[0],
-    ADDRESS[1],
-    ADDRESS[2],
-    ADDRESS[3],
-    ADDRESS[4],
-    col("source", Shape::Choice(SOURCES)),
-    col("lifecycle_stage", Shape::Choice(LIFECYCLE_STAGES)),
-    col("notes", Shape::Text),
-    system("created_at", Shape::Time),
-    system("updated_at", Shape::Time),
-];
-
-const COMPANY: &[Column] = &[
-    system("id", Shape::Text),
-    col("name", Shape::Text),
-    col("domain", Shape::Text),
-    col("industry", Shape::Text),
-    col("employee_count", Shape::Integer),
-    col("annual_revenue", Shape::Money),
-    col("phone", Shape::Text),
-    ADDRESS[0],
-    ADDRESS[1],
-    ADDRESS[2],
-    ADDRESS[3],
-    ADDRESS[4],
-    col("owner_id", Shape::Text),
-    col("team_id", Shape::Text),
-    col("tags", Shape::List),
-    system("created_at", Shape::Time),
-    system("updated_at", Shape::Time),
-];
-
-const LEAD: &[Column] = &[
-    system("id", Shape::Text),
-    col("first_name", Shape::Text),
-    col("last_name", Shape::Text),
-    col("email", Shape::Text),
-    col("phone", Shape::Text),
-    col("company_name", Shape::Text),
-    col("job_title", Shape::Text),
-    col("website", Shape::Text),
-    col("industry", Shape::Text),
-    col("country", Shape::Text),
-    col("employee_count", Shape::Integer),
-    col("source", Shape::Choice(SOURCES)),
-    col("campaign", Shape::Text),
-    col("status", Shape::Choice(LEAD_STATUSES)),
-    system("score", Shape::Integer),
-    col("owner_id", Shape::Text),
-    col("team_id", Shape::Text),
-    col("tags", Shape::List),
-    col("notes", Shape::Text),
-    system("created_at", Shape::Time),
-    system("updated_at", Shape::Time),
-];
-
-const DEAL: &[Column] = &[
-    system("id", Shape::Text),
-    col("name", Shape::Text),
-    col("amount", Shape::Money),
-    col("expected_close_date", Shape::Date),
-    col("pipeline_id", Shape::Text),
-    col("stage_id", Shape::Text),
-    col("owner_id", Shape::Text),
-    col("team_id", Shape::Text),
-    col("company_id", Shape::Text),
-    col("contact_ids", Shape::List),
-    col("next_step", Shape::Text),
-    col("close_reason", Shape::Text),
-    system("closed_at", Shape::Time),
-    col("tags", Shape::List),
-    system("created_at", Shape::Time),
-    system("updated_at", Shape::Time),
-];
-
-/// The standard columns of a record type, in export order.
-pub fn standard(record_type: RecordType) -> &'static [Column] {
-    match record_type {
-        RecordType::Contact => CONTACT,
-        RecordType::Company => COMPANY,
-        RecordType::Lead => LEAD,
-        RecordType::Deal => DEAL,
-    }
+/// The standard columns of a record type, in export order, from its field declarations.
+pub fn standard(record_type: RecordType) -> Vec<Column> {
+    linked(record_type)
+        .fields
+        .iter()
+        .filter_map(|f| f.csv.map(|csv| Column { name: f.name, shape: csv.shape, importable: csv.importable }))
+        .collect()
 }
 
 /// A field a CSV column holds.
@@ -210,7 +80,8 @@ impl Target {
 /// Every column an export writes when none are chosen: the standard ones, then the active
 /// custom fields in their order.
 pub fn all(record_type: RecordType, custom: &[CustomFieldDefinition]) -> Vec<Target> {
-    let standard = standard(record_type).iter().map(|c| if c.name == "id" { Target::Id } else { Target::Standard(*c) });
+    let standard =
+        standard(record_type).into_iter().map(|c| if c.name == "id" { Target::Id } else { Target::Standard(c) });
     standard.chain(custom.iter().filter(|d| d.active).cloned().map(Target::Custom)).collect()
 }
 
@@ -379,6 +250,11 @@ pub fn cell_value(shape: Shape, cell: &str) -> Result<Value, String> {
     Ok(match shape {
         Shape::Text => Value::String(text.to_owned()),
         Shape::Integer => Value::from(text.parse::<i64>().map_err(|_| format!("`{text}` is not a whole number"))?),
+        Shape::Boolean => match text.to_lowercase().as_str() {
+            "true" | "yes" | "1" => Value::Bool(true),
+            "false" | "no" | "0" => Value::Bool(false),
+            _ => return Err(format!("`{text}` is not true or false")),
+        },
         Shape::Date => {
             chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map_err(|_| format!("`{text}` is not a date such as 2026-11-30"))?;

@@ -1,5 +1,8 @@
 //! Companies (accounts): the organisations contacts belong to.
 
+use serde_json::Value;
+
+use crate::fields::{self, FieldSpec, FilterKind, ReadFields, Shape};
 use crate::record::{Patch, patch_address, patch_tags, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{
@@ -36,6 +39,42 @@ pub struct CompanyData {
 crate::record::owned_by_fields!(CompanyData);
 
 crate::custom::custom_fields_in!(CompanyData);
+
+/// A company's standard fields, in CSV order.
+pub const FIELDS: &[FieldSpec] = &[
+    fields::ID,
+    fields::NAME.csv(Shape::Text).searched(),
+    FieldSpec::new("domain").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("industry").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("employee_count").sort(FilterKind::Number).csv(Shape::Integer),
+    FieldSpec::new("annual_revenue").sort(FilterKind::Number).csv(Shape::Money).column("annual_revenue_minor"),
+    FieldSpec::new("phone").filter(FilterKind::Text).csv(Shape::Text).searched(),
+    fields::ADDRESS[0],
+    fields::ADDRESS[1],
+    fields::ADDRESS[2],
+    fields::ADDRESS[3],
+    fields::ADDRESS[4],
+    fields::OWNER_ID,
+    fields::TEAM_ID,
+    fields::TAGS,
+    fields::CREATED_AT,
+    fields::UPDATED_AT,
+];
+
+impl ReadFields for CompanyData {
+    fn read(&self, name: &str) -> Option<Value> {
+        match name {
+            "name" => Some(Value::String(self.sort_name())),
+            "tags" => Some(Value::from(self.tags.as_slice().to_vec())),
+            "domain" => fields::text(self.domain.as_deref()),
+            "industry" => fields::text(self.industry.as_deref()),
+            "employee_count" => self.employee_count.map(Value::from),
+            "annual_revenue" => self.annual_revenue.as_ref().map(|m| Value::from(m.amount_minor)),
+            "phone" => fields::text(self.phone.as_deref()),
+            _ => None,
+        }
+    }
+}
 
 /// A create or merge-patch of a company, as raw client values.
 #[derive(Debug, Clone, Default)]

@@ -1,8 +1,10 @@
 //! Contacts: people, optionally belonging to a company.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::fields::{self, FieldSpec, FilterKind, ReadFields, SOURCES, Shape};
 use crate::record::{Patch, patch_address, patch_tags, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{
@@ -124,6 +126,52 @@ pub struct ContactData {
 crate::record::owned_by_fields!(ContactData);
 
 crate::custom::custom_fields_in!(ContactData);
+
+/// The lifecycle stages of a contact, as filters and CSV cells name them.
+pub const LIFECYCLE_STAGES: &[&str] = &["awareness", "acquisition", "conversion", "retention", "loyalty"];
+
+/// A contact's standard fields, in CSV order.
+pub const FIELDS: &[FieldSpec] = &[
+    fields::ID,
+    fields::NAME,
+    FieldSpec::new("first_name").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("last_name").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("email").sort(FilterKind::Text).column("primary_email").searched(),
+    FieldSpec::new("emails").csv(Shape::Emails),
+    FieldSpec::new("phones").csv(Shape::Phones),
+    FieldSpec::new("job_title").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("company_id").filter(FilterKind::Id).csv(Shape::Text),
+    fields::OWNER_ID,
+    fields::TEAM_ID,
+    fields::TAGS,
+    fields::ADDRESS[0],
+    fields::ADDRESS[1],
+    fields::ADDRESS[2],
+    fields::ADDRESS[3],
+    fields::ADDRESS[4],
+    FieldSpec::new("source").filter(FilterKind::Choice(SOURCES)).csv(Shape::Choice(SOURCES)),
+    FieldSpec::new("lifecycle_stage").filter(FilterKind::Choice(LIFECYCLE_STAGES)).csv(Shape::Choice(LIFECYCLE_STAGES)),
+    FieldSpec::new("notes").csv(Shape::Text),
+    fields::CREATED_AT,
+    fields::UPDATED_AT,
+];
+
+impl ReadFields for ContactData {
+    fn read(&self, name: &str) -> Option<Value> {
+        match name {
+            "name" => Some(Value::String(self.sort_name())),
+            "tags" => Some(Value::from(self.tags.as_slice().to_vec())),
+            "first_name" => fields::text(self.first_name.as_deref()),
+            "last_name" => fields::text(self.last_name.as_deref()),
+            "email" => fields::text(self.primary_email()),
+            "job_title" => fields::text(self.job_title.as_deref()),
+            "company_id" => fields::text(self.company_id.as_deref()),
+            "source" => fields::json(self.source),
+            "lifecycle_stage" => fields::json(self.lifecycle_stage),
+            _ => None,
+        }
+    }
+}
 
 /// A create or merge-patch of a contact, as raw client values.
 #[derive(Debug, Clone, Default)]

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::company::MoneyInput;
+use crate::fields::{self, FieldSpec, FilterKind, ReadFields, Shape};
 use crate::record::{Patch, patch_tags, patch_text, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{LONG_TEXT_MAX, Money, SHORT_TEXT_MAX, Tags, required_text};
@@ -160,6 +162,47 @@ pub struct DealData {
 crate::record::owned_by_fields!(DealData);
 
 crate::custom::custom_fields_in!(DealData);
+
+/// A deal's standard fields, in CSV order.
+pub const FIELDS: &[FieldSpec] = &[
+    fields::ID,
+    fields::NAME.csv(Shape::Text).searched(),
+    FieldSpec::new("amount").sort(FilterKind::Number).csv(Shape::Money).column("amount_minor"),
+    FieldSpec::new("currency").filter(FilterKind::Text),
+    FieldSpec::new("expected_close_date").sort(FilterKind::Date).csv(Shape::Date),
+    FieldSpec::new("pipeline_id").filter(FilterKind::Id).csv(Shape::Text),
+    FieldSpec::new("stage_id").filter(FilterKind::Id).csv(Shape::Text),
+    FieldSpec::new("stage_kind").filter(FilterKind::Choice(&["open", "won", "lost"])).derived(),
+    fields::OWNER_ID,
+    fields::TEAM_ID,
+    FieldSpec::new("company_id").filter(FilterKind::Id).csv(Shape::Text),
+    FieldSpec::new("contact_ids").csv(Shape::List),
+    FieldSpec::new("next_step").filter(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("close_reason").filter(FilterKind::Text).csv(Shape::Text),
+    FieldSpec::new("closed_at").sort(FilterKind::DateTime).exported(Shape::Time),
+    fields::TAGS,
+    fields::CREATED_AT,
+    fields::UPDATED_AT,
+];
+
+impl ReadFields for DealData {
+    fn read(&self, name: &str) -> Option<Value> {
+        match name {
+            "name" => Some(Value::String(self.sort_name())),
+            "tags" => Some(Value::from(self.tags.as_slice().to_vec())),
+            "amount" => self.amount.as_ref().map(|m| Value::from(m.amount_minor)),
+            "currency" => self.amount.as_ref().map(|m| Value::String(m.currency.as_str().to_owned())),
+            "expected_close_date" => self.expected_close_date.map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+            "pipeline_id" => Some(Value::String(self.pipeline_id.clone())),
+            "stage_id" => Some(Value::String(self.stage_id.clone())),
+            "company_id" => fields::text(self.company_id.as_deref()),
+            "next_step" => fields::text(self.next_step.as_deref()),
+            "close_reason" => fields::text(self.close_reason.as_deref()),
+            "closed_at" => self.closed_at.map(|t| Value::String(fields::time_text(t))),
+            _ => None,
+        }
+    }
+}
 
 /// A create or merge-patch of a deal, as raw client values.
 #[derive(Debug, Clone, Default)]

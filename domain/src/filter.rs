@@ -7,11 +7,13 @@
 //! record with [`Filter::matches`]. Segments, workflow conditions and report filters take the
 //! same tree.
 
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::activity::RecordType;
 use crate::custom::{CustomFieldDefinition, CustomFieldType};
+use crate::fields::{FieldSpec, FilterKind, Filterable};
+use crate::registry::linked;
 use crate::validation::FieldError;
 
 /// Deepest nesting of groups (the top-level group counts as one).
@@ -141,79 +143,6 @@ pub enum Filter {
 
 use FieldKind as K;
 
-/// Standard fields every record type has.
-const COMMON_FIELDS: [(&str, StandardKind, bool); 6] = [
-    ("name", StandardKind::Text, true),
-    ("owner_id", StandardKind::Id, false),
-    ("team_id", StandardKind::Id, false),
-    ("tags", StandardKind::Multi, false),
-    ("created_at", StandardKind::DateTime, true),
-    ("updated_at", StandardKind::DateTime, true),
-];
-
-#[derive(Debug, Clone, Copy)]
-enum StandardKind {
-    Text,
-    Number,
-    Date,
-    DateTime,
-    Multi,
-    Id,
-    Choice(&'static [&'static str]),
-}
-
-use crate::columns::{LEAD_STATUSES, LIFECYCLE_STAGES, SOURCES};
-
-fn own_fields(record_type: RecordType) -> &'static [(&'static str, StandardKind, bool)] {
-    use StandardKind::*;
-    match record_type {
-        RecordType::Contact => &[
-            ("first_name", Text, true),
-            ("last_name", Text, true),
-            ("email", Text, true),
-            ("job_title", Text, true),
-            ("company_id", Id, false),
-            ("source", Choice(SOURCES), false),
-            ("lifecycle_stage", Choice(LIFECYCLE_STAGES), false),
-        ],
-        RecordType::Company => &[
-            ("domain", Text, true),
-            ("industry", Text, true),
-            ("employee_count", Number, true),
-            ("annual_revenue", Number, true),
-            ("phone", Text, false),
-        ],
-        RecordType::Lead => &[
-            ("first_name", Text, true),
-            ("last_name", Text, true),
-            ("email", Text, true),
-            ("phone", Text, false),
-            ("company_name", Text, true),
-            ("job_title", Text, true),
-            ("website", Text, false),
-            ("industry", Text, true),
-            ("country", Text, true),
-            ("employee_count", Number, true),
-            ("source", Choice(SOURCES), false),
-            ("campaign", Text, true),
-            ("status", Choice(LEAD_STATUSES), false),
-            ("score", Number, true),
-        ],
-        RecordType::Deal => &[
-            ("amount", Number, true),
-            ("currency", Text, false),
-            ("expected_close_date", Date, true),
-            ("pipeline_id", Id, false),
-            ("stage_id", Id, false),
-            ("stage_kind", Choice(&["open", "won", "lost"]), false),
-            ("company_id", Id, false),
-            ("next_step", Text, false),
-            ("close_reason", Text, false),
-            ("closed_at", DateTime, true),
-        ],
-    }
-}
-
 const ACTIVITY_TYPES: [&str; 6] = ["email", "call", "meeting", "chat", "social", "note"];
 
 /// The fields of one record type a filter can name: its standard fields (see
@@ -229,17 +158,18 @@ pub struct Catalogue {
     pub company_custom: Vec<CustomFieldDefinition>,
 }
 
-fn standard(name: &'static str, kind: StandardKind, sortable: bool) -> Field {
-    let kind = match kind {
-        StandardKind::Text => K::Text,
-        StandardKind::Number => K::Number,
-        StandardKind::Date => K::Date,
-        StandardKind::DateTime => K::DateTime,
-        StandardKind::Multi => K::Multi,
-        StandardKind::Id => K::Id,
-        StandardKind::Choice(options) => K::Choice(options.iter().map(|o| (*o).to_owned()).collect()),
+fn standard(spec: &'static FieldSpec, use_: Filterable) -> Field {
+    let kind = match use_.kind {
+        FilterKind::Text => K::Text,
+        FilterKind::Number => K::Number,
+        FilterKind::Date => K::Date,
+        FilterKind::DateTime => K::DateTime,
+        FilterKind::Bool => K::Bool,
+        FilterKind::Multi => K::Multi,
+        FilterKind::Id => K::Id,
+        FilterKind::Choice(options) => K::Choice(options.iter().map(|o| (*o).to_owned()).collect()),
     };
-    Field { name: name.to_owned(), kind, sortable, target: Target::Standard(name) }
+    Field { name: spec.name.to_owned(), kind, sortable: use_.sortable, target: Target::Standard(spec.name) }
 }
 
 fn custom_kind(definition: &CustomFieldDefinition) -> FieldKind {
@@ -257,15 +187,12 @@ fn custom_kind(definition: &CustomFieldDefinition) -> FieldKind {
 impl Catalogue {
     /// The record type's standard field names, in catalogue order.
     pub fn standard_field_names(record_type: RecordType) -> Vec<&'static str> {
-        COMMON_FIELDS.iter().chain(own_fields(record_type)).map(|(name, _, _)| *name).collect()
+        linked(record_type).fields.iter().filter(|f| f.filter.is_some()).map(|f| f.name).collect()
     }
 
     fn standard(&self, name: &str) -> Option<Field> {
-        COMMON_FIELDS
-            .iter()
-            .chain(own_fields(self.record_type))
-            .find(|(field, _, _)| *field == name)
-            .map(|(field, kind, sortable)| standard(field, *kind, *sortable))
+        let spec = linked(self.record_type).field(name)?;
+        spec.filter.map(|use_| standard(spec, use_))
     }
 
     /// The field a name refers to, if this record type has it.
@@ -669,10 +596,7 @@ fn is_empty_value(value: &Value) -> bool {
     }
 }
 
-/// A time as filters and cursors spell it.
-pub fn time_text(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
+pub use crate::fields::time_text;
 
 /// Sort of a search: one sortable field, ties broken by id in the same direction.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::contact::Source;
+use crate::fields::{self, FieldSpec, FilterKind, ReadFields, SOURCES, Shape};
 use crate::record::{Patch, patch_tags, patch_text, search_text};
 use crate::validation::{FieldError, ValidationErrors};
 use crate::values::{
@@ -113,6 +115,59 @@ pub struct LeadData {
 crate::record::owned_by_fields!(LeadData);
 
 crate::custom::custom_fields_in!(LeadData);
+
+/// The statuses of a lead, as filters and CSV cells name them.
+pub const LEAD_STATUSES: &[&str] = &["new", "contacted", "qualified", "unqualified", "converted"];
+
+/// A lead's standard fields, in CSV order.
+pub const FIELDS: &[FieldSpec] = &[
+    fields::ID,
+    fields::NAME,
+    FieldSpec::new("first_name").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("last_name").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("email").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("phone").filter(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("company_name").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("job_title").sort(FilterKind::Text).csv(Shape::Text).searched(),
+    FieldSpec::new("website").filter(FilterKind::Text).csv(Shape::Text),
+    FieldSpec::new("industry").sort(FilterKind::Text).csv(Shape::Text),
+    FieldSpec::new("country").sort(FilterKind::Text).csv(Shape::Text),
+    FieldSpec::new("employee_count").sort(FilterKind::Number).csv(Shape::Integer),
+    FieldSpec::new("source").filter(FilterKind::Choice(SOURCES)).csv(Shape::Choice(SOURCES)),
+    FieldSpec::new("campaign").sort(FilterKind::Text).csv(Shape::Text),
+    FieldSpec::new("status").filter(FilterKind::Choice(LEAD_STATUSES)).csv(Shape::Choice(LEAD_STATUSES)),
+    FieldSpec::new("score").sort(FilterKind::Number).exported(Shape::Integer),
+    fields::OWNER_ID,
+    fields::TEAM_ID,
+    fields::TAGS,
+    FieldSpec::new("notes").csv(Shape::Text),
+    fields::CREATED_AT,
+    fields::UPDATED_AT,
+];
+
+impl ReadFields for LeadData {
+    fn read(&self, name: &str) -> Option<Value> {
+        match name {
+            "name" => Some(Value::String(self.sort_name())),
+            "tags" => Some(Value::from(self.tags.as_slice().to_vec())),
+            "first_name" => fields::text(self.first_name.as_deref()),
+            "last_name" => fields::text(self.last_name.as_deref()),
+            "email" => fields::text(self.email.as_deref()),
+            "phone" => fields::text(self.phone.as_deref()),
+            "company_name" => fields::text(self.company_name.as_deref()),
+            "job_title" => fields::text(self.job_title.as_deref()),
+            "website" => fields::text(self.website.as_deref()),
+            "industry" => fields::text(self.industry.as_deref()),
+            "country" => fields::text(self.country.as_deref()),
+            "employee_count" => self.employee_count.map(Value::from),
+            "source" => fields::json(self.source),
+            "campaign" => fields::text(self.campaign.as_deref()),
+            "status" => fields::json(Some(self.status)),
+            "score" => Some(Value::from(self.score)),
+            _ => None,
+        }
+    }
+}
 
 /// A create or merge-patch of a lead, as raw client values.
 #[derive(Debug, Clone, Default)]

@@ -52,6 +52,41 @@ impl<T> Patch<T> {
     }
 }
 
+/// A request body field reads itself as a patch: `null` clears, a value sets, and an absent
+/// field keeps (with `#[serde(default)]`), so one body type serves POST and merge-patch PATCH
+/// without an `Option<Option<T>>` and a conversion per field.
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Patch::Clear, Patch::Set))
+    }
+}
+
+/// Written back as it was read (skip a kept field with `skip_serializing_if = "Patch::is_keep"`).
+impl<T: serde::Serialize> serde::Serialize for Patch<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Set(value) => value.serialize(serializer),
+            Patch::Keep | Patch::Clear => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<T> Patch<T> {
+    /// True when the field was not mentioned.
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Patch::Keep)
+    }
+
+    /// The patch of a converted value.
+    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(v) => Patch::Set(convert(v)),
+        }
+    }
+}
+
 /// Tags after a patch; a refused list is reported into `errors`.
 pub fn patch_tags(errors: &mut ValidationErrors, patch: Patch<Vec<String>>, current: Tags) -> Tags {
     match patch {
@@ -104,6 +139,25 @@ pub fn search_text<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize, serde::Serialize)]
+    struct Body {
+        #[serde(default, skip_serializing_if = "Patch::is_keep")]
+        name: Patch<String>,
+    }
+
+    #[test]
+    fn a_body_field_reads_absent_as_keep_null_as_clear_and_a_value_as_set() {
+        let read = |text: &str| serde_json::from_str::<Body>(text).map(|b| b.name).ok();
+        assert_eq!(read("{}"), Some(Patch::Keep));
+        assert_eq!(read(r#"{"name": null}"#), Some(Patch::Clear));
+        assert_eq!(read(r#"{"name": "Ada"}"#), Some(Patch::Set("Ada".to_owned())));
+        assert_eq!(read(r#"{"name": 5}"#), None);
+        let written = |name| serde_json::to_string(&Body { name }).unwrap_or_default();
+        assert_eq!(written(Patch::Keep), "{}");
+        assert_eq!(written(Patch::Clear), r#"{"name":null}"#);
+        assert_eq!(written(Patch::Set("Ada".into())), r#"{"name":"Ada"}"#);
+    }
 
     #[test]
     fn a_patch_keeps_clears_or_sets() {

@@ -6,6 +6,7 @@
 
 use crate::access::Module;
 use crate::activity::RecordType;
+use crate::fields::FieldSpec;
 
 /// What a record type is, for everything that handles record types generically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct RecordTypeSpec {
     pub module: Module,
     /// The type as activities, tasks and timelines link to it, if they do.
     pub linked_as: Option<RecordType>,
+    /// Activities and tasks may link to it, and it has a timeline of them.
+    pub timeline: bool,
     /// An item linked to records in `record_links` ("activity", "task"), if it is one.
     pub link_item: Option<&'static str>,
     /// `q` is served by a text index (FTS5 on SQLite, trigrams on PostgreSQL) besides LIKE.
@@ -29,6 +32,8 @@ pub struct RecordTypeSpec {
     /// Columns of other record tables that point at it, `(table, column)`: they lose the link
     /// when it is purged.
     pub referred_by: &'static [(&'static str, &'static str)],
+    /// Its standard fields, in CSV order (empty for types without filters or CSV).
+    pub fields: &'static [FieldSpec],
 }
 
 impl RecordTypeSpec {
@@ -36,11 +41,16 @@ impl RecordTypeSpec {
     pub fn table(&self) -> &'static str {
         self.collection
     }
+
+    /// Its standard field with this name.
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
 }
 
 /// Every record type, in purge order: a type comes before the types its rows point to
 /// (tasks name the activity they follow up, deals their company and lead).
-pub const RECORD_TYPES: [RecordTypeSpec; 6] = [TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES];
+pub const RECORD_TYPES: [RecordTypeSpec; 7] = [TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES, PRODUCTS];
 
 /// Tasks.
 pub const TASKS: RecordTypeSpec = RecordTypeSpec {
@@ -48,11 +58,13 @@ pub const TASKS: RecordTypeSpec = RecordTypeSpec {
     collection: "tasks",
     module: Module::Tasks,
     linked_as: None,
+    timeline: false,
     link_item: Some("task"),
     text_index: false,
     match_keys: false,
     change_history: false,
     referred_by: &[],
+    fields: &[],
 };
 
 /// Activities (emails, calls, meetings, chats, social messages, notes).
@@ -61,11 +73,13 @@ pub const ACTIVITIES: RecordTypeSpec = RecordTypeSpec {
     collection: "activities",
     module: Module::Activities,
     linked_as: None,
+    timeline: false,
     link_item: Some("activity"),
     text_index: false,
     match_keys: false,
     change_history: false,
     referred_by: &[("tasks", "activity_id")],
+    fields: &[],
 };
 
 /// Deals.
@@ -74,11 +88,13 @@ pub const DEALS: RecordTypeSpec = RecordTypeSpec {
     collection: "deals",
     module: Module::Deals,
     linked_as: Some(RecordType::Deal),
+    timeline: true,
     link_item: None,
     text_index: true,
     match_keys: false,
     change_history: true,
     referred_by: &[],
+    fields: crate::deal::FIELDS,
 };
 
 /// Leads.
@@ -87,11 +103,13 @@ pub const LEADS: RecordTypeSpec = RecordTypeSpec {
     collection: "leads",
     module: Module::Leads,
     linked_as: Some(RecordType::Lead),
+    timeline: true,
     link_item: None,
     text_index: true,
     match_keys: false,
     change_history: true,
     referred_by: &[("deals", "lead_id")],
+    fields: crate::lead::FIELDS,
 };
 
 /// Contacts.
@@ -100,11 +118,13 @@ pub const CONTACTS: RecordTypeSpec = RecordTypeSpec {
     collection: "contacts",
     module: Module::Contacts,
     linked_as: Some(RecordType::Contact),
+    timeline: true,
     link_item: None,
     text_index: true,
     match_keys: true,
     change_history: false,
     referred_by: &[],
+    fields: crate::contact::FIELDS,
 };
 
 /// Companies.
@@ -113,11 +133,28 @@ pub const COMPANIES: RecordTypeSpec = RecordTypeSpec {
     collection: "companies",
     module: Module::Companies,
     linked_as: Some(RecordType::Company),
+    timeline: true,
     link_item: None,
     text_index: true,
     match_keys: true,
     change_history: false,
     referred_by: &[("contacts", "company_id"), ("deals", "company_id")],
+    fields: crate::company::FIELDS,
+};
+
+/// Products (the catalogue).
+pub const PRODUCTS: RecordTypeSpec = RecordTypeSpec {
+    noun: "product",
+    collection: "products",
+    module: Module::Products,
+    linked_as: Some(RecordType::Product),
+    timeline: false,
+    link_item: None,
+    text_index: true,
+    match_keys: false,
+    change_history: false,
+    referred_by: &[],
+    fields: crate::product::FIELDS,
 };
 
 /// The record type with this collection (or table) name.
@@ -132,6 +169,7 @@ pub fn linked(record_type: RecordType) -> &'static RecordTypeSpec {
         RecordType::Company => &COMPANIES,
         RecordType::Lead => &LEADS,
         RecordType::Deal => &DEALS,
+        RecordType::Product => &PRODUCTS,
     }
 }
 
@@ -176,6 +214,40 @@ mod tests {
             assert!(spec.text_index, "{}: searchable types have a text index", spec.noun);
             assert!(!Catalogue::standard_field_names(record_type).is_empty(), "{}: no filter catalogue", spec.noun);
             assert!(!crate::columns::standard(record_type).is_empty(), "{}: no CSV columns", spec.noun);
+        }
+    }
+
+    #[test]
+    fn every_linked_type_declares_each_field_once_with_the_shared_ones() {
+        for spec in RECORD_TYPES.iter().filter(|s| s.linked_as.is_some()) {
+            for (index, field) in spec.fields.iter().enumerate() {
+                assert!(
+                    spec.fields[index + 1..].iter().all(|f| f.name != field.name),
+                    "{}: {} declared twice",
+                    spec.noun,
+                    field.name
+                );
+                assert!(
+                    field.filter.is_some() || field.csv.is_some(),
+                    "{}: {} is read by nothing",
+                    spec.noun,
+                    field.name
+                );
+                if field.in_search_text {
+                    assert!(field.filter.is_some(), "{}: {} is searched but not filterable", spec.noun, field.name);
+                }
+                if field.column_name().is_none() {
+                    assert!(
+                        field.filter.is_some_and(|f| !f.sortable),
+                        "{}: derived {} is sortable",
+                        spec.noun,
+                        field.name
+                    );
+                }
+            }
+            for shared in crate::fields::SHARED {
+                assert!(spec.field(shared).is_some(), "{}: shared field {shared} missing", spec.noun);
+            }
         }
     }
 

@@ -164,28 +164,12 @@ pub fn update(
     find(conn, id)
 }
 
-/// Runs `$body` with `$t` naming the schema module of a record type's table.
-macro_rules! on_record_table {
-    ($record_type:expr, $t:ident => $body:expr) => {
-        match $record_type {
-            RecordType::Contact => {
-                use crate::schema::contacts as $t;
-                $body
-            }
-            RecordType::Company => {
-                use crate::schema::companies as $t;
-                $body
-            }
-            RecordType::Lead => {
-                use crate::schema::leads as $t;
-                $body
-            }
-            RecordType::Deal => {
-                use crate::schema::deals as $t;
-                $body
-            }
-        }
-    };
+#[derive(QueryableByName)]
+struct HeldValues {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    custom_fields: String,
 }
 
 /// The custom values of every record holding a value of one field, deleted records
@@ -196,12 +180,14 @@ pub fn holding(
     key: &str,
 ) -> StoreResult<Vec<(String, CustomValues)>> {
     let marker = format!("%\"{}\"%", crate::escape_like(key));
-    let rows: Vec<(String, String)> = on_record_table!(record_type, t => t::table
-        .filter(t::custom_fields.like(marker).escape('\\'))
-        .select((t::id, t::custom_fields))
-        .load(conn)?);
+    let statement = format!(
+        "SELECT id, custom_fields FROM {} WHERE custom_fields LIKE {} ESCAPE '\\'",
+        domain::registry::linked(record_type).table(),
+        crate::sql::placeholder(conn, 1)
+    );
+    let rows: Vec<HeldValues> = diesel::sql_query(statement).bind::<diesel::sql_types::Text, _>(marker).load(conn)?;
     let mut found = Vec::new();
-    for (id, text) in rows {
+    for HeldValues { id, custom_fields: text } in rows {
         let values: CustomValues = serde_json::from_str(&text)?;
         if values.get(key).is_some() {
             found.push((id, values));
@@ -218,12 +204,21 @@ pub fn rewrite(
     converted: &[(String, CustomValues)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    use diesel::sql_types::{Text, Timestamp};
     let now = to_db_time(now);
+    let statement = format!(
+        "UPDATE {} SET custom_fields = {}, version = version + 1, updated_at = {} WHERE id = {}",
+        domain::registry::linked(record_type).table(),
+        crate::sql::placeholder(conn, 1),
+        crate::sql::placeholder(conn, 2),
+        crate::sql::placeholder(conn, 3)
+    );
     for (id, values) in converted {
-        let text = serde_json::to_string(values)?;
-        on_record_table!(record_type, t => diesel::update(t::table.filter(t::id.eq(id)))
-            .set((t::custom_fields.eq(&text), t::version.eq(t::version + 1), t::updated_at.eq(now)))
-            .execute(conn)?);
+        diesel::sql_query(&statement)
+            .bind::<Text, _>(serde_json::to_string(values)?)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(id)
+            .execute(conn)?;
     }
     Ok(())
 }

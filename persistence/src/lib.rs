@@ -23,6 +23,7 @@ pub mod links;
 pub mod locks;
 pub mod maintenance;
 pub mod pipelines;
+pub mod products;
 mod records;
 pub mod roles;
 mod schema;

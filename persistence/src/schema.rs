@@ -151,6 +151,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    products (id) {
+        id -> Text,
+        name -> Text,
+        sort_name -> Text,
+        sku -> Nullable<Text>,
+        description -> Nullable<Text>,
+        unit_price_minor -> BigInt,
+        currency -> Text,
+        active -> Bool,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        tags -> Text,
+        custom_fields -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(team_members -> users (user_id));
@@ -183,6 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_keys,
     imports,
     import_errors,
+    products,
 );
 
 diesel::table! {

@@ -16,18 +16,10 @@ use crate::connection::Backend;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Dialect, Fragment, OrderBy};
 
-/// The column behind a standard field of a record type: the field's own name except where
-/// the table spells it differently. (`stage_kind` has no column; it is read from the stage.)
+/// The column behind a standard field a filter may name, as the field declares it (`None` for
+/// a derived field such as `stage_kind`, read from the stage).
 pub(crate) fn column(record_type: RecordType, field: &str) -> Option<&'static str> {
-    let name = domain::filter::Catalogue::standard_field_names(record_type).into_iter().find(|n| *n == field)?;
-    Some(match (record_type, name) {
-        (_, "name") => "sort_name",
-        (RecordType::Contact, "email") => "primary_email",
-        (RecordType::Company, "annual_revenue") => "annual_revenue_minor",
-        (RecordType::Deal, "amount") => "amount_minor",
-        (RecordType::Deal, "stage_kind") => return None,
-        _ => name,
-    })
+    domain::registry::linked(record_type).field(field).filter(|f| f.filter.is_some())?.column_name()
 }
 
 /// How a value expression stores its values, which decides how operands are bound.
@@ -325,13 +317,7 @@ fn condition(scope: Scope<'_>, record_type: RecordType, condition: &Condition) -
 /// first narrow by the text index (the exact test on the field still decides).
 fn in_search_text(record_type: RecordType, target: &Target) -> bool {
     match target {
-        Target::Standard(name) => matches!(
-            (record_type, *name),
-            (RecordType::Contact, "first_name" | "last_name" | "email" | "job_title")
-                | (RecordType::Company, "name" | "domain" | "industry" | "phone")
-                | (RecordType::Lead, "first_name" | "last_name" | "email" | "phone" | "company_name" | "job_title")
-                | (RecordType::Deal, "name" | "next_step")
-        ),
+        Target::Standard(name) => domain::registry::linked(record_type).field(name).is_some_and(|f| f.in_search_text),
         Target::Custom { field_type, .. } => {
             !matches!(field_type, CustomFieldType::Number | CustomFieldType::Money | CustomFieldType::Checkbox)
         }

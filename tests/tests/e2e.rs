@@ -12,6 +12,7 @@ mod e2e {
     mod imports;
     mod merge;
     mod openapi;
+    mod products;
     mod registry;
     mod retention;
     mod sales;

@@ -335,6 +335,7 @@ pub async fn follow_up_task(
 /// Registers the activity routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
         .service(web::resource("/activities").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/activities/{id}")
@@ -343,5 +344,25 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         )
         .service(web::resource("/activities/{id}/restore").route(web::post().to(restore)))
-        .service(web::resource("/activities/{id}/follow-up-task").route(web::post().to(follow_up_task)));
+        .service(web::resource("/activities/{id}/follow-up-task").route(web::post().to(follow_up_task)))
+        .service(history_resource());
 }
+
+crate::routes::audit::history_route!(ACTIVITIES, "activities", "activity");
+crate::routes::batch::batch_route!(
+    ActivityBatchOperation, ActivityBatch, ActivityInput, "activities",
+    create: |_allow| NoParams {}
+);
+
+/// The operations of activities, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, follow_up_task, history, batch), tags((name = "activities", description = "Emails, calls, meetings, chats, social messages and notes")))]
+pub struct Doc;
+
+/// Activities in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::ACTIVITIES,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: None,
+};

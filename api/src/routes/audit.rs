@@ -9,16 +9,10 @@ use persistence::audit::{self, AuditEvent, AuditFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ListErrors, ReadErrors};
+use crate::error::{ApiError, ListErrors};
 use crate::extract::Caller;
-use crate::kinds::ACTIVITIES;
-use crate::kinds::COMPANIES;
-use crate::kinds::CONTACTS;
-use crate::kinds::DEALS;
-use crate::kinds::LEADS;
-use crate::kinds::TASKS;
 use crate::records::{RecordData, RecordKind};
-use crate::routes::timeline::{self, PageParams};
+use crate::routes::newest_first::{self, PageParams};
 use crate::state::AppState;
 
 /// One entry of the audit log.
@@ -78,7 +72,7 @@ pub struct AuditPage {
 }
 
 fn page(events: Vec<AuditEvent>, limit: i64) -> Result<HttpResponse, ApiError> {
-    let (events, next_cursor) = timeline::cut(events, limit, |e| (e.occurred_at, e.id.clone()));
+    let (events, next_cursor) = newest_first::cut(events, limit, |e| (e.occurred_at, e.id.clone()));
     let data = events.into_iter().map(AuditEventView::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(AuditPage { data, next_cursor }))
 }
@@ -134,7 +128,7 @@ pub async fn audit_log(
 }
 
 /// The history of one record the caller may see.
-async fn history<D: RecordData>(
+pub async fn history<D: RecordData>(
     kind: &'static RecordKind<D>,
     state: &AppState,
     caller: Caller,
@@ -153,50 +147,38 @@ async fn history<D: RecordData>(
     page(events, limit)
 }
 
+/// Declares a record type's `GET /{collection}/{id}/history` handler (`history`), its OpenAPI
+/// operation and its resource (`history_resource`), in the type's own routes module.
 macro_rules! history_route {
-    ($name:ident, $kind:expr, $path:literal, $operation:literal, $noun:literal, $tag:literal) => {
+    ($kind:path, $collection:literal, $noun:literal) => {
         #[doc = concat!("The history of one ", $noun, ".")]
         #[utoipa::path(
-            get, path = $path, tag = $tag, operation_id = $operation,
+            get, path = concat!("/api/v1/", $collection, "/{id}/history"), tag = $collection,
+            operation_id = concat!($noun, "_history"),
             summary = concat!("A ", $noun, "'s history"),
             description = concat!("Every change of the ", $noun, " (create, update with field-level before and after, delete, restore), newest first, with actor, time, request id and client address."),
-            params(("id" = String, Path, description = "Record id"), PageParams),
-            responses((status = 200, description = "A page of the record's changes", body = AuditPage), ReadErrors),
+            params(("id" = String, Path, description = "Record id"), crate::routes::newest_first::PageParams),
+            responses((status = 200, description = "A page of the record's changes", body = crate::routes::audit::AuditPage), crate::error::ReadErrors),
             security(("bearer" = []))
         )]
-        pub async fn $name(
-            state: web::Data<AppState>,
-            caller: Caller,
-            id: web::Path<String>,
-            params: web::Query<PageParams>,
-        ) -> Result<HttpResponse, ApiError> {
-            history(&$kind, &state, caller, id.into_inner(), params.into_inner()).await
+        pub async fn history(
+            state: actix_web::web::Data<crate::state::AppState>,
+            caller: crate::extract::Caller,
+            id: actix_web::web::Path<String>,
+            params: actix_web::web::Query<crate::routes::newest_first::PageParams>,
+        ) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+            crate::routes::audit::history(&$kind, &state, caller, id.into_inner(), params.into_inner()).await
+        }
+
+        /// The history resource.
+        pub fn history_resource() -> actix_web::Resource {
+            actix_web::web::resource(concat!("/", $collection, "/{id}/history")).route(actix_web::web::get().to(history))
         }
     };
 }
-
-history_route!(contact_history, CONTACTS, "/api/v1/contacts/{id}/history", "contact_history", "contact", "contacts");
-history_route!(company_history, COMPANIES, "/api/v1/companies/{id}/history", "company_history", "company", "companies");
-history_route!(lead_history, LEADS, "/api/v1/leads/{id}/history", "lead_history", "lead", "leads");
-history_route!(deal_history, DEALS, "/api/v1/deals/{id}/history", "deal_history", "deal", "deals");
-history_route!(
-    activity_history,
-    ACTIVITIES,
-    "/api/v1/activities/{id}/history",
-    "activity_history",
-    "activity",
-    "activities"
-);
-history_route!(task_history, TASKS, "/api/v1/tasks/{id}/history", "task_history", "task", "tasks");
+pub(crate) use history_route;
 
 /// Registers the audit routes.
 pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/audit-log").route(web::get().to(audit_log)))
-        .service(web::resource("/contacts/{id}/history").route(web::get().to(contact_history)))
-        .service(web::resource("/companies/{id}/history").route(web::get().to(company_history)))
-        .service(web::resource("/leads/{id}/history").route(web::get().to(lead_history)))
-        .service(web::resource("/deals/{id}/history").route(web::get().to(deal_history)))
-        .service(web::resource("/activities/{id}/history").route(web::get().to(activity_history)))
-        .service(web::resource("/tasks/{id}/history").route(web::get().to(task_history)));
+    config.service(web::resource("/audit-log").route(web::get().to(audit_log)));
 }

@@ -4,14 +4,14 @@
 //! lists each one's status and body or problem, in order. An `Idempotency-Key` covers the
 //! whole batch: a retry gets the first answer and runs nothing again.
 
+use actix_web::HttpResponse;
 use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::extract::{Caller, IdempotencyKey, IfMatch};
 use crate::state::AppState;
 
 /// Most operations one batch may hold.
@@ -44,7 +44,7 @@ pub struct BatchAnswer {
 
 /// The version an operation's `if_match` names: an `ETag` as the API gives it (`"3"`), or the
 /// bare version.
-fn if_match_of(raw: Option<&str>) -> Result<IfMatch, ApiError> {
+pub(crate) fn if_match_of(raw: Option<&str>) -> Result<IfMatch, ApiError> {
     let Some(raw) = raw else { return Ok(IfMatch(None)) };
     let text = raw.trim().trim_start_matches("W/");
     let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
@@ -54,7 +54,7 @@ fn if_match_of(raw: Option<&str>) -> Result<IfMatch, ApiError> {
 }
 
 /// One operation's outcome, read off the single endpoint's answer.
-fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> BatchResult {
+pub(crate) fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> BatchResult {
     match answer {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -77,7 +77,7 @@ fn result_of(caller: &Caller, answer: Result<HttpResponse, ApiError>) -> BatchRe
 
 /// Runs the operations one after the other (`run`) and answers their results, once per
 /// `Idempotency-Key`.
-async fn answer<O: Serialize>(
+pub(crate) async fn answer<O: Serialize>(
     state: &AppState,
     caller: &Caller,
     key: IdempotencyKey,
@@ -98,15 +98,17 @@ async fn answer<O: Serialize>(
     .await
 }
 
-/// Declares one record type's batch: its operation type (the single endpoints' bodies) and
-/// the handler, which calls those endpoints' handlers one operation at a time.
+/// Declares a record type's batch, in the type's own routes module: its operation type (the
+/// single endpoints' bodies), the handler (`batch`), which calls those endpoints' handlers
+/// (`create`, `update`, `delete` of the same module) one operation at a time, and its
+/// resource (`batch_resource`).
 macro_rules! batch_route {
     (
-        $handler:ident, $operation:ident, $batch:ident, $module:ident, $input:ty, $collection:literal,
-        $tag:literal, $summary:literal, create: |$allow:ident| $create_params:expr $(, allow_duplicate: $dup:ty)?
+        $operation:ident, $batch:ident, $input:ty, $collection:literal,
+        create: |$allow:ident| $create_params:expr $(, allow_duplicate: $dup:ty)?
     ) => {
         /// One operation of a batch, as its single endpoint takes it.
-        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
         pub enum $operation {
             /// As `POST` with this body.
@@ -150,7 +152,7 @@ macro_rules! batch_route {
         }
 
         /// A batch of operations, run in order.
-        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $batch {
             /// 1 to 100 operations.
@@ -158,33 +160,36 @@ macro_rules! batch_route {
             pub operations: Vec<$operation>,
         }
 
-        #[doc = $summary]
+        #[doc = concat!("Create, update and delete ", $collection, " in one request.")]
         #[utoipa::path(
-            post, path = concat!("/api/v1/", $collection, "/batch"), tag = $tag, operation_id = stringify!($handler),
-            summary = $summary,
+            post, path = concat!("/api/v1/", $collection, "/batch"), tag = $collection,
+            operation_id = concat!("batch_", $collection),
+            summary = concat!("Create, update and delete ", $collection, " in one request"),
             description = "Up to 100 creates, updates and deletes, run in order, each as its single endpoint runs it (grants, validation, duplicate check, audit and history alike) in its own transaction: one refused operation changes nothing of itself and leaves the others be. The answer lists each operation's status and body (or problem) in order. A body that is not the documented shape refuses the whole batch (400) before anything runs. An `Idempotency-Key` covers the whole batch: a retry gets the first answer; while the first is still running, 409.",
-            params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the whole batch safe to retry")),
+            params(crate::extract::NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the whole batch safe to retry")),
             request_body = $batch,
             responses(
-                (status = 200, description = "Each operation's outcome, in order", body = BatchAnswer),
-                (status = 400, description = "Malformed JSON, an operation of unknown shape, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "A batch with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "No operations or more than 100, or an Idempotency-Key reused with another batch", body = Problem, content_type = "application/problem+json"),
+                (status = 200, description = "Each operation's outcome, in order", body = crate::routes::batch::BatchAnswer),
+                (status = 400, description = "Malformed JSON, an operation of unknown shape, or an unknown parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A batch with this Idempotency-Key is still running", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 415, description = "Body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "No operations or more than 100, or an Idempotency-Key reused with another batch", body = crate::error::Problem, content_type = "application/problem+json"),
                 crate::error::CommonErrors,
             ),
             security(("bearer" = []))
         )]
-        pub async fn $handler(
-            state: web::Data<AppState>,
-            caller: Caller,
-            _: web::Query<NoParams>,
-            key: IdempotencyKey,
-            body: web::Json<$batch>,
-        ) -> Result<HttpResponse, ApiError> {
-            use crate::routes::$module as single;
-            answer(&state, &caller, key, $collection, body.into_inner().operations, async |operations| {
+        pub async fn batch(
+            state: actix_web::web::Data<crate::state::AppState>,
+            caller: crate::extract::Caller,
+            _: actix_web::web::Query<crate::extract::NoParams>,
+            key: crate::extract::IdempotencyKey,
+            body: actix_web::web::Json<$batch>,
+        ) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+            use actix_web::web;
+            use crate::extract::{IdempotencyKey, NoParams};
+            use crate::routes::batch::{if_match_of, result_of};
+            crate::routes::batch::answer(&state, &caller, key, $collection, body.into_inner().operations, async |operations| {
                 let mut results = Vec::with_capacity(operations.len());
                 for operation in operations {
                     let (state, caller_now) = (state.clone(), caller.clone());
@@ -192,18 +197,18 @@ macro_rules! batch_route {
                     let outcome = match operation {
                         $operation::Create { body, .. } => {
                             let query = web::Query($create_params);
-                            single::create(state, caller_now, query, IdempotencyKey(None), web::Json(body)).await
+                            create(state, caller_now, query, IdempotencyKey(None), web::Json(body)).await
                         }
                         $operation::Update { id, if_match, body } => match if_match_of(if_match.as_deref()) {
                             Ok(if_match) => {
                                 let path = web::Path::from(id);
-                                single::update(state, caller_now, path, web::Query(NoParams {}), if_match, web::Json(body)).await
+                                update(state, caller_now, path, web::Query(NoParams {}), if_match, web::Json(body)).await
                             }
                             Err(refused) => Err(refused),
                         },
                         $operation::Delete { id, if_match } => match if_match_of(if_match.as_deref()) {
                             Ok(if_match) => {
-                                single::delete(state, caller_now, web::Path::from(id), web::Query(NoParams {}), if_match).await
+                                delete(state, caller_now, web::Path::from(id), web::Query(NoParams {}), if_match).await
                             }
                             Err(refused) => Err(refused),
                         },
@@ -214,47 +219,11 @@ macro_rules! batch_route {
             })
             .await
         }
+
+        /// The batch resource, mounted before `/{id}` (which would match `batch`).
+        pub fn batch_resource() -> actix_web::Resource {
+            actix_web::web::resource(concat!("/", $collection, "/batch")).route(actix_web::web::post().to(batch))
+        }
     };
 }
-
-batch_route!(
-    batch_contacts, ContactBatchOperation, ContactBatch, contacts, crate::routes::contacts::ContactInput, "contacts",
-    "contacts", "Create, update and delete contacts in one request",
-    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
-);
-batch_route!(
-    batch_companies, CompanyBatchOperation, CompanyBatch, companies, crate::routes::companies::CompanyInput,
-    "companies", "companies", "Create, update and delete companies in one request",
-    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
-);
-batch_route!(
-    batch_leads, LeadBatchOperation, LeadBatch, leads, crate::routes::leads::LeadInput, "leads", "leads",
-    "Create, update and delete leads in one request",
-    create: |_allow| NoParams {}
-);
-batch_route!(
-    batch_deals, DealBatchOperation, DealBatch, deals, crate::routes::deals::DealInput, "deals", "deals",
-    "Create, update and delete deals in one request",
-    create: |_allow| NoParams {}
-);
-batch_route!(
-    batch_activities, ActivityBatchOperation, ActivityBatch, activities, crate::routes::activities::ActivityInput,
-    "activities", "activities", "Create, update and delete activities in one request",
-    create: |_allow| NoParams {}
-);
-batch_route!(
-    batch_tasks, TaskBatchOperation, TaskBatch, tasks, crate::routes::tasks::TaskInput, "tasks", "tasks",
-    "Create, update and delete tasks in one request",
-    create: |_allow| NoParams {}
-);
-
-/// Registers the batch endpoints (before the record routes, whose `/{id}` would match `batch`).
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/contacts/batch").route(web::post().to(batch_contacts)))
-        .service(web::resource("/companies/batch").route(web::post().to(batch_companies)))
-        .service(web::resource("/leads/batch").route(web::post().to(batch_leads)))
-        .service(web::resource("/deals/batch").route(web::post().to(batch_deals)))
-        .service(web::resource("/activities/batch").route(web::post().to(batch_activities)))
-        .service(web::resource("/tasks/batch").route(web::post().to(batch_tasks)));
-}
+pub(crate) use batch_route;

@@ -414,6 +414,9 @@ pub async fn list_contacts(
 /// Registers the company routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
+        .service(search_resource())
+        .service(export_resource())
         .service(web::resource("/companies").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/companies/{id}")
@@ -422,7 +425,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         )
         .service(web::resource("/companies/{id}/restore").route(web::post().to(restore)))
-        .service(web::resource("/companies/{id}/contacts").route(web::get().to(list_contacts)));
+        .service(web::resource("/companies/{id}/contacts").route(web::get().to(list_contacts)))
+        .service(history_resource())
+        .service(web::resource("/companies/{id}/timeline").route(web::get().to(company_timeline)));
 }
 
 /// A company's timeline.
@@ -448,3 +453,32 @@ pub async fn company_timeline(
     )
     .await
 }
+
+/// Companies as searches and exports read them.
+pub static SEARCHABLE: crate::routes::search::Searchable<CompanyData> = crate::routes::search::Searchable {
+    kind: &COMPANIES,
+    record_type: domain::activity::RecordType::Company,
+    search: persistence::companies::search,
+};
+crate::routes::search::search_route!(SEARCHABLE, CompanyView, "companies");
+crate::routes::exports::export_routes!(SEARCHABLE, CompanyView, "companies");
+crate::routes::audit::history_route!(COMPANIES, "companies", "company");
+crate::routes::batch::batch_route!(
+    CompanyBatchOperation, CompanyBatch, CompanyInput, "companies",
+    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
+);
+
+/// The operations of companies, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, list_contacts, company_timeline, search, export, export_search, history, batch), tags((name = "companies", description = "Organisations (accounts)")))]
+pub struct Doc;
+
+/// Companies in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::COMPANIES,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: Some(|conn, caller, row, policy| {
+        crate::imports::import_row::<_, _, CompanyView>(&IMPORT, conn, caller, row, policy)
+    }),
+};

@@ -452,6 +452,9 @@ pub async fn restore(
 /// Registers the contact routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
+        .service(search_resource())
+        .service(export_resource())
         .service(web::resource("/contacts").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/contacts/{id}")
@@ -459,7 +462,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::patch().to(update))
                 .route(web::delete().to(delete)),
         )
-        .service(web::resource("/contacts/{id}/restore").route(web::post().to(restore)));
+        .service(web::resource("/contacts/{id}/restore").route(web::post().to(restore)))
+        .service(history_resource())
+        .service(web::resource("/contacts/{id}/timeline").route(web::get().to(contact_timeline)));
 }
 
 /// A contact's timeline.
@@ -485,3 +490,32 @@ pub async fn contact_timeline(
     )
     .await
 }
+
+/// Contacts as searches and exports read them.
+pub static SEARCHABLE: crate::routes::search::Searchable<ContactData> = crate::routes::search::Searchable {
+    kind: &CONTACTS,
+    record_type: domain::activity::RecordType::Contact,
+    search: persistence::contacts::search,
+};
+crate::routes::search::search_route!(SEARCHABLE, ContactView, "contacts");
+crate::routes::exports::export_routes!(SEARCHABLE, ContactView, "contacts");
+crate::routes::audit::history_route!(CONTACTS, "contacts", "contact");
+crate::routes::batch::batch_route!(
+    ContactBatchOperation, ContactBatch, ContactInput, "contacts",
+    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
+);
+
+/// The operations of contacts, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, contact_timeline, search, export, export_search, history, batch), tags((name = "contacts", description = "People")))]
+pub struct Doc;
+
+/// Contacts in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::CONTACTS,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: Some(|conn, caller, row, policy| {
+        crate::imports::import_row::<_, _, ContactView>(&IMPORT, conn, caller, row, policy)
+    }),
+};

@@ -489,7 +489,7 @@ pub struct StageChangeView {
 #[utoipa::path(
     get, path = "/api/v1/deals/{id}/stage-changes", tag = "deals", operation_id = "list_deal_stage_changes", summary = "List a deal's stage changes",
     description = "Every move between stages with time and actor, newest first; keyset-paginated.",
-    params(("id" = String, Path, description = "Deal id"), timeline::PageParams),
+    params(("id" = String, Path, description = "Deal id"), crate::routes::newest_first::PageParams),
     responses((status = 200, description = "A page of stage changes", body = Page<StageChangeView>), ReadErrors),
     security(("bearer" = []))
 )]
@@ -497,7 +497,7 @@ pub async fn stage_changes(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    params: web::Query<timeline::PageParams>,
+    params: web::Query<crate::routes::newest_first::PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, before) = params.into_inner().parse()?;
     let id = id.into_inner();
@@ -507,7 +507,7 @@ pub async fn stage_changes(
             Ok(links::changes_of(conn, &links::ChangesOf::Record(RecordType::Deal, id), before.as_ref(), limit + 1)?)
         })
         .await?;
-    let (changes, next_cursor) = timeline::cut(changes, limit, |c| (c.changed_at, c.id.clone()));
+    let (changes, next_cursor) = crate::routes::newest_first::cut(changes, limit, |c| (c.changed_at, c.id.clone()));
     let data = changes
         .into_iter()
         .map(|c| StageChangeView {
@@ -619,6 +619,9 @@ pub async fn forecast(
 /// Registers the deal routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
+        .service(search_resource())
+        .service(export_resource())
         .service(web::resource("/deals").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/deals/{id}")
@@ -629,5 +632,35 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(web::resource("/deals/{id}/restore").route(web::post().to(restore)))
         .service(web::resource("/deals/{id}/stage-changes").route(web::get().to(stage_changes)))
         .service(web::resource("/deals/{id}/timeline").route(web::get().to(deal_timeline)))
-        .service(web::resource("/forecast").route(web::get().to(forecast)));
+        .service(web::resource("/forecast").route(web::get().to(forecast)))
+        .service(history_resource());
 }
+
+/// Deals as searches and exports read them.
+pub static SEARCHABLE: crate::routes::search::Searchable<DealData> = crate::routes::search::Searchable {
+    kind: &DEALS,
+    record_type: domain::activity::RecordType::Deal,
+    search: persistence::deals::search,
+};
+crate::routes::search::search_route!(SEARCHABLE, DealView, "deals");
+crate::routes::exports::export_routes!(SEARCHABLE, DealView, "deals");
+crate::routes::audit::history_route!(DEALS, "deals", "deal");
+crate::routes::batch::batch_route!(
+    DealBatchOperation, DealBatch, DealInput, "deals",
+    create: |_allow| NoParams {}
+);
+
+/// The operations of deals, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, stage_changes, deal_timeline, forecast, search, export, export_search, history, batch), tags((name = "deals", description = "Deals, stage history and the forecast")))]
+pub struct Doc;
+
+/// Deals in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::DEALS,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: Some(|conn, caller, row, policy| {
+        crate::imports::import_row::<_, _, DealView>(&IMPORT, conn, caller, row, policy)
+    }),
+};

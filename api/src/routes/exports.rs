@@ -198,14 +198,17 @@ where
         .await
 }
 
-/// Declares one record type's export handlers (GET and POST) and their OpenAPI operations.
+/// Declares a record type's `GET`/`POST /{collection}/export` handlers (`export`,
+/// `export_search`), their OpenAPI operations and their resource (`export_resource`), in the
+/// type's own routes module.
 macro_rules! export_routes {
-    ($get:ident, $post:ident, $searchable:path, $view:ty, $path:literal, $tag:literal, $get_summary:literal, $post_summary:literal) => {
-        #[doc = $get_summary]
+    ($searchable:path, $view:ty, $collection:literal) => {
+        #[doc = concat!("Export ", $collection, " as CSV.")]
         #[utoipa::path(
-            get, path = $path, tag = $tag, operation_id = stringify!($get), summary = $get_summary,
+            get, path = concat!("/api/v1/", $collection, "/export"), tag = $collection,
+            operation_id = concat!("export_", $collection), summary = concat!("Export ", $collection, " as CSV"),
             description = "Streams every record the caller's export grant reaches (optionally matching `q`) as CSV with the chosen columns, in the order of `sort`. The header row holds the column names, which an import maps back by name, so an export imports again unchanged. Lists are `; `-separated, money is `minor units CURRENCY`. Cells a spreadsheet would run as a formula (starting with = + - @, tab or carriage return, except plain numbers) get a leading `'`. Needs the export permission; each export is recorded in the audit log.",
-            params(ExportParams),
+            params(crate::routes::exports::ExportParams),
             responses(
                 (status = 200, description = "The CSV file", content_type = "text/csv", body = String, example = json!("id,name,tags,created_at\r\n0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61,Analytical Engines Ltd,customer; vip,2026-12-02T09:30:00Z\r\n")),
                 (status = 400, description = "Unknown or malformed parameter", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -215,20 +218,22 @@ macro_rules! export_routes {
             ),
             security(("bearer" = []))
         )]
-        pub async fn $get(
-            state: web::Data<AppState>,
-            caller: Caller,
-            params: web::Query<ExportParams>,
-        ) -> Result<HttpResponse, ApiError> {
-            respond::<_, $view>(&$searchable, state, caller, params.into_inner().into()).await
+        pub async fn export(
+            state: actix_web::web::Data<crate::state::AppState>,
+            caller: crate::extract::Caller,
+            params: actix_web::web::Query<crate::routes::exports::ExportParams>,
+        ) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+            crate::routes::exports::respond::<_, $view>(&$searchable, state, caller, params.into_inner().into()).await
         }
 
-        #[doc = $post_summary]
+        #[doc = concat!("Export a search of ", $collection, " as CSV.")]
         #[utoipa::path(
-            post, path = $path, tag = $tag, operation_id = stringify!($post), summary = $post_summary,
+            post, path = concat!("/api/v1/", $collection, "/export"), tag = $collection,
+            operation_id = concat!("export_", $collection, "_search"),
+            summary = concat!("Export a search of ", $collection, " as CSV"),
             description = "As the GET form, with the records selected by the filter language of `/search` (`filter`, `q`, `sort`) and the columns as a list.",
             params(crate::extract::NoParams),
-            request_body(content = ExportInput, example = json!({"filter": {"field": "tags", "op": "contains", "value": "vip"}, "columns": ["id", "first_name", "last_name", "emails"], "sort": "name"})),
+            request_body(content = crate::routes::exports::ExportInput, example = json!({"filter": {"field": "tags", "op": "contains", "value": "vip"}, "columns": ["id", "first_name", "last_name", "emails"], "sort": "name"})),
             responses(
                 (status = 200, description = "The CSV file", content_type = "text/csv", body = String, example = json!("id,name,tags,created_at\r\n0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61,Analytical Engines Ltd,customer; vip,2026-12-02T09:30:00Z\r\n")),
                 (status = 400, description = "Malformed JSON, unknown body field or parameter", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -239,79 +244,21 @@ macro_rules! export_routes {
             ),
             security(("bearer" = []))
         )]
-        pub async fn $post(
-            state: web::Data<AppState>,
-            caller: Caller,
-            _: web::Query<crate::extract::NoParams>,
-            body: web::Json<ExportInput>,
-        ) -> Result<HttpResponse, ApiError> {
-            respond::<_, $view>(&$searchable, state, caller, body.into_inner()).await
+        pub async fn export_search(
+            state: actix_web::web::Data<crate::state::AppState>,
+            caller: crate::extract::Caller,
+            _: actix_web::web::Query<crate::extract::NoParams>,
+            body: actix_web::web::Json<crate::routes::exports::ExportInput>,
+        ) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+            crate::routes::exports::respond::<_, $view>(&$searchable, state, caller, body.into_inner()).await
+        }
+
+        /// The export resource, mounted before `/{id}` (which would match `export`).
+        pub fn export_resource() -> actix_web::Resource {
+            actix_web::web::resource(concat!("/", $collection, "/export"))
+                .route(actix_web::web::get().to(export))
+                .route(actix_web::web::post().to(export_search))
         }
     };
 }
-
-export_routes!(
-    export_contacts,
-    export_contacts_search,
-    search::CONTACTS,
-    crate::routes::contacts::ContactView,
-    "/api/v1/contacts/export",
-    "contacts",
-    "Export contacts as CSV",
-    "Export a search of contacts as CSV"
-);
-export_routes!(
-    export_companies,
-    export_companies_search,
-    search::COMPANIES,
-    crate::routes::companies::CompanyView,
-    "/api/v1/companies/export",
-    "companies",
-    "Export companies as CSV",
-    "Export a search of companies as CSV"
-);
-export_routes!(
-    export_leads,
-    export_leads_search,
-    search::LEADS,
-    crate::routes::leads::LeadView,
-    "/api/v1/leads/export",
-    "leads",
-    "Export leads as CSV",
-    "Export a search of leads as CSV"
-);
-export_routes!(
-    export_deals,
-    export_deals_search,
-    search::DEALS,
-    crate::routes::deals::DealView,
-    "/api/v1/deals/export",
-    "deals",
-    "Export deals as CSV",
-    "Export a search of deals as CSV"
-);
-
-/// Registers the export routes (before `/{collection}/{id}`, which would otherwise match).
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            web::resource("/contacts/export")
-                .route(web::get().to(export_contacts))
-                .route(web::post().to(export_contacts_search)),
-        )
-        .service(
-            web::resource("/companies/export")
-                .route(web::get().to(export_companies))
-                .route(web::post().to(export_companies_search)),
-        )
-        .service(
-            web::resource("/leads/export")
-                .route(web::get().to(export_leads))
-                .route(web::post().to(export_leads_search)),
-        )
-        .service(
-            web::resource("/deals/export")
-                .route(web::get().to(export_deals))
-                .route(web::post().to(export_deals_search)),
-        );
-}
+pub(crate) use export_routes;

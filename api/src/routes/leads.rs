@@ -797,6 +797,9 @@ pub async fn lead_timeline(
 /// Registers the lead routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
+        .service(search_resource())
+        .service(export_resource())
         .service(web::resource("/leads").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/leads/{id}")
@@ -808,5 +811,35 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(web::resource("/leads/{id}/score").route(web::get().to(score)))
         .service(web::resource("/leads/{id}/events").route(web::post().to(record_event)))
         .service(web::resource("/leads/{id}/convert").route(web::post().to(convert)))
-        .service(web::resource("/leads/{id}/timeline").route(web::get().to(lead_timeline)));
+        .service(web::resource("/leads/{id}/timeline").route(web::get().to(lead_timeline)))
+        .service(history_resource());
 }
+
+/// Leads as searches and exports read them.
+pub static SEARCHABLE: crate::routes::search::Searchable<LeadData> = crate::routes::search::Searchable {
+    kind: &LEADS,
+    record_type: domain::activity::RecordType::Lead,
+    search: persistence::leads::search,
+};
+crate::routes::search::search_route!(SEARCHABLE, LeadView, "leads");
+crate::routes::exports::export_routes!(SEARCHABLE, LeadView, "leads");
+crate::routes::audit::history_route!(LEADS, "leads", "lead");
+crate::routes::batch::batch_route!(
+    LeadBatchOperation, LeadBatch, LeadInput, "leads",
+    create: |_allow| NoParams {}
+);
+
+/// The operations of leads, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, score, record_event, convert, lead_timeline, search, export, export_search, history, batch), tags((name = "leads", description = "Prospects as captured: status, score, conversion")))]
+pub struct Doc;
+
+/// Leads in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::LEADS,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: Some(|conn, caller, row, policy| {
+        crate::imports::import_row::<_, _, LeadView>(&IMPORT, conn, caller, row, policy)
+    }),
+};

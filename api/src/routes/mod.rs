@@ -18,7 +18,9 @@ pub mod health;
 pub mod imports;
 pub mod leads;
 pub mod merge;
+pub mod newest_first;
 pub mod pipelines;
+pub mod products;
 pub mod roles;
 pub mod rules;
 pub mod search;
@@ -27,12 +29,33 @@ pub mod teams;
 pub mod timeline;
 pub mod users;
 
+/// What the API mounts and documents for one declared record type, declared in the type's
+/// own routes module; [`RECORD_APIS`] lists them.
+pub struct RecordApi {
+    pub spec: &'static domain::registry::RecordTypeSpec,
+    /// Mounts its resources (the generic ones before `/{id}`, which would match them).
+    pub routes: fn(&mut web::ServiceConfig),
+    /// Its operations and tag.
+    pub document: fn() -> utoipa::openapi::OpenApi,
+    /// How one CSV row becomes a record, if the type can be imported.
+    pub import: Option<crate::imports::ImportStep>,
+}
+
+/// Every record type's API, in the registry's order (a test checks they agree).
+pub const RECORD_APIS: [&RecordApi; 7] =
+    [&tasks::API, &activities::API, &deals::API, &leads::API, &contacts::API, &companies::API, &products::API];
+
+/// The API of the record type with this registry entry.
+pub fn record_api(spec: &domain::registry::RecordTypeSpec) -> Option<&'static RecordApi> {
+    RECORD_APIS.into_iter().find(|api| api.spec == spec)
+}
+
 /// Mounts every `/api/v1` resource.
 pub fn configure(config: &mut web::ServiceConfig) {
+    for api in RECORD_APIS {
+        config.configure(api.routes);
+    }
     config
-        .configure(batch::routes)
-        .configure(search::routes)
-        .configure(exports::routes)
         .configure(custom_fields::routes)
         .configure(imports::routes)
         .configure(auth::routes)
@@ -40,23 +63,28 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(teams::routes)
         .configure(roles::routes)
         .configure(api_keys::routes)
-        .configure(contacts::routes)
-        .configure(companies::routes)
-        .configure(leads::routes)
         .configure(forms::routes)
         .configure(rules::routes)
         .configure(pipelines::routes)
-        .configure(deals::routes)
-        .configure(activities::routes)
-        .configure(tasks::routes)
-        .configure(timelines)
         .configure(audit::routes)
         .configure(merge::routes);
 }
 
-/// Timelines of the record types that existed before leads and deals.
-fn timelines(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/contacts/{id}/timeline").route(web::get().to(contacts::contact_timeline)))
-        .service(web::resource("/companies/{id}/timeline").route(web::get().to(companies::company_timeline)));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_record_type_has_its_api_in_the_same_order() {
+        let apis: Vec<&str> = RECORD_APIS.iter().map(|api| api.spec.noun).collect();
+        let registered: Vec<&str> = domain::registry::RECORD_TYPES.iter().map(|spec| spec.noun).collect();
+        assert_eq!(apis, registered);
+    }
+
+    #[test]
+    fn every_type_with_csv_columns_can_be_imported() {
+        for api in RECORD_APIS {
+            assert_eq!(api.import.is_some(), api.spec.fields.iter().any(|f| f.csv.is_some()), "{}", api.spec.noun);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -243,17 +243,19 @@ where
     Ok(HttpResponse::Ok().json(Page { data: page.items.into_iter().map(V::from).collect::<Vec<_>>(), next_cursor }))
 }
 
-/// Declares one record type's search handler and its OpenAPI operation.
+/// Declares a record type's `POST /{collection}/search` handler (`search`), its OpenAPI
+/// operation and its resource (`search_resource`), in the type's own routes module.
 macro_rules! search_route {
-    ($handler:ident, $searchable:ident, $view:ty, $path:literal, $tag:literal, $operation:literal, $summary:literal) => {
-        #[doc = $summary]
+    ($searchable:path, $view:ty, $collection:literal) => {
+        #[doc = concat!("Search ", $collection, ".")]
         #[utoipa::path(
-            post, path = $path, tag = $tag, operation_id = $operation, summary = $summary,
+            post, path = concat!("/api/v1/", $collection, "/search"), tag = $collection,
+            operation_id = concat!("search_", $collection), summary = concat!("Search ", $collection),
             description = "The filter language: AND/OR groups of `field op value` conditions over standard fields, custom fields (`custom_fields.<key>`) and related data, checked against the record type's fields (an unknown field or an operator that does not fit its type is 422 naming the node's path, such as `filter.and[1].op`). Only records the caller may read are searched. Keyset-paginated; one sort field.",
             params(crate::extract::NoParams),
-            request_body(content = SearchInput, example = json!({"filter": {"and": [{"field": "lifecycle_stage", "op": "in", "value": ["retention", "loyalty"]}, {"or": [{"field": "company.industry", "op": "eq", "value": "Software"}, {"field": "activity.call", "op": "last_n_days", "value": 30}]}]}, "sort": "-updated_at", "limit": 25})),
+            request_body(content = crate::routes::search::SearchInput, example = json!({"filter": {"and": [{"field": "lifecycle_stage", "op": "in", "value": ["retention", "loyalty"]}, {"or": [{"field": "company.industry", "op": "eq", "value": "Software"}, {"field": "activity.call", "op": "last_n_days", "value": 30}]}]}, "sort": "-updated_at", "limit": 25})),
             responses(
-                (status = 200, description = "A page of matching records", body = Page<$view>),
+                (status = 200, description = "A page of matching records", body = crate::routes::common::Page<$view>),
                 (status = 400, description = "Malformed JSON, unknown body field or bad cursor", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The role may not read these records", body = crate::error::Problem, content_type = "application/problem+json"),
                 (status = 415, description = "Body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -262,78 +264,19 @@ macro_rules! search_route {
             ),
             security(("bearer" = []))
         )]
-        pub async fn $handler(
-            state: web::Data<AppState>,
-            caller: Caller,
-            _: web::Query<crate::extract::NoParams>,
-            body: web::Json<SearchInput>,
-        ) -> Result<HttpResponse, ApiError> {
-            respond::<_, $view>(&$searchable, &state, &caller, body.into_inner()).await
+        pub async fn search(
+            state: actix_web::web::Data<crate::state::AppState>,
+            caller: crate::extract::Caller,
+            _: actix_web::web::Query<crate::extract::NoParams>,
+            body: actix_web::web::Json<crate::routes::search::SearchInput>,
+        ) -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+            crate::routes::search::respond::<_, $view>(&$searchable, &state, &caller, body.into_inner()).await
+        }
+
+        /// The search resource, mounted before `/{id}` (which would match `search`).
+        pub fn search_resource() -> actix_web::Resource {
+            actix_web::web::resource(concat!("/", $collection, "/search")).route(actix_web::web::post().to(search))
         }
     };
 }
-
-/// Contacts for search.
-pub static CONTACTS: Searchable<domain::contact::ContactData> = Searchable {
-    kind: &crate::kinds::CONTACTS,
-    record_type: RecordType::Contact,
-    search: persistence::contacts::search,
-};
-/// Companies for search.
-pub static COMPANIES: Searchable<domain::company::CompanyData> = Searchable {
-    kind: &crate::kinds::COMPANIES,
-    record_type: RecordType::Company,
-    search: persistence::companies::search,
-};
-/// Leads for search.
-pub static LEADS: Searchable<domain::lead::LeadData> =
-    Searchable { kind: &crate::kinds::LEADS, record_type: RecordType::Lead, search: persistence::leads::search };
-/// Deals for search.
-pub static DEALS: Searchable<domain::deal::DealData> =
-    Searchable { kind: &crate::kinds::DEALS, record_type: RecordType::Deal, search: persistence::deals::search };
-
-search_route!(
-    search_contacts,
-    CONTACTS,
-    crate::routes::contacts::ContactView,
-    "/api/v1/contacts/search",
-    "contacts",
-    "search_contacts",
-    "Search contacts"
-);
-search_route!(
-    search_companies,
-    COMPANIES,
-    crate::routes::companies::CompanyView,
-    "/api/v1/companies/search",
-    "companies",
-    "search_companies",
-    "Search companies"
-);
-search_route!(
-    search_leads,
-    LEADS,
-    crate::routes::leads::LeadView,
-    "/api/v1/leads/search",
-    "leads",
-    "search_leads",
-    "Search leads"
-);
-search_route!(
-    search_deals,
-    DEALS,
-    crate::routes::deals::DealView,
-    "/api/v1/deals/search",
-    "deals",
-    "search_deals",
-    "Search deals"
-);
-
-/// Registers the search routes (before `/{collection}/{id}`, which would otherwise match).
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/contacts/search").route(web::post().to(search_contacts)))
-        .service(web::resource("/companies/search").route(web::post().to(search_companies)))
-        .service(web::resource("/leads/search").route(web::post().to(search_leads)))
-        .service(web::resource("/deals/search").route(web::post().to(search_deals)));
-}
+pub(crate) use search_route;

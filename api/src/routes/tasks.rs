@@ -433,6 +433,7 @@ pub async fn due_reminders(
 /// Registers the task routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(batch_resource())
         .service(web::resource("/tasks").route(web::get().to(list)).route(web::post().to(create)))
         .service(
             web::resource("/tasks/{id}")
@@ -442,5 +443,25 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(web::resource("/tasks/{id}/restore").route(web::post().to(restore)))
         .service(web::resource("/tasks/{id}/acknowledge-reminder").route(web::post().to(acknowledge)))
-        .service(web::resource("/reminders/due").route(web::get().to(due_reminders)));
+        .service(web::resource("/reminders/due").route(web::get().to(due_reminders)))
+        .service(history_resource());
 }
+
+crate::routes::audit::history_route!(TASKS, "tasks", "task");
+crate::routes::batch::batch_route!(
+    TaskBatchOperation, TaskBatch, TaskInput, "tasks",
+    create: |_allow| NoParams {}
+);
+
+/// The operations of tasks, under their tag.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, get, update, delete, restore, acknowledge, due_reminders, history, batch), tags((name = "tasks", description = "Tasks and reminders")))]
+pub struct Doc;
+
+/// Tasks in the API: what is mounted, documented and imported.
+pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
+    spec: &domain::registry::TASKS,
+    routes,
+    document: <Doc as utoipa::OpenApi>::openapi,
+    import: None,
+};

@@ -159,14 +159,16 @@ fn every_declared_record_type_has_its_documented_routes() {
             (one.clone(), &["get", "patch", "delete"]),
             (format!("{one}/restore"), &["post"]),
             (format!("{collection}/batch"), &["post"]),
+            (format!("{one}/history"), &["get"]),
         ];
         if spec.linked_as.is_some() {
             routes.extend([
                 (format!("{collection}/search"), &["post"][..]),
                 (format!("{collection}/export"), &["get", "post"]),
-                (format!("{one}/history"), &["get"]),
-                (format!("{one}/timeline"), &["get"]),
             ]);
+        }
+        if spec.timeline {
+            routes.push((format!("{one}/timeline"), &["get"]));
         }
         for (path, methods) in &routes {
             for method in *methods {

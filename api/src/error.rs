@@ -256,6 +256,40 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<app::error::Duplicate> for DuplicateRef {
+    fn from(duplicate: app::error::Duplicate) -> Self {
+        DuplicateRef { id: duplicate.id, reasons: duplicate.reasons }
+    }
+}
+
+/// The one table from business outcomes to HTTP: what the application layer refused or
+/// failed with, as the problem a client gets.
+impl From<app::error::AppError> for ApiError {
+    fn from(error: app::error::AppError) -> Self {
+        use app::error::AppError;
+        let problems = |errors: Vec<domain::FieldError>| {
+            errors
+                .into_iter()
+                .map(|e| FieldProblem { field: e.field, code: e.code.to_owned(), message: e.message })
+                .collect()
+        };
+        match error {
+            AppError::Malformed { detail, errors } => ApiError::BadRequest { detail, errors: problems(errors) },
+            AppError::Forbidden(reason) => ApiError::Forbidden(reason),
+            AppError::NotFound(reason) => ApiError::NotFound(reason),
+            AppError::Conflict(reason) => ApiError::Conflict(reason),
+            AppError::Duplicate { detail, duplicates } => {
+                ApiError::Duplicate { detail, duplicates: duplicates.into_iter().map(DuplicateRef::from).collect() }
+            }
+            AppError::Stale(reason) => ApiError::PreconditionFailed(reason),
+            AppError::Invalid(errors) => errors.into(),
+            AppError::Unavailable(reason) => ApiError::Unavailable(reason),
+            AppError::Contended(reason) => ApiError::Contended(reason),
+            AppError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
         match denied {
@@ -267,10 +301,15 @@ impl From<Denied> for ApiError {
 
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
-        let mut collected = ValidationErrors::new();
-        collect_validator(&mut collected, "", &errors);
-        collected.into()
+        shape_errors(&errors).into()
     }
+}
+
+/// The request-shape findings of `validator` as the domain's field errors.
+pub fn shape_errors(errors: &validator::ValidationErrors) -> ValidationErrors {
+    let mut collected = ValidationErrors::new();
+    collect_validator(&mut collected, "", errors);
+    collected
 }
 
 fn collect_validator(into: &mut ValidationErrors, prefix: &str, errors: &validator::ValidationErrors) {

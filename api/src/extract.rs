@@ -8,6 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use app::actor::Actor;
 use chrono::Utc;
 use domain::access::Principal;
 use persistence::{StoreError, auth, roles, users};
@@ -22,29 +23,25 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Where a request came from, as the audit log records it.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub request_id: Option<String>,
-    /// The peer's IP address (the proxy's, behind a reverse proxy).
-    pub client_address: Option<String>,
-}
+pub use app::actor::RequestContext;
 
-impl RequestContext {
-    fn of(req: &HttpRequest) -> Self {
-        RequestContext {
-            request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
-            client_address: req.peer_addr().map(|a| a.ip().to_string()),
-        }
+/// Where a request came from (its id and peer address), as an extractor.
+#[derive(Debug, Clone, Default)]
+pub struct Origin(pub RequestContext);
+
+fn context_of(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+        client_address: req.peer_addr().map(|a| a.ip().to_string()),
     }
 }
 
-impl FromRequest for RequestContext {
+impl FromRequest for Origin {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Ok(RequestContext::of(req)))
+        std::future::ready(Ok(Origin(context_of(req))))
     }
 }
 
@@ -56,19 +53,28 @@ pub struct AuthenticatedAs {
     pub api_key_id: Option<String>,
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request: the application layer's [`Actor`], which every
+/// business step takes (a `&Caller` is a `&Actor` through `Deref`).
 #[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    /// The sign-in session, when the caller used an access token.
-    pub session_id: Option<String>,
-    /// Where the request came from.
-    pub context: RequestContext,
+pub struct Caller(pub Actor);
+
+impl std::ops::Deref for Caller {
+    type Target = Actor;
+
+    fn deref(&self) -> &Actor {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Caller {
+    fn deref_mut(&mut self) -> &mut Actor {
+        &mut self.0
+    }
 }
 
 impl From<crate::principals::Resolved> for Caller {
     fn from((principal, session_id): crate::principals::Resolved) -> Self {
-        Caller { principal, session_id, context: RequestContext::default() }
+        Caller(Actor { principal, session_id, context: RequestContext::default() })
     }
 }
 
@@ -78,29 +84,9 @@ impl Caller {
         (self.principal.clone(), self.session_id.clone())
     }
 
-    /// The id idempotency keys are scoped to: the key itself, or the user.
-    pub fn idempotency_scope(&self) -> String {
-        match &self.principal.api_key_id {
-            Some(key_id) => format!("key:{key_id}"),
-            None => format!("user:{}", self.principal.user_id),
-        }
-    }
-
-    /// Who is acting, as history rows record it.
-    pub fn actor(&self) -> persistence::links::Actor<'_> {
-        persistence::links::Actor {
-            user_id: Some(self.principal.user_id.as_str()),
-            api_key_id: self.principal.api_key_id.as_deref(),
-        }
-    }
-
     /// Admin-only areas: users, teams, roles, restore.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.principal.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("only administrators may do this".into()))
-        }
+        Ok(self.0.require_admin()?)
     }
 }
 
@@ -122,7 +108,7 @@ impl FromRequest for Caller {
         let request = req.clone();
         Box::pin(async move {
             let mut caller = resolve(state, credential).await?;
-            caller.context = RequestContext::of(&request);
+            caller.context = context_of(&request);
             request.extensions_mut().insert(AuthenticatedAs {
                 user_id: caller.principal.user_id.clone(),
                 api_key_id: caller.principal.api_key_id.clone(),
@@ -160,11 +146,11 @@ async fn resolve(
                 if !auth::session_is_active(conn, &claims.sid, &claims.sub)? {
                     return Err(unauthorized("this session has ended; sign in again"));
                 }
-                Ok(Caller {
+                Ok(Caller(Actor {
                     principal: principal_of(conn, &claims.sub, None)?,
                     session_id: Some(claims.sid),
                     context: RequestContext::default(),
-                })
+                }))
             })
             .await?;
         state.principals.put(credential, &caller.resolved(), epoch, None);
@@ -215,11 +201,11 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
             let now = Utc::now();
             let key = auth::find_usable_api_key(conn, &hash, now)?
                 .ok_or_else(|| unauthorized("the API key is invalid, expired or revoked"))?;
-            let caller = Caller {
+            let caller = Caller(Actor {
                 principal: principal_of(conn, &key.user_id, Some(&key))?,
                 session_id: None,
                 context: RequestContext::default(),
-            };
+            });
             Ok((caller, key))
         })
         .await?;
@@ -239,12 +225,7 @@ pub struct IfMatch(pub Option<i64>);
 impl IfMatch {
     /// Refuses with 412 when the caller's version is not the current one.
     pub fn check(self, current: i64) -> Result<(), ApiError> {
-        match self.0 {
-            Some(expected) if expected != current => Err(ApiError::PreconditionFailed(format!(
-                "If-Match names version {expected} but the record is at version {current}; fetch it again"
-            ))),
-            _ => Ok(()),
-        }
+        Ok(app::records::check_version(self.0, current)?)
     }
 }
 

@@ -7,9 +7,10 @@
 //! the rest go on.
 
 use crate::error::ApiError;
-use crate::extract::{Caller, RequestContext, principal_of};
-use crate::imports::CellProblem;
+use crate::extract::{RequestContext, principal_of};
 use actix_web::web;
+use app::actor::Actor;
+use app::imports::CellProblem;
 use chrono::{TimeDelta, Utc};
 use domain::activity::RecordType;
 use domain::columns::{self, RowInput, Target};
@@ -23,14 +24,14 @@ use std::time::Duration;
 /// One row through the `Importable` of the import's record type.
 fn take_row(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     record_type: RecordType,
     row: RowInput,
     policy: DedupePolicy,
 ) -> Result<RowOutcome, ApiError> {
     let step = crate::routes::record_api(domain::registry::linked(record_type)).and_then(|api| api.import);
     let step = step.ok_or_else(|| ApiError::Internal(format!("{} has no import step", record_type.as_str())))?;
-    step(conn, caller, row, policy)
+    Ok(step(conn, caller, row, policy)?)
 }
 
 /// How to reach an import's rows: the worker's identity, the lease it takes and the batch size.
@@ -165,7 +166,7 @@ async fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<St
 
 /// The caller an import acts as: its uploader with the rights they have now, and the upload's
 /// request id and address for the audit trail.
-fn acting_caller(conn: &mut DbConnection, import: &Import) -> Result<Caller, ApiError> {
+fn acting_caller(conn: &mut DbConnection, import: &Import) -> Result<Actor, ApiError> {
     let key = match &import.api_key_id {
         Some(key_id) => {
             let key = persistence::auth::find_api_key(conn, key_id)?;
@@ -178,7 +179,7 @@ fn acting_caller(conn: &mut DbConnection, import: &Import) -> Result<Caller, Api
         }
         None => None,
     };
-    Ok(Caller {
+    Ok(Actor {
         principal: principal_of(conn, &import.user_id, key.as_ref())?,
         session_id: None,
         context: RequestContext {

@@ -8,11 +8,11 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 
-use crate::audit;
 use crate::credentials::secret_hash;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::extract::{AuthenticatedAs, RequestContext, RequestId};
 use crate::state::AppState;
+use app::audit;
 use domain::audit::AuditAction;
 
 /// Header carrying the request id.
@@ -123,7 +123,7 @@ async fn audit_denial(response: &ServiceResponse<BoxBody>, request_id: &str) {
     let recorded = state
         .write(move |conn| {
             let actor = (Some(who.user_id.as_str()), who.api_key_id.as_deref());
-            audit::security(conn, &context, AuditAction::PermissionDenied, actor, None, Some(detail))
+            Ok(audit::security(conn, &context, AuditAction::PermissionDenied, actor, None, Some(detail))?)
         })
         .await;
     if let Err(error) = recorded {

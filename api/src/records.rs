@@ -1,164 +1,21 @@
-//! The request flow every business record type shares, written once.
-//!
-//! A record type declares itself with a [`RecordKind`]: its module (for grants), its noun
-//! (for messages) and its repository functions. Handlers keep only what differs: their DTOs,
-//! their filters and their own reference checks.
+//! The HTTP side of the record flow every business record type shares: each call runs the
+//! application layer's step (`app::records`) in a transaction and answers it (ETag,
+//! Location, 204, 301 for a merged record). The steps themselves, and the declarations they
+//! read, are re-exported from `app::records` so route modules name them in one place.
 
 use actix_web::HttpResponse;
-use chrono::{DateTime, Utc};
-use domain::access::{Action, Module, Visibility};
-use domain::activity::RecordType;
+use app::actor::Actor;
 use domain::audit::AuditAction;
-use domain::custom::{CustomValueError, CustomValues, WithCustomFields};
-use domain::record::{Owned, Patch, Stored};
-use persistence::{DbConnection, StoreError, StoreResult};
+use domain::record::Stored;
+use persistence::DbConnection;
 use serde::Serialize;
 
-use crate::audit;
+pub use app::records::*;
+
 use crate::error::ApiError;
 use crate::extract::{Caller, IdempotencyKey, IfMatch};
 use crate::state::AppState;
-use crate::support::{Created, check_owner_and_team, create_idempotently, ok_with_etag};
-
-/// Writes new data over a record still at the given version.
-pub type UpdateFn<D> = fn(&mut DbConnection, &str, i64, &D, DateTime<Utc>) -> StoreResult<Stored<D>>;
-
-/// How one record type is found, stored and named.
-pub struct RecordKind<D: 'static> {
-    /// The record type's declaration: names, module, table.
-    pub spec: &'static domain::registry::RecordTypeSpec,
-    pub find: fn(&mut DbConnection, &str, &Visibility) -> StoreResult<Stored<D>>,
-    pub insert: fn(&mut DbConnection, &D, DateTime<Utc>) -> StoreResult<Stored<D>>,
-    pub update: UpdateFn<D>,
-    pub soft_delete: fn(&mut DbConnection, &str, i64, DateTime<Utc>) -> StoreResult<()>,
-    pub restore: fn(&mut DbConnection, &str, DateTime<Utc>) -> StoreResult<Stored<D>>,
-    /// Records what follows from a creation, in the creating transaction (a deal's first stage).
-    pub created: fn(&mut DbConnection, &Caller, &Stored<D>) -> Result<(), ApiError>,
-    /// Where a record merged into another went.
-    pub moved: fn(&mut DbConnection, &str) -> StoreResult<Option<String>>,
-    /// Where the record keeps custom field values, if its type has custom fields.
-    pub custom: Option<CustomFieldsOf<D>>,
-}
-
-/// A record type's custom fields: which definitions apply and where the values live.
-pub struct CustomFieldsOf<D> {
-    pub record_type: RecordType,
-    pub values: fn(&mut D) -> &mut CustomValues,
-}
-
-/// Something a client sent (new record data, or how to change one) and the merge-patch of
-/// custom field values that came with it.
-pub struct WithCustom<T> {
-    pub data: T,
-    pub custom: Patch<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// How to change a record, with the custom values patch that came with it; the signature
-/// given here lets the closure borrow its arguments for any lifetime.
-pub fn changes<D, A>(custom: Patch<serde_json::Map<String, serde_json::Value>>, apply: A) -> WithCustom<A>
-where
-    A: FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError>,
-{
-    WithCustom { data: apply, custom }
-}
-
-/// The custom fields of record data that carries them.
-pub const fn custom_fields_of<D: WithCustomFields>(record_type: RecordType) -> Option<CustomFieldsOf<D>> {
-    Some(CustomFieldsOf { record_type, values: D::custom_values_mut })
-}
-
-/// Maps refused custom values: an unknown key is a mistake of shape (400), a bad value 422.
-pub fn custom_value_error(error: CustomValueError) -> ApiError {
-    match error {
-        CustomValueError::Unknown(key) => ApiError::bad_field(
-            &format!("custom_fields.{key}"),
-            "unknown_field",
-            "is not a custom field of this record type (see GET /api/v1/custom-fields)",
-        ),
-        CustomValueError::Invalid(errors) => errors.into(),
-    }
-}
-
-/// Fills the defaults of a record type's custom fields into a record made by the system
-/// (a form submission, a conversion), where a missing required value cannot be asked for.
-pub fn fill_custom_defaults<D>(conn: &mut DbConnection, kind: &RecordKind<D>, data: &mut D) -> Result<(), ApiError> {
-    if let Some(custom) = &kind.custom {
-        let definitions = persistence::custom_fields::for_type(conn, custom.record_type)?;
-        let values = (custom.values)(data);
-        *values = values.with_defaults(&definitions);
-    }
-    Ok(())
-}
-
-/// Sets a record's custom values from a create or merge-patch (`null` for the whole object
-/// clears every value), checked against the record type's live definitions.
-pub fn apply_custom_values<D>(
-    conn: &mut DbConnection,
-    kind: &RecordKind<D>,
-    data: &mut D,
-    patch: &Patch<serde_json::Map<String, serde_json::Value>>,
-    creating: bool,
-) -> Result<(), ApiError> {
-    let Some(custom) = &kind.custom else {
-        return match patch {
-            Patch::Set(map) => match map.keys().next() {
-                Some(key) => Err(custom_value_error(CustomValueError::Unknown(key.clone()))),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        };
-    };
-    if !creating && !patch.is_given() {
-        return Ok(());
-    }
-    let definitions = persistence::custom_fields::for_type(conn, custom.record_type)?;
-    let values = (custom.values)(data);
-    let changes = match patch {
-        Patch::Keep => None,
-        Patch::Clear => Some(values.iter().map(|(key, _)| (key.clone(), serde_json::Value::Null)).collect()),
-        Patch::Set(map) => Some(map.clone()),
-    };
-    *values = values.apply(&definitions, changes.as_ref(), creating).map_err(custom_value_error)?;
-    Ok(())
-}
-
-/// For record types that are never merged.
-pub fn never_moved(_: &mut DbConnection, _: &str) -> StoreResult<Option<String>> {
-    Ok(None)
-}
-
-/// For record types whose creation needs no follow-up.
-pub fn nothing_follows<D>(_: &mut DbConnection, _: &Caller, _: &Stored<D>) -> Result<(), ApiError> {
-    Ok(())
-}
-
-impl<D> RecordKind<D> {
-    /// Maps a missing row to "<noun> not found".
-    pub fn not_found(&self, error: StoreError) -> ApiError {
-        match error {
-            StoreError::NotFound => ApiError::not_found(self.spec.noun),
-            other => other.into(),
-        }
-    }
-
-    /// The live record if the caller may read it.
-    pub fn find_visible(&self, conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<Stored<D>, ApiError> {
-        (self.find)(conn, id, &caller.principal.visibility(self.spec.module, Action::Read))
-            .map_err(|e| self.not_found(e))
-    }
-}
-
-/// Record data the shared flow can handle: owned, and movable to the blocking pool.
-pub trait RecordData: Owned + Clone + Send + 'static {}
-
-impl<T: Owned + Clone + Send + 'static> RecordData for T {}
-
-/// A new record belongs to its creator unless the request names an owner.
-pub fn default_owner(owner: &mut Patch<String>, caller: &Caller) {
-    if !owner.is_given() {
-        *owner = Patch::Set(caller.principal.user_id.clone());
-    }
-}
+use crate::support::{Created, create_idempotently, ok_with_etag};
 
 /// GET one record.
 pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
@@ -167,16 +24,7 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
     caller: Caller,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    let found = state
-        .read(move |conn| match kind.find_visible(conn, &caller, &id) {
-            Ok(record) => Ok(Ok(record)),
-            Err(ApiError::NotFound(reason)) => match (kind.moved)(conn, &id)? {
-                Some(target) if kind.find_visible(conn, &caller, &target).is_ok() => Ok(Err(target)),
-                _ => Err(ApiError::NotFound(reason)),
-            },
-            Err(other) => Err(other),
-        })
-        .await?;
+    let found = state.read(move |conn| Ok(find_or_moved(conn, kind, &caller, &id)?)).await?;
     match found {
         Ok(record) => {
             let version = record.version;
@@ -188,8 +36,8 @@ pub async fn get<D: RecordData, V: Serialize + From<Stored<D>>>(
     }
 }
 
-/// POST: checks the grant for the new record's owner, then inserts it once per
-/// idempotency key (see [`create_in`]).
+/// POST: inserts the record once per idempotency key (see [`create_in`], which checks the
+/// grant for its owner).
 pub async fn create<D, V, B>(
     kind: &'static RecordKind<D>,
     state: &AppState,
@@ -197,14 +45,13 @@ pub async fn create<D, V, B>(
     key: IdempotencyKey,
     body: &B,
     input: WithCustom<D>,
-    check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError> + Send + 'static,
+    check: impl FnOnce(&mut DbConnection, &Actor, &D) -> Result<(), app::error::AppError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
     D: RecordData,
     V: Serialize + From<Stored<D>>,
     B: Serialize,
 {
-    caller.principal.may_create(kind.spec.module, input.data.ownership())?;
     let route = format!("POST /api/v1/{}", kind.spec.collection);
     let for_check = caller.clone();
     create_idempotently(state, caller, key, &route, body, move |conn| {
@@ -214,34 +61,6 @@ where
     .await
 }
 
-/// Inserts a new record in the caller's transaction: its custom values (`custom`) checked and
-/// defaults filled, `check` verifying the type's own references before the insert, the kind's
-/// `created` recording what follows after it, and the audit row written as `action`. An error
-/// from any step leaves nothing behind. Returns the record and its view.
-pub fn create_in<D, V>(
-    conn: &mut DbConnection,
-    kind: &'static RecordKind<D>,
-    caller: &Caller,
-    input: WithCustom<D>,
-    check: impl FnOnce(&mut DbConnection, &Caller, &D) -> Result<(), ApiError>,
-    action: AuditAction,
-) -> Result<(Stored<D>, V), ApiError>
-where
-    D: RecordData,
-    V: Serialize + From<Stored<D>>,
-{
-    let WithCustom { mut data, custom } = input;
-    apply_custom_values(conn, kind, &mut data, &custom, true)?;
-    let ownership = data.ownership();
-    check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
-    check(conn, caller, &data)?;
-    let record = (kind.insert)(conn, &data, Utc::now())?;
-    (kind.created)(conn, caller, &record)?;
-    let view = V::from(record.clone());
-    audit::record_change(conn, caller, action, (kind.spec.noun, &record.id), None, Some(&view))?;
-    Ok((record, view))
-}
-
 /// PATCH: [`update_in`] in one transaction, answered with the new version.
 pub async fn update<D, V>(
     kind: &'static RecordKind<D>,
@@ -249,64 +68,20 @@ pub async fn update<D, V>(
     caller: Caller,
     id: String,
     if_match: IfMatch,
-    apply: WithCustom<impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError> + Send + 'static>,
-    check: impl FnOnce(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError> + Send + 'static,
+    apply: WithCustom<impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, app::error::AppError> + Send + 'static>,
+    check: impl FnOnce(&mut DbConnection, &Actor, &str, &D, &D) -> Result<(), app::error::AppError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
     D: RecordData,
     V: Serialize + From<Stored<D>>,
 {
     let record = state
-        .write(move |conn| update_in::<D, V>(conn, kind, &caller, &id, if_match, apply, check, AuditAction::Update))
+        .write(move |conn| {
+            Ok(update_in::<D, V>(conn, kind, &caller, &id, if_match.0, apply, check, AuditAction::Update)?)
+        })
         .await?;
     let version = record.version;
     Ok(ok_with_etag(&V::from(record), version))
-}
-
-/// Changes a record in the caller's transaction: re-reads it, checks the edit grant and
-/// `If-Match`, applies the changes (`apply` returns the new data, validated; `custom` patches
-/// the custom field values), re-checks ownership and references when they change (`check`
-/// gets the record id, the data before and after, and may record what follows from the
-/// change), writes the new version and its audit row as `action`.
-#[allow(clippy::too_many_arguments)]
-pub fn update_in<D, V>(
-    conn: &mut DbConnection,
-    kind: &'static RecordKind<D>,
-    caller: &Caller,
-    id: &str,
-    if_match: IfMatch,
-    apply: WithCustom<impl FnOnce(&mut DbConnection, &str, &D) -> Result<D, ApiError>>,
-    check: impl FnOnce(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError>,
-    action: AuditAction,
-) -> Result<Stored<D>, ApiError>
-where
-    D: RecordData,
-    V: Serialize + From<Stored<D>>,
-{
-    let principal = &caller.principal;
-    // Without the lock, two PostgreSQL transactions could both read version n and the second
-    // update would find n + 1: a 412 for a request that set no precondition.
-    persistence::locks::lock_rows(conn, kind.spec.collection, &[id])?;
-    let current = kind.find_visible(conn, caller, id)?;
-    principal.may(kind.spec.module, Action::Edit, current.data.ownership())?;
-    if_match.check(current.version)?;
-    let mut data = (apply.data)(conn, id, &current.data)?;
-    apply_custom_values(conn, kind, &mut data, &apply.custom, false)?;
-    let (before, after) = (current.data.ownership(), data.ownership());
-    if before.owner_id != after.owner_id || before.team_id != after.team_id {
-        principal.may(kind.spec.module, Action::Edit, after).map_err(|_| {
-            ApiError::Forbidden(format!(
-                "your role does not allow assigning this {} to that owner or team",
-                kind.spec.noun
-            ))
-        })?;
-        check_owner_and_team(conn, after.owner_id, after.team_id)?;
-    }
-    check(conn, caller, id, &current.data, &data)?;
-    let updated = (kind.update)(conn, id, current.version, &data, Utc::now())?;
-    let (before, after) = (V::from(current), V::from(updated.clone()));
-    audit::record_change(conn, caller, action, (kind.spec.noun, id), Some(&before), Some(&after))?;
-    Ok(updated)
 }
 
 /// DELETE (soft): the record leaves lists and reads until restored or purged.
@@ -317,16 +92,7 @@ pub async fn delete<D: RecordData>(
     id: String,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .write(move |conn| {
-            persistence::locks::lock_rows(conn, kind.spec.collection, &[&id])?;
-            let current = kind.find_visible(conn, &caller, &id)?;
-            caller.principal.may(kind.spec.module, Action::Delete, current.data.ownership())?;
-            if_match.check(current.version)?;
-            (kind.soft_delete)(conn, &id, current.version, Utc::now())?;
-            audit::record_change::<()>(conn, &caller, AuditAction::Delete, (kind.spec.noun, &id), None, None)
-        })
-        .await?;
+    state.write(move |conn| Ok(delete_in(conn, kind, &caller, &id, if_match.0)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -338,40 +104,9 @@ pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let record = state
-        .write(move |conn| {
-            if let Some(target) = (kind.moved)(conn, &id)? {
-                return Err(ApiError::Conflict(format!(
-                    "this {} was merged into {target} and cannot be restored",
-                    kind.spec.noun
-                )));
-            }
-            let restored = (kind.restore)(conn, &id, Utc::now()).map_err(|e| kind.not_found(e))?;
-            audit::record_change::<()>(conn, &caller, AuditAction::Restore, (kind.spec.noun, &id), None, None)?;
-            Ok(restored)
-        })
-        .await?;
+    let record = state.write(move |conn| Ok(restore_in(conn, kind, &caller, &id)?)).await?;
     let version = record.version;
     Ok(ok_with_etag(&V::from(record), version))
-}
-
-/// The grant and admin checks every list shares.
-pub fn authorize_list(caller: &Caller, module: Module, deleted: bool) -> Result<Visibility, ApiError> {
-    caller.principal.may_in_module(module, Action::Read)?;
-    if deleted && !caller.principal.is_admin() {
-        return Err(ApiError::Forbidden("only administrators may list deleted records".into()));
-    }
-    Ok(caller.principal.visibility(module, Action::Read))
-}
-
-/// What the caller may read of the records a search filter reaches through relations.
-pub fn related_visibility(caller: &Caller) -> persistence::search::RelatedVisibility {
-    let read = |module| caller.principal.visibility(module, Action::Read);
-    persistence::search::RelatedVisibility {
-        companies: read(Module::Companies),
-        deals: read(Module::Deals),
-        activities: read(Module::Activities),
-    }
 }
 
 /// Parses the `tag` and `q` parameters every record list takes.
@@ -393,23 +128,6 @@ pub fn page_response<D, V: Serialize + From<Stored<D>> + utoipa::ToSchema>(
         next_cursor: crate::support::encode_cursor(request, page.next),
         data: page.items.into_iter().map(V::from).collect::<Vec<_>>(),
     })
-}
-
-/// A record another record refers to must exist and be visible to the caller; otherwise
-/// the referring field is refused (422), without saying whether the record exists.
-pub fn require_visible<D>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    kind: &RecordKind<D>,
-    field: &str,
-    id: &str,
-) -> Result<Stored<D>, ApiError> {
-    match kind.find_visible(conn, caller, id) {
-        Err(ApiError::NotFound(_)) => {
-            Err(ApiError::invalid_field(field, "not_found", format!("names no {} you can see", kind.spec.noun)))
-        }
-        other => other,
-    }
 }
 
 /// Declares a record list's query parameters: paging, sort and the filters every record list

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use domain::listing::{Direction, Limit, PageRequest, Position, RecordSort, SortField, SortKey, parse_sort};
+use persistence::DbConnection;
 use persistence::idempotency::{self, StoredResponse};
-use persistence::{DbConnection, StoreError, teams, users};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::credentials::secret_hash;
@@ -263,32 +263,6 @@ pub fn ok_with_etag<T: Serialize>(view: &T, version: i64) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(view)
 }
 
-/// Checks that an owner and team named on a record exist and can own records.
-pub fn check_owner_and_team(
-    conn: &mut DbConnection,
-    owner_id: Option<&str>,
-    team_id: Option<&str>,
-) -> Result<(), ApiError> {
-    if let Some(owner_id) = owner_id {
-        match users::find(conn, owner_id) {
-            Ok(user) if user.active => {}
-            Ok(_) => {
-                return Err(ApiError::invalid_field("owner_id", "inactive_user", "names a deactivated user"));
-            }
-            Err(StoreError::NotFound) => {
-                return Err(ApiError::invalid_field("owner_id", "not_found", "names no user"));
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    if let Some(team_id) = team_id
-        && !teams::exists(conn, team_id)?
-    {
-        return Err(ApiError::invalid_field("team_id", "not_found", "names no team"));
-    }
-    Ok(())
-}
-
 /// The page size of a list paged by id (users, teams).
 pub fn id_page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     let limit = Limit::parse(limit).map_err(|e| ApiError::bad_field("limit", e.code, e.message))?;
@@ -309,28 +283,21 @@ pub fn id_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> (Vec
 pub fn validated<T>(
     shape: Result<(), validator::ValidationErrors>,
     parsed: Result<T, domain::ValidationErrors>,
-) -> Result<T, ApiError> {
-    let shape_problems = match shape {
-        Ok(()) => Vec::new(),
-        Err(errors) => match ApiError::from(errors) {
-            ApiError::Unprocessable { errors, .. } => errors,
-            _ => Vec::new(),
-        },
+) -> Result<T, app::error::AppError> {
+    let shape_errors = match shape {
+        Ok(()) => domain::ValidationErrors::new(),
+        Err(errors) => crate::error::shape_errors(&errors),
     };
     match parsed {
-        Ok(value) if shape_problems.is_empty() => Ok(value),
-        Ok(_) => Err(ApiError::unprocessable(shape_problems)),
-        Err(domain_errors) => {
-            let mut problems = match ApiError::from(domain_errors) {
-                ApiError::Unprocessable { errors, .. } => errors,
-                _ => Vec::new(),
-            };
-            for problem in shape_problems {
-                if !problems.iter().any(|p| p.field == problem.field) {
-                    problems.push(problem);
+        Ok(value) if shape_errors.errors().is_empty() => Ok(value),
+        Ok(_) => Err(shape_errors.into()),
+        Err(mut errors) => {
+            for error in shape_errors.errors() {
+                if !errors.errors().iter().any(|e| e.field == error.field) {
+                    errors.push(error.clone());
                 }
             }
-            Err(ApiError::unprocessable(problems))
+            Err(errors.into())
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod e2e {
     mod access;
+    mod app_layer;
     mod audit;
     mod auth;
     mod batch;

@@ -12,12 +12,12 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::kinds::{ACTIVITIES, check_links};
 use crate::records::{self};
 use crate::routes::common::Page;
 use crate::routes::tasks::{self, TaskInput, TaskView};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
+use app::kinds::{ACTIVITIES, check_links};
 
 /// An interaction: an email, call, meeting, chat, social message or note.
 #[derive(Debug, Serialize, ToSchema)]
@@ -328,7 +328,7 @@ pub async fn follow_up_task(
     let id = id.into_inner();
     let lookup = caller.clone();
     let activity_id = id.clone();
-    let activity = state.read(move |conn| ACTIVITIES.find_visible(conn, &lookup, &activity_id)).await?;
+    let activity = state.read(move |conn| Ok(ACTIVITIES.find_visible(conn, &lookup, &activity_id)?)).await?;
     tasks::create_task(&state, caller, key, body.into_inner(), Some((id, activity.data.links))).await
 }
 

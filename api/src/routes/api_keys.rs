@@ -9,7 +9,6 @@ use persistence::{StoreError, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
 use crate::credentials::{new_api_key, secret_hash};
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
@@ -17,6 +16,7 @@ use crate::routes::common::Page;
 use crate::routes::users::check_role;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
+use app::audit;
 
 /// An API key (never its secret, except once on creation).
 #[derive(Debug, Serialize, ToSchema)]
@@ -258,7 +258,7 @@ pub async fn revoke(
             key_of(conn, &caller, &id)?;
             auth::revoke_api_key(conn, &id, Utc::now())?;
             let actor = (Some(caller.principal.user_id.as_str()), caller.principal.api_key_id.as_deref());
-            audit::security(conn, &caller.context, AuditAction::ApiKeyRevoked, actor, Some(("api_key", &id)), None)
+            Ok(audit::security(conn, &caller.context, AuditAction::ApiKeyRevoked, actor, Some(("api_key", &id)), None)?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -12,11 +12,11 @@ use persistence::users;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit;
 use crate::credentials::{decoy_hash, random_token, secret_hash, verify_password};
 use crate::error::{ApiError, CommonErrors, Problem, PublicErrors};
-use crate::extract::{Caller, NoParams, RequestContext};
+use crate::extract::{Caller, NoParams, Origin};
 use crate::state::AppState;
+use app::audit;
 
 /// Credentials to sign in with.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,13 +86,20 @@ fn token_answer(
 /// Records a refused sign-in; the attempted email is kept, the password never.
 async fn failed_login(
     state: &AppState,
-    context: RequestContext,
+    context: crate::extract::RequestContext,
     user_id: Option<String>,
     detail: String,
 ) -> Result<(), ApiError> {
     state
         .write(move |conn| {
-            audit::security(conn, &context, AuditAction::LoginFailed, (user_id.as_deref(), None), None, Some(detail))
+            Ok(audit::security(
+                conn,
+                &context,
+                AuditAction::LoginFailed,
+                (user_id.as_deref(), None),
+                None,
+                Some(detail),
+            )?)
         })
         .await
 }
@@ -119,7 +126,7 @@ fn invalid_login() -> ApiError {
 )]
 pub async fn login(
     state: web::Data<AppState>,
-    context: RequestContext,
+    Origin(context): Origin,
     _: web::Query<NoParams>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -186,7 +193,7 @@ pub async fn login(
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
-    context: RequestContext,
+    Origin(context): Origin,
     _: web::Query<NoParams>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -205,7 +212,14 @@ pub async fn refresh(
             let detail = format!("session {family_id} revoked");
             state
                 .write(move |conn| {
-                    audit::security(conn, &context, AuditAction::TokenReuse, (Some(&user_id), None), None, Some(detail))
+                    Ok(audit::security(
+                        conn,
+                        &context,
+                        AuditAction::TokenReuse,
+                        (Some(&user_id), None),
+                        None,
+                        Some(detail),
+                    )?)
                 })
                 .await?;
             return Err(ApiError::Unauthorized(
@@ -242,14 +256,14 @@ pub async fn logout(
     caller: Caller,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session_id) = caller.session_id else {
+    let Some(session_id) = caller.0.session_id.clone() else {
         return Err(ApiError::bad_request("an API key has no session; revoke it with DELETE /api/v1/api-keys/{id}"));
     };
     state
         .write(move |conn| {
             auth::revoke_session(conn, &session_id, Utc::now())?;
             let actor = (Some(caller.principal.user_id.as_str()), None);
-            audit::security(conn, &caller.context, AuditAction::Logout, actor, None, None)
+            Ok(audit::security(conn, &caller.context, AuditAction::Logout, actor, None, None)?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -280,9 +294,9 @@ pub async fn me(state: web::Data<AppState>, caller: Caller, _: web::Query<NoPara
         email: user.email,
         name: user.name,
         role_id: user.role_id,
-        team_ids: caller.principal.team_ids,
+        team_ids: caller.0.principal.team_ids,
         grants,
-        api_key_id: caller.principal.api_key_id,
+        api_key_id: caller.0.principal.api_key_id,
     }))
 }
 

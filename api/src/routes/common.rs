@@ -150,3 +150,13 @@ impl ToSchema for GrantsSchema {
         schemas.push(("Scope".into(), <domain::access::Scope as utoipa::PartialSchema>::schema()));
     }
 }
+
+/// Query parameters of a create that checks for duplicates.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CreateParams {
+    /// Create even when the record looks like an existing one (otherwise 409 names it).
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}

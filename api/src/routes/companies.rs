@@ -13,13 +13,15 @@ use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::imports::Importable;
-use crate::kinds::COMPANIES;
 use crate::records::{self};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
+use app::actor::Actor;
+use app::error::AppError;
+use app::imports::Importable;
+use app::kinds::COMPANIES;
 
 /// A company (account).
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,7 +130,7 @@ pub struct CompanyInput {
 
 impl CompanyInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
-    fn to_changes(&self) -> Result<CompanyChanges, ApiError> {
+    fn to_changes(&self) -> Result<CompanyChanges, AppError> {
         let revenue = self
             .annual_revenue
             .clone()
@@ -193,7 +195,7 @@ pub async fn list(
 #[utoipa::path(
     post, path = "/api/v1/companies", tag = "companies", operation_id = "create_company", summary = "Create a company",
     description = "Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A company sharing the domain, the phone or the name (without its legal form) with one the caller can see is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
-    params(crate::duplicates::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    params(crate::routes::common::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = CompanyInput, example = json!({"name": "Acme Ltd", "domain": "https://www.acme.example", "industry": "Manufacturing", "employee_count": 250, "annual_revenue": {"amount_minor": 250000000, "currency": "EUR"}})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = CompanyView,
@@ -211,7 +213,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<crate::duplicates::CreateParams>,
+    params: web::Query<crate::routes::common::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -227,13 +229,13 @@ pub async fn create(
         key,
         &body,
         records::WithCustom { data, custom },
-        move |conn, caller, data| crate::duplicates::check_new_company(conn, caller, data, allow_duplicate),
+        move |conn, caller, data| app::duplicates::check_new_company(conn, caller, data, allow_duplicate),
     )
     .await
 }
 
 /// A new company from a create body (owned by the caller unless it names an owner).
-fn new_company(caller: &Caller, body: &CompanyInput) -> Result<CompanyData, ApiError> {
+fn new_company(caller: &Actor, body: &CompanyInput) -> Result<CompanyData, AppError> {
     let shape = body.validate();
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, caller);
@@ -246,7 +248,7 @@ fn patch_company(
     _: &str,
     body: CompanyInput,
     current: &CompanyData,
-) -> Result<CompanyData, ApiError> {
+) -> Result<CompanyData, AppError> {
     let shape = body.validate();
     validated(shape, CompanyData::apply(Some(current), body.to_changes()?))
 }
@@ -263,7 +265,7 @@ pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
     },
     patch: patch_company,
     changed: |_, _, _, _, _| Ok(()),
-    duplicate_of: crate::duplicates::company_duplicate,
+    duplicate_of: app::duplicates::company_duplicate,
 };
 
 /// Reads one company.
@@ -465,7 +467,7 @@ crate::routes::exports::export_routes!(SEARCHABLE, CompanyView, "companies");
 crate::routes::audit::history_route!(COMPANIES, "companies", "company");
 crate::routes::batch::batch_route!(
     CompanyBatchOperation, CompanyBatch, CompanyInput, "companies",
-    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
+    create: |allow_duplicate| crate::routes::common::CreateParams { allow_duplicate }, allow_duplicate: bool
 );
 
 /// The operations of companies, under their tag.
@@ -479,6 +481,6 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: Some(|conn, caller, row, policy| {
-        crate::imports::import_row::<_, _, CompanyView>(&IMPORT, conn, caller, row, policy)
+        app::imports::import_row::<_, _, CompanyView>(&IMPORT, conn, caller, row, policy)
     }),
 };

@@ -13,12 +13,14 @@ use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::imports::Importable;
-use crate::kinds::CONTACTS;
 use crate::records::{self};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
+use app::actor::Actor;
+use app::error::AppError;
+use app::imports::Importable;
+use app::kinds::CONTACTS;
 
 /// A contact: a person, optionally belonging to a company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,7 +144,7 @@ pub struct ContactInput {
 
 impl ContactInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
-    fn to_changes(&self) -> Result<ContactChanges, ApiError> {
+    fn to_changes(&self) -> Result<ContactChanges, AppError> {
         let emails = self.emails.clone().map(|o| {
             o.map(|list| {
                 list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect()
@@ -220,18 +222,16 @@ pub async fn list(
 /// A company a contact links to must exist and be visible to the caller.
 fn check_company(
     conn: &mut persistence::DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     company_id: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let Some(company_id) = company_id else {
         return Ok(());
     };
     let visibility = caller.principal.visibility(Module::Companies, Action::Read);
     match companies::find(conn, company_id, &visibility) {
         Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => {
-            Err(ApiError::invalid_field("company_id", "not_found", "names no company you can see"))
-        }
+        Err(StoreError::NotFound) => Err(AppError::invalid("company_id", "not_found", "names no company you can see")),
         Err(other) => Err(other.into()),
     }
 }
@@ -241,7 +241,7 @@ fn check_company(
     post, path = "/api/v1/contacts", tag = "contacts", operation_id = "create_contact",
     summary = "Create a contact",
     description = "Emails are lower-cased, phones normalised to E.164. Send `Idempotency-Key` to make retries safe: a retry returns the first answer. A contact sharing a normalised email or phone with one the caller can see, or the same name at the same company, is refused with 409 naming it in `duplicates` unless `allow_duplicate=true`.",
-    params(crate::duplicates::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
+    params(crate::routes::common::CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = ContactInput, example = json!({"first_name": "Ada", "last_name": "Lovelace", "emails": [{"email": "ada@example.com"}], "phones": [{"number": "+44 20 7946 0000", "label": "work"}], "tags": ["vip"], "lifecycle_stage": "acquisition"})),
     responses(
         (status = 201, description = "Created; `Location` names it and `ETag` is its version", body = ContactView,
@@ -259,7 +259,7 @@ fn check_company(
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<crate::duplicates::CreateParams>,
+    params: web::Query<crate::routes::common::CreateParams>,
     key: IdempotencyKey,
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -277,14 +277,14 @@ pub async fn create(
         records::WithCustom { data, custom },
         move |conn, caller, data| {
             check_company(conn, caller, data.company_id.as_deref())?;
-            crate::duplicates::check_new_contact(conn, caller, data, allow_duplicate)
+            app::duplicates::check_new_contact(conn, caller, data, allow_duplicate)
         },
     )
     .await
 }
 
 /// A new contact from a create body (owned by the caller unless it names an owner).
-fn new_contact(caller: &Caller, body: &ContactInput) -> Result<ContactData, ApiError> {
+fn new_contact(caller: &Actor, body: &ContactInput) -> Result<ContactData, AppError> {
     let shape = body.validate();
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, caller);
@@ -297,7 +297,7 @@ fn patch_contact(
     _: &str,
     body: ContactInput,
     current: &ContactData,
-) -> Result<ContactData, ApiError> {
+) -> Result<ContactData, AppError> {
     let shape = body.validate();
     validated(shape, ContactData::apply(Some(current), body.to_changes()?))
 }
@@ -305,11 +305,11 @@ fn patch_contact(
 /// A company newly named by a changed contact must be visible.
 fn contact_changed(
     conn: &mut persistence::DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     _: &str,
     before: &ContactData,
     after: &ContactData,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     match &after.company_id {
         Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
         _ => Ok(()),
@@ -324,12 +324,12 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     custom: |body| Patch::from_double_option(body.custom_fields.clone()),
     insert: |conn, caller, input, action| {
         let check =
-            |conn: &mut _, caller: &Caller, data: &ContactData| check_company(conn, caller, data.company_id.as_deref());
+            |conn: &mut _, caller: &Actor, data: &ContactData| check_company(conn, caller, data.company_id.as_deref());
         records::create_in::<_, ContactView>(conn, &CONTACTS, caller, input, check, action).map(|(record, _)| record)
     },
     patch: patch_contact,
     changed: contact_changed,
-    duplicate_of: crate::duplicates::contact_duplicate,
+    duplicate_of: app::duplicates::contact_duplicate,
 };
 
 /// Reads one contact.
@@ -502,7 +502,7 @@ crate::routes::exports::export_routes!(SEARCHABLE, ContactView, "contacts");
 crate::routes::audit::history_route!(CONTACTS, "contacts", "contact");
 crate::routes::batch::batch_route!(
     ContactBatchOperation, ContactBatch, ContactInput, "contacts",
-    create: |allow_duplicate| crate::duplicates::CreateParams { allow_duplicate }, allow_duplicate: bool
+    create: |allow_duplicate| crate::routes::common::CreateParams { allow_duplicate }, allow_duplicate: bool
 );
 
 /// The operations of contacts, under their tag.
@@ -516,6 +516,6 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: Some(|conn, caller, row, policy| {
-        crate::imports::import_row::<_, _, ContactView>(&IMPORT, conn, caller, row, policy)
+        app::imports::import_row::<_, _, ContactView>(&IMPORT, conn, caller, row, policy)
     }),
 };

@@ -11,12 +11,12 @@ use persistence::custom_fields::{self, StoredDefinition};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
 use crate::error::{ApiError, CreateErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, double_option, ok_with_etag};
+use app::audit;
 
 /// A custom field's definition.
 #[derive(Debug, Serialize, ToSchema)]

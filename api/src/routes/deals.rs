@@ -18,16 +18,18 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::imports::Importable;
-use crate::kinds::COMPANIES;
-use crate::kinds::CONTACTS;
-use crate::kinds::DEALS;
 use crate::records::{self, require_visible};
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
-use crate::sales;
 use crate::state::AppState;
 use crate::support::{double_option, validated};
+use app::actor::Actor;
+use app::error::AppError;
+use app::imports::Importable;
+use app::kinds::COMPANIES;
+use app::kinds::CONTACTS;
+use app::kinds::DEALS;
+use app::sales;
 
 /// A deal: a potential sale moving through a pipeline's stages.
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,7 +150,7 @@ pub struct DealInput {
 
 impl DealInput {
     /// The domain changes this body asks for.
-    pub fn to_changes(&self) -> Result<DealChanges, ApiError> {
+    pub fn to_changes(&self) -> Result<DealChanges, AppError> {
         let amount =
             self.amount.clone().map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
         Ok(DealChanges {
@@ -169,13 +171,13 @@ impl DealInput {
 }
 
 /// The pipeline a deal goes to: the one named, or the first one.
-pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<StoredPipeline, ApiError> {
+pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<StoredPipeline, AppError> {
     let found = match id {
         Some(id) => pipelines::find(conn, id),
         None => pipelines::default_pipeline(conn),
     };
     match found {
-        Err(StoreError::NotFound) => Err(ApiError::invalid_field(
+        Err(StoreError::NotFound) => Err(AppError::invalid(
             "pipeline_id",
             "not_found",
             if id.is_some() { "names no pipeline" } else { "is needed: there is no pipeline yet" },
@@ -187,10 +189,10 @@ pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<Stored
 /// Company and contacts a deal names must be visible to the caller (only the new ones are checked).
 fn check_references(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     before: Option<&DealData>,
     after: &DealData,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if let Some(company_id) = &after.company_id
         && before.is_none_or(|b| b.company_id.as_ref() != Some(company_id))
     {
@@ -210,11 +212,11 @@ fn check_references(
 /// changed deal gets its audit row and, when it moved, its stage history.
 pub fn restage(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     pipeline: &domain::deal::Pipeline,
     stage_id: &str,
     target: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let now = Utc::now();
     for deal in deals::in_stage(conn, stage_id)? {
         let changes = DealChanges { stage_id: Patch::from_option(target.map(str::to_owned)), ..Default::default() };
@@ -227,7 +229,7 @@ pub fn restage(
             sales::record_stage_change(conn, caller, &deal.id, Some(&deal.data.stage_id), &after.stage_id)?;
         }
         let (before, after) = (DealView::from(deal), DealView::from(updated));
-        crate::audit::record_change(
+        app::audit::record_change(
             conn,
             caller,
             AuditAction::Update,
@@ -240,20 +242,13 @@ pub fn restage(
 }
 
 /// Creates a deal inside a running transaction (lead conversion): the same checks as POST.
-pub fn create_in(conn: &mut DbConnection, caller: &Caller, data: DealData) -> Result<Deal, ApiError> {
+pub fn create_in(conn: &mut DbConnection, caller: &Actor, data: DealData) -> Result<Deal, AppError> {
     caller.principal.may_create(Module::Deals, domain::record::Owned::ownership(&data))?;
     check_references(conn, caller, None, &data)?;
     let deal = deals::insert(conn, &data, Utc::now())?;
     (DEALS.created)(conn, caller, &deal)?;
     let view = DealView::from(deal.clone());
-    crate::audit::record_change(
-        conn,
-        caller,
-        domain::audit::AuditAction::Create,
-        ("deal", &deal.id),
-        None,
-        Some(&view),
-    )?;
+    app::audit::record_change(conn, caller, domain::audit::AuditAction::Create, ("deal", &deal.id), None, Some(&view))?;
     Ok(deal)
 }
 
@@ -319,7 +314,7 @@ pub async fn create(
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Deals, Action::Create)?;
     let pipeline_id = body.pipeline_id.clone().flatten();
-    let pipeline = state.read(move |conn| load_pipeline(conn, pipeline_id.as_deref())).await?;
+    let pipeline = state.read(move |conn| Ok(load_pipeline(conn, pipeline_id.as_deref())?)).await?;
     let data = new_deal(&caller, &body, &pipeline)?;
     let custom = Patch::from_double_option(body.custom_fields.clone());
     records::create::<_, DealView, _>(
@@ -335,7 +330,7 @@ pub async fn create(
 }
 
 /// A new deal from a create body, in `pipeline` (owned by the caller unless it names an owner).
-fn new_deal(caller: &Caller, body: &DealInput, pipeline: &StoredPipeline) -> Result<DealData, ApiError> {
+fn new_deal(caller: &Actor, body: &DealInput, pipeline: &StoredPipeline) -> Result<DealData, AppError> {
     let shape = body.validate();
     let mut changes = body.to_changes()?;
     records::default_owner(&mut changes.owner_id, caller);
@@ -343,7 +338,7 @@ fn new_deal(caller: &Caller, body: &DealInput, pipeline: &StoredPipeline) -> Res
 }
 
 /// A deal's data after a merge-patch body, checked against its (new) pipeline.
-fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealData) -> Result<DealData, ApiError> {
+fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealData) -> Result<DealData, AppError> {
     let shape = body.validate();
     let changes = body.to_changes()?;
     let pipeline_id = match &changes.pipeline_id {
@@ -357,11 +352,11 @@ fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealD
 /// A changed deal's new references must be visible; a stage move is recorded.
 fn deal_changed(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     id: &str,
     before: &DealData,
     after: &DealData,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     check_references(conn, caller, Some(before), after)?;
     if before.stage_id != after.stage_id {
         sales::record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
@@ -380,12 +375,12 @@ pub static IMPORT: Importable<DealData, DealInput> = Importable {
     custom: |body| Patch::from_double_option(body.custom_fields.clone()),
     insert: |conn, caller, input, action| {
         let check =
-            |conn: &mut DbConnection, caller: &Caller, data: &DealData| check_references(conn, caller, None, data);
+            |conn: &mut DbConnection, caller: &Actor, data: &DealData| check_references(conn, caller, None, data);
         records::create_in::<_, DealView>(conn, &DEALS, caller, input, check, action).map(|(record, _)| record)
     },
     patch: patch_deal,
     changed: deal_changed,
-    duplicate_of: crate::imports::no_duplicates,
+    duplicate_of: app::imports::no_duplicates,
 };
 
 /// Reads one deal.
@@ -661,6 +656,6 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: Some(|conn, caller, row, policy| {
-        crate::imports::import_row::<_, _, DealView>(&IMPORT, conn, caller, row, policy)
+        app::imports::import_row::<_, _, DealView>(&IMPORT, conn, caller, row, policy)
     }),
 };

@@ -17,12 +17,12 @@ use persistence::search::{SearchPosition, SearchRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::records::RecordData;
 use crate::routes::search::{self, Searchable};
 use crate::state::AppState;
+use app::audit;
 
 /// Records read per query while streaming.
 const EXPORT_PAGE: u32 = 500;

@@ -14,15 +14,16 @@ use persistence::{DbConnection, StoreError, activities, leads};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::audit;
 use crate::credentials::random_token;
 use crate::definitions::{DefinitionKind, nothing_after};
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, Problem, PublicErrors, ReadErrors, UpdateErrors};
-use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, RequestContext, etag};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, Origin, etag};
 use crate::routes::common::Page;
-use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, check_owner_and_team};
+use crate::support::Created;
+use app::audit;
+use app::records::check_owner_and_team;
+use app::sales;
 
 /// A web form with its public key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,7 +64,7 @@ fn created(definition: Definition<WebForm>) -> Result<Created, ApiError> {
 }
 
 fn form_references(conn: &mut DbConnection, form: &WebForm) -> Result<(), ApiError> {
-    check_owner_and_team(conn, form.owner_id.as_deref(), form.team_id.as_deref())
+    Ok(check_owner_and_team(conn, form.owner_id.as_deref(), form.team_id.as_deref())?)
 }
 
 static FORMS: DefinitionKind<WebForm> = DefinitionKind {
@@ -250,7 +251,7 @@ fn submission_activity(
 pub async fn submit(
     state: web::Data<AppState>,
     request: HttpRequest,
-    context: RequestContext,
+    Origin(context): Origin,
     key: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -284,7 +285,7 @@ pub async fn submit(
                         _ => None,
                     };
                     let mut data = data;
-                    crate::records::fill_custom_defaults(conn, &crate::kinds::LEADS, &mut data)?;
+                    crate::records::fill_custom_defaults(conn, &app::kinds::LEADS, &mut data)?;
                     let lead = sales::insert_lead(conn, data, round_robin, actor)?;
                     let view = crate::routes::leads::LeadView::from(lead.clone());
                     let detail = format!("submitted to web form {}", form.id);

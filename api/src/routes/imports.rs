@@ -22,10 +22,10 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use crate::credentials::content_hash;
 use crate::error::{ApiError, CommonErrors, Problem, ReadErrors};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
-use crate::imports::CellProblem;
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, id_page, id_page_limit};
+use app::imports::CellProblem;
 
 /// Largest `options` part.
 const OPTIONS_BYTES_MAX: usize = 64 * 1024;

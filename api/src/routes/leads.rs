@@ -18,22 +18,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::audit;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::imports::Importable;
-use crate::kinds::COMPANIES;
-use crate::kinds::CONTACTS;
-use crate::kinds::LEADS;
 use crate::records::{self, require_visible};
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::CompanyView;
 use crate::routes::contacts::ContactView;
 use crate::routes::deals::{self, DealView};
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
-use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, check_owner_and_team, create_idempotently, double_option, validated};
+use crate::support::{Created, create_idempotently, double_option, validated};
+use app::actor::Actor;
+use app::audit;
+use app::error::AppError;
+use app::imports::Importable;
+use app::kinds::COMPANIES;
+use app::kinds::CONTACTS;
+use app::kinds::LEADS;
+use app::records::check_owner_and_team;
+use app::sales;
 
 /// What a converted lead became.
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,7 +201,7 @@ pub struct LeadInput {
 }
 
 impl LeadInput {
-    fn to_changes(&self) -> Result<LeadChanges, ApiError> {
+    fn to_changes(&self) -> Result<LeadChanges, AppError> {
         Ok(LeadChanges {
             first_name: Patch::from_double_option(self.first_name.clone()),
             last_name: Patch::from_double_option(self.last_name.clone()),
@@ -288,7 +291,7 @@ pub async fn create(
 
 /// A new lead from a create body: source `api` unless named; an owner or team it names must be
 /// within the caller's create scope (otherwise the assignment rules choose).
-fn new_lead(caller: &Caller, body: &LeadInput) -> Result<LeadData, ApiError> {
+fn new_lead(caller: &Actor, body: &LeadInput) -> Result<LeadData, AppError> {
     let shape = body.validate();
     let mut changes = body.to_changes()?;
     if !changes.source.is_given() {
@@ -305,10 +308,10 @@ fn new_lead(caller: &Caller, body: &LeadInput) -> Result<LeadData, ApiError> {
 /// when no rule applies), status history and score, and the audit row as `action`.
 fn insert_new_lead(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     input: records::WithCustom<LeadData>,
     action: AuditAction,
-) -> Result<Lead, ApiError> {
+) -> Result<Lead, AppError> {
     let records::WithCustom { mut data, custom } = input;
     records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
     sales::assign(conn, &mut data, None)?;
@@ -322,7 +325,7 @@ fn insert_new_lead(
 }
 
 /// A lead's data after a merge-patch body, its score recomputed.
-fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &LeadData) -> Result<LeadData, ApiError> {
+fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &LeadData) -> Result<LeadData, AppError> {
     let shape = body.validate();
     let mut data = validated(shape, LeadData::apply(Some(current), body.to_changes()?))?;
     data.score = sales::explain_score(conn, id, &data)?.score;
@@ -332,11 +335,11 @@ fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &Lead
 /// Records a changed lead's status move.
 fn lead_changed(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     id: &str,
     before: &LeadData,
     after: &LeadData,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if before.status != after.status {
         sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
     }
@@ -344,7 +347,7 @@ fn lead_changed(
 }
 
 /// The visible open lead with the same email as new lead data, for imports.
-fn lead_duplicate(conn: &mut DbConnection, caller: &Caller, data: &LeadData) -> Result<Option<String>, ApiError> {
+fn lead_duplicate(conn: &mut DbConnection, caller: &Actor, data: &LeadData) -> Result<Option<String>, AppError> {
     let Some(email) = &data.email else { return Ok(None) };
     match leads::find_open_by_email(conn, email)? {
         Some(lead) if LEADS.find_visible(conn, caller, &lead.id).is_ok() => Ok(Some(lead.id)),
@@ -465,7 +468,7 @@ pub async fn score(
     let explained = state
         .read(move |conn| {
             let lead = LEADS.find_visible(conn, &caller, &id)?;
-            sales::explain_score(conn, &id, &lead.data)
+            Ok(sales::explain_score(conn, &id, &lead.data)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(explained))
@@ -637,7 +640,7 @@ fn convert_in(
             let mut company = CompanyData::apply(None, changes)?;
             records::fill_custom_defaults(conn, &COMPANIES, &mut company)?;
             principal.may_create(Module::Companies, company.ownership())?;
-            crate::duplicates::check_new_company(conn, caller, &company, input.allow_duplicate)?;
+            app::duplicates::check_new_company(conn, caller, &company, input.allow_duplicate)?;
             let company = companies::create(conn, &company, now)?;
             let view = CompanyView::from(company.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
@@ -673,9 +676,9 @@ fn convert_in(
                 ..Default::default()
             };
             let mut contact = ContactData::apply(None, changes)?;
-            records::fill_custom_defaults(conn, &crate::kinds::CONTACTS, &mut contact)?;
+            records::fill_custom_defaults(conn, &app::kinds::CONTACTS, &mut contact)?;
             principal.may_create(Module::Contacts, contact.ownership())?;
-            crate::duplicates::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
+            app::duplicates::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
             let contact = contacts::create(conn, &contact, now)?;
             let view = ContactView::from(contact.clone());
             audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
@@ -709,7 +712,7 @@ fn convert_in(
             };
             let mut deal_data = DealData::apply(None, changes, &pipeline.pipeline, now)?;
             deal_data.lead_id = Some(lead.id.clone());
-            records::fill_custom_defaults(conn, &crate::kinds::DEALS, &mut deal_data)?;
+            records::fill_custom_defaults(conn, &app::kinds::DEALS, &mut deal_data)?;
             Some(deals::create_in(conn, caller, deal_data)?)
         }
         None => None,
@@ -840,6 +843,6 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: Some(|conn, caller, row, policy| {
-        crate::imports::import_row::<_, _, LeadView>(&IMPORT, conn, caller, row, policy)
+        app::imports::import_row::<_, _, LeadView>(&IMPORT, conn, caller, row, policy)
     }),
 };

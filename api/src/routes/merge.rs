@@ -14,18 +14,18 @@ use persistence::{DbConnection, activities, companies, contacts, deals, keys, ta
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit;
-use crate::duplicates::{company_candidates, contact_candidates};
 use crate::error::{ApiError, DuplicateRef, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IfMatch, NoParams};
-use crate::kinds::COMPANIES;
-use crate::kinds::CONTACTS;
 use crate::records::{RecordData, RecordKind};
 use crate::routes::common::Page;
 use crate::routes::companies::CompanyView;
 use crate::routes::contacts::ContactView;
 use crate::state::AppState;
 use crate::support::ok_with_etag;
+use app::audit;
+use app::duplicates::{company_candidates, contact_candidates};
+use app::kinds::COMPANIES;
+use app::kinds::CONTACTS;
 
 /// Lists a contact's possible duplicates.
 #[utoipa::path(
@@ -46,7 +46,10 @@ pub async fn contact_duplicates(
     let data = state
         .read(move |conn| {
             let contact = CONTACTS.find_visible(conn, &caller, &id)?;
-            contact_candidates(conn, &caller, &contact.data, Some(&id))
+            Ok(contact_candidates(conn, &caller, &contact.data, Some(&id))?
+                .into_iter()
+                .map(DuplicateRef::from)
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))
@@ -71,7 +74,10 @@ pub async fn company_duplicates(
     let data = state
         .read(move |conn| {
             let company = COMPANIES.find_visible(conn, &caller, &id)?;
-            company_candidates(conn, &caller, &company.data, Some(&id))
+            Ok(company_candidates(conn, &caller, &company.data, Some(&id))?
+                .into_iter()
+                .map(DuplicateRef::from)
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))

@@ -38,7 +38,7 @@ pub struct RecordApi {
     /// Its operations and tag.
     pub document: fn() -> utoipa::openapi::OpenApi,
     /// How one CSV row becomes a record, if the type can be imported.
-    pub import: Option<crate::imports::ImportStep>,
+    pub import: Option<app::imports::ImportStep>,
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).

@@ -13,12 +13,15 @@ use persistence::{DbConnection, StoreResult};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use app::actor::Actor;
+use app::error::AppError;
+
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::imports::Importable;
 use crate::records::{self, RecordKind};
 use crate::routes::common::{MoneyBody, Page};
 use crate::state::AppState;
+use app::imports::Importable;
 
 /// Products as the shared record flow sees them.
 pub static PRODUCTS: RecordKind<ProductData> = RecordKind {
@@ -137,7 +140,7 @@ impl ProductInput {
     }
 }
 
-fn new_product(caller: &Caller, body: &ProductInput) -> Result<ProductData, ApiError> {
+fn new_product(caller: &Actor, body: &ProductInput) -> Result<ProductData, AppError> {
     let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, caller);
     Ok(ProductData::apply(None, changes)?)
@@ -148,17 +151,17 @@ fn patch_product(
     _: &str,
     body: ProductInput,
     current: &ProductData,
-) -> Result<ProductData, ApiError> {
+) -> Result<ProductData, AppError> {
     Ok(ProductData::apply(Some(current), body.changes())?)
 }
 
 /// A SKU names one live product: another one holding it is 409 naming that product.
-fn check_sku(conn: &mut DbConnection, id: Option<&str>, data: &ProductData) -> Result<(), ApiError> {
+fn check_sku(conn: &mut DbConnection, id: Option<&str>, data: &ProductData) -> Result<(), AppError> {
     let Some(sku) = &data.sku else { return Ok(()) };
     let holder: StoreResult<Option<String>> = products::with_sku(conn, sku);
     match holder? {
         Some(other) if Some(other.as_str()) != id => {
-            Err(ApiError::Conflict(format!("product {other} already has the SKU {sku}; SKUs are unique")))
+            Err(AppError::Conflict(format!("product {other} already has the SKU {sku}; SKUs are unique")))
         }
         _ => Ok(()),
     }
@@ -385,6 +388,6 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: Some(|conn, caller, row, policy| {
-        crate::imports::import_row::<_, _, ProductView>(&IMPORT, conn, caller, row, policy)
+        app::imports::import_row::<_, _, ProductView>(&IMPORT, conn, caller, row, policy)
     }),
 };

@@ -13,9 +13,10 @@ use crate::definitions::{DefinitionKind, no_references, nothing_after};
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::routes::common::Page;
-use crate::sales;
 use crate::state::AppState;
-use crate::support::{Created, check_owner_and_team};
+use crate::support::Created;
+use app::records::check_owner_and_team;
+use app::sales;
 
 /// A stored rule with its place in the order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,7 +57,7 @@ fn created_assignment(definition: Definition<AssignmentRule>) -> Result<Created,
 }
 
 fn rescore(conn: &mut DbConnection) -> Result<(), ApiError> {
-    sales::rescore_all(conn).map(drop)
+    Ok(sales::rescore_all(conn).map(drop)?)
 }
 
 fn assignment_references(conn: &mut DbConnection, rule: &AssignmentRule) -> Result<(), ApiError> {

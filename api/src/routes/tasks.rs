@@ -13,11 +13,11 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::kinds::{TASKS, check_links};
 use crate::records::{self};
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{double_option, page_request, validated};
+use app::kinds::{TASKS, check_links};
 
 /// A task: something someone has to do, by a time, about some records.
 #[derive(Debug, Serialize, ToSchema)]
@@ -392,7 +392,7 @@ pub async fn acknowledge(
             current
                 .clone()
                 .acknowledged(Utc::now())
-                .map_err(|_| ApiError::Conflict("this task has no reminder to acknowledge".into()))
+                .map_err(|_| app::error::AppError::Conflict("this task has no reminder to acknowledge".into()))
         }),
         |_, _, _, _, _| Ok(()),
     )

@@ -12,13 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::Caller;
-use crate::kinds::COMPANIES;
-use crate::kinds::CONTACTS;
-use crate::kinds::DEALS;
-use crate::kinds::LEADS;
 use crate::routes::activities::ActivityView;
 use crate::routes::newest_first::{PageParams, cut};
 use crate::state::AppState;
+use app::kinds::COMPANIES;
+use app::kinds::CONTACTS;
+use app::kinds::DEALS;
+use app::kinds::LEADS;
 
 /// What a timeline entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -7,15 +7,15 @@ use domain::activity::RecordType;
 use domain::lead::{AssignmentRule, LeadData, ScoreExplanation, ScoringRule, round_robin_pick};
 use persistence::definitions::{self, Kind};
 use persistence::leads::{self, Lead};
-use persistence::links::{self, Actor};
+use persistence::links;
 use persistence::{DbConnection, teams};
 
-use crate::error::ApiError;
-use crate::extract::Caller;
-use crate::support::check_owner_and_team;
+use crate::actor::Actor;
+use crate::error::AppError;
+use crate::records::check_owner_and_team;
 
 /// The next member of a team whose turn it is, counted on definition `turns_of`.
-fn next_member(conn: &mut DbConnection, turns_of: &str, team_id: &str) -> Result<Option<String>, ApiError> {
+fn next_member(conn: &mut DbConnection, turns_of: &str, team_id: &str) -> Result<Option<String>, AppError> {
     let members = teams::active_member_ids(conn, team_id)?;
     if members.is_empty() {
         return Ok(None);
@@ -30,7 +30,7 @@ pub fn assign(
     conn: &mut DbConnection,
     data: &mut LeadData,
     form_round_robin: Option<(&str, &str)>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if data.owner_id.is_some() {
         return Ok(());
     }
@@ -63,7 +63,7 @@ pub fn assign(
     Ok(())
 }
 
-fn scoring_rules(conn: &mut DbConnection) -> Result<Vec<(String, ScoringRule)>, ApiError> {
+fn scoring_rules(conn: &mut DbConnection) -> Result<Vec<(String, ScoringRule)>, AppError> {
     Ok(definitions::list::<ScoringRule>(conn, Kind::ScoringRule)?
         .into_iter()
         .map(|definition| (definition.id, definition.body))
@@ -71,14 +71,14 @@ fn scoring_rules(conn: &mut DbConnection) -> Result<Vec<(String, ScoringRule)>, 
 }
 
 /// A lead's score as the current rules and its events give it.
-pub fn explain_score(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<ScoreExplanation, ApiError> {
+pub fn explain_score(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<ScoreExplanation, AppError> {
     let rules = scoring_rules(conn)?;
     let events = leads::events(conn, lead_id)?;
     Ok(domain::lead::score(&rules, data, &events, Utc::now()))
 }
 
 /// Recomputes and stores a lead's score; returns it.
-pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<i64, ApiError> {
+pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Result<i64, AppError> {
     let score = explain_score(conn, lead_id, data)?.score;
     if score != data.score {
         leads::set_score(conn, lead_id, score)?;
@@ -88,7 +88,7 @@ pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Resul
 
 /// Rescores every open lead (after the scoring rules changed): the rules and the leads are
 /// read once; each lead's events are one query.
-pub fn rescore_all(conn: &mut DbConnection) -> Result<usize, ApiError> {
+pub fn rescore_all(conn: &mut DbConnection) -> Result<usize, AppError> {
     let rules = scoring_rules(conn)?;
     let open = leads::open_leads(conn)?;
     let now = Utc::now();
@@ -108,8 +108,8 @@ pub fn record_status(
     lead_id: &str,
     from: Option<&str>,
     to: &str,
-    actor: Actor<'_>,
-) -> Result<(), ApiError> {
+    actor: links::Actor<'_>,
+) -> Result<(), AppError> {
     Ok(links::record_change(conn, (RecordType::Lead, lead_id), "status", from, to, actor, Utc::now())?)
 }
 
@@ -118,8 +118,8 @@ pub fn insert_lead(
     conn: &mut DbConnection,
     mut data: LeadData,
     form_round_robin: Option<(&str, &str)>,
-    actor: Actor<'_>,
-) -> Result<Lead, ApiError> {
+    actor: links::Actor<'_>,
+) -> Result<Lead, AppError> {
     assign(conn, &mut data, form_round_robin)?;
     check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
     let mut lead = leads::insert(conn, &data, Utc::now())?;
@@ -131,10 +131,10 @@ pub fn insert_lead(
 /// Records a deal's move between stages.
 pub fn record_stage_change(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     deal_id: &str,
     from: Option<&str>,
     to: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     Ok(links::record_change(conn, (RecordType::Deal, deal_id), "stage", from, to, caller.actor(), Utc::now())?)
 }

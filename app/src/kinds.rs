@@ -13,8 +13,8 @@ use domain::registry;
 use persistence::deals::Deal;
 use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks};
 
-use crate::error::ApiError;
-use crate::extract::Caller;
+use crate::actor::Actor;
+use crate::error::AppError;
 use crate::records::{self, RecordKind, require_visible};
 use crate::sales;
 
@@ -97,17 +97,17 @@ pub static TASKS: RecordKind<TaskData> = RecordKind {
 };
 
 /// A new deal's entry into its first stage is its first recorded stage change.
-fn deal_created(conn: &mut DbConnection, caller: &Caller, deal: &Deal) -> Result<(), ApiError> {
+fn deal_created(conn: &mut DbConnection, caller: &Actor, deal: &Deal) -> Result<(), AppError> {
     sales::record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)
 }
 
 /// Every linked record must be visible to the caller (only links that are new are checked).
 pub fn check_links(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     before: &[RecordRef],
     after: &[RecordRef],
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     for (index, link) in after.iter().enumerate() {
         if before.contains(link) {
             continue;
@@ -120,7 +120,7 @@ pub fn check_links(
             RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
             RecordType::Product => {
                 let refused = "products are not linked to activities or tasks";
-                return Err(ApiError::invalid_field(&format!("links[{index}].record_type"), "not_linkable", refused));
+                return Err(AppError::invalid(&format!("links[{index}].record_type"), "not_linkable", refused));
             }
         }
     }

@@ -8,37 +8,25 @@ use domain::company::CompanyData;
 use domain::contact::ContactData;
 use domain::duplicates::{self, DuplicateReason, MatchKey};
 use persistence::{DbConnection, keys};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
-use crate::error::{ApiError, DuplicateRef};
-use crate::extract::Caller;
+use crate::actor::Actor;
+use crate::error::{AppError, Duplicate};
 use crate::kinds::{COMPANIES, CONTACTS};
 use crate::records::{RecordData, RecordKind};
 
 /// Most candidates one duplicate check reads.
 const CANDIDATES_MAX: i64 = 50;
 
-/// Query parameters of a create that checks for duplicates.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CreateParams {
-    /// Create even when the record looks like an existing one (otherwise 409 names it).
-    #[serde(default)]
-    pub allow_duplicate: bool,
-}
-
 /// Existing records sharing keys with `keys`, that the caller may see and that `counts`
 /// accepts, grouped by record with every reason.
 fn candidates<D: RecordData>(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     kind: &RecordKind<D>,
     keys: &[MatchKey],
     exclude: Option<&str>,
     counts: impl Fn(DuplicateReason, &D) -> bool,
-) -> Result<Vec<DuplicateRef>, ApiError> {
+) -> Result<Vec<Duplicate>, AppError> {
     let mut found: BTreeMap<String, Vec<DuplicateReason>> = BTreeMap::new();
     for (id, reason) in keys::matching(conn, kind.spec.noun, keys, exclude, CANDIDATES_MAX)? {
         found.entry(id).or_default().push(reason);
@@ -49,7 +37,7 @@ fn candidates<D: RecordData>(
         let Ok(existing) = kind.find_visible(conn, caller, &id) else { continue };
         let reasons: Vec<DuplicateReason> = reasons.into_iter().filter(|r| counts(*r, &existing.data)).collect();
         if !reasons.is_empty() {
-            duplicates.push(DuplicateRef { id, reasons });
+            duplicates.push(Duplicate { id, reasons });
         }
     }
     Ok(duplicates)
@@ -58,10 +46,10 @@ fn candidates<D: RecordData>(
 /// Visible contacts that look like `data` (other than `exclude`), with the reasons.
 pub fn contact_candidates(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &ContactData,
     exclude: Option<&str>,
-) -> Result<Vec<DuplicateRef>, ApiError> {
+) -> Result<Vec<Duplicate>, AppError> {
     let keys = duplicates::contact_keys(data);
     candidates(conn, caller, &CONTACTS, &keys, exclude, |reason, existing| {
         duplicates::contact_match_counts(reason, data, existing)
@@ -71,18 +59,18 @@ pub fn contact_candidates(
 /// Visible companies that look like `data` (other than `exclude`), with the reasons.
 pub fn company_candidates(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &CompanyData,
     exclude: Option<&str>,
-) -> Result<Vec<DuplicateRef>, ApiError> {
+) -> Result<Vec<Duplicate>, AppError> {
     candidates(conn, caller, &COMPANIES, &duplicates::company_keys(data), exclude, |_, _| true)
 }
 
-fn refuse_duplicates(noun: &str, duplicates: Vec<DuplicateRef>) -> Result<(), ApiError> {
+fn refuse_duplicates(noun: &str, duplicates: Vec<Duplicate>) -> Result<(), AppError> {
     if duplicates.is_empty() {
         return Ok(());
     }
-    Err(ApiError::Duplicate {
+    Err(AppError::Duplicate {
         detail: format!(
             "this {noun} looks like {} existing one(s); merge them, or send ?allow_duplicate=true to create it anyway",
             duplicates.len()
@@ -94,28 +82,28 @@ fn refuse_duplicates(noun: &str, duplicates: Vec<DuplicateRef>) -> Result<(), Ap
 /// The first visible contact `data` looks like, for imports.
 pub fn contact_duplicate(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &ContactData,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AppError> {
     Ok(contact_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
 }
 
 /// The first visible company `data` looks like, for imports.
 pub fn company_duplicate(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &CompanyData,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, AppError> {
     Ok(company_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
 }
 
 /// The create-time check of contacts: 409 naming visible look-alikes unless allowed.
 pub fn check_new_contact(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &ContactData,
     allow_duplicate: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if allow_duplicate {
         return Ok(());
     }
@@ -125,10 +113,10 @@ pub fn check_new_contact(
 /// The create-time check of companies.
 pub fn check_new_company(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     data: &CompanyData,
     allow_duplicate: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if allow_duplicate {
         return Ok(());
     }

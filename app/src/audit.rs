@@ -7,13 +7,13 @@ use persistence::DbConnection;
 use persistence::audit::{self, NewAuditEvent};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::extract::{Caller, RequestContext};
+use crate::actor::{Actor, RequestContext};
+use crate::error::AppError;
 
-fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    match serde_json::to_value(view).map_err(|e| ApiError::Internal(e.to_string()))? {
+fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
+    match serde_json::to_value(view).map_err(|e| AppError::Internal(e.to_string()))? {
         serde_json::Value::Object(map) => Ok(map),
-        _ => Err(ApiError::Internal("a record view is not a JSON object".into())),
+        _ => Err(AppError::Internal("a record view is not a JSON object".into())),
     }
 }
 
@@ -21,12 +21,12 @@ fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_jso
 /// for a create's before, a delete's after), so the history shows what clients see.
 pub fn record_change<V: Serialize>(
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     action: AuditAction,
     record: (&str, &str),
     before: Option<&V>,
     after: Option<&V>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let changes = match after {
         Some(after) => {
             let before = before.map(as_object).transpose()?;
@@ -34,7 +34,7 @@ pub fn record_change<V: Serialize>(
             (!fields.is_empty())
                 .then(|| serde_json::to_string(&fields))
                 .transpose()
-                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| AppError::Internal(e.to_string()))?
         }
         None => None,
     };
@@ -48,9 +48,9 @@ pub fn record_anonymous<V: Serialize>(
     record: (&str, &str),
     view: &V,
     detail: String,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let fields = diff(None, &as_object(view)?);
-    let changes = serde_json::to_string(&fields).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let changes = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
     append(conn, context, AuditAction::Create, Some(record), None, Some(changes), Some(detail))
 }
 
@@ -62,7 +62,7 @@ pub fn security(
     actor: (Option<&str>, Option<&str>),
     subject: Option<(&str, &str)>,
     detail: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let event = NewAuditEvent {
         action,
         record: subject,
@@ -81,10 +81,10 @@ fn append(
     context: &RequestContext,
     action: AuditAction,
     record: Option<(&str, &str)>,
-    caller: Option<&Caller>,
+    caller: Option<&Actor>,
     changes: Option<String>,
     detail: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let event = NewAuditEvent {
         action,
         record,

@@ -11,43 +11,43 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::extract::{Caller, IfMatch};
+use crate::actor::Actor;
+use crate::error::AppError;
 use crate::records::{self, RecordData, RecordKind, WithCustom};
 
 /// Stores new record data in the caller's transaction, audited as the given action.
-pub type InsertFn<D> = fn(&mut DbConnection, &Caller, WithCustom<D>, AuditAction) -> Result<Stored<D>, ApiError>;
+pub type InsertFn<D> = fn(&mut DbConnection, &Actor, WithCustom<D>, AuditAction) -> Result<Stored<D>, AppError>;
 
 /// One CSV row through a record type's [`Importable`], in the batch's transaction.
-pub type ImportStep = fn(&mut DbConnection, &Caller, RowInput, DedupePolicy) -> Result<RowOutcome, ApiError>;
+pub type ImportStep = fn(&mut DbConnection, &Actor, RowInput, DedupePolicy) -> Result<RowOutcome, AppError>;
 
 /// How rows of one record type become records: the steps its POST and PATCH take.
 pub struct Importable<D: 'static, I: 'static> {
     pub kind: &'static RecordKind<D>,
     pub record_type: RecordType,
     /// New record data from a create body, as POST parses it.
-    pub new: fn(&mut DbConnection, &Caller, &I) -> Result<D, ApiError>,
+    pub new: fn(&mut DbConnection, &Actor, &I) -> Result<D, AppError>,
     /// The custom field values a body carries.
     pub custom: fn(&I) -> Patch<Map<String, Value>>,
     /// Stores new data as POST does (references checked, what follows recorded, audited as
     /// `action`), in the caller's transaction.
     pub insert: InsertFn<D>,
     /// The data after a merge-patch body, as PATCH computes it.
-    pub patch: fn(&mut DbConnection, &str, I, &D) -> Result<D, ApiError>,
+    pub patch: fn(&mut DbConnection, &str, I, &D) -> Result<D, AppError>,
     /// PATCH's checks and follow-ups of a change.
-    pub changed: fn(&mut DbConnection, &Caller, &str, &D, &D) -> Result<(), ApiError>,
+    pub changed: fn(&mut DbConnection, &Actor, &str, &D, &D) -> Result<(), AppError>,
     /// The visible record new data looks like (the type's duplicate rules), if any.
-    pub duplicate_of: fn(&mut DbConnection, &Caller, &D) -> Result<Option<String>, ApiError>,
+    pub duplicate_of: fn(&mut DbConnection, &Actor, &D) -> Result<Option<String>, AppError>,
 }
 
 /// For record types without duplicate rules (deals): only an `id` column names an existing one.
-pub fn no_duplicates<D>(_: &mut DbConnection, _: &Caller, _: &D) -> Result<Option<String>, ApiError> {
+pub fn no_duplicates<D>(_: &mut DbConnection, _: &Actor, _: &D) -> Result<Option<String>, AppError> {
     Ok(None)
 }
 
-fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, ApiError> {
+fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, AppError> {
     serde_json::from_value(Value::Object(body))
-        .map_err(|error| ApiError::invalid_field("row", "invalid", format!("cannot be read: {error}")))
+        .map_err(|error| AppError::invalid("row", "invalid", format!("cannot be read: {error}")))
 }
 
 /// One row: the record its `id` names or that it looks like is skipped or updated as the policy
@@ -55,10 +55,10 @@ fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, ApiError>
 pub fn import_row<D, I, V>(
     steps: &Importable<D, I>,
     conn: &mut DbConnection,
-    caller: &Caller,
+    caller: &Actor,
     row: RowInput,
     policy: DedupePolicy,
-) -> Result<RowOutcome, ApiError>
+) -> Result<RowOutcome, AppError>
 where
     D: RecordData,
     I: DeserializeOwned,
@@ -67,8 +67,8 @@ where
     let kind = steps.kind;
     let named = match &row.id {
         Some(id) => Some(kind.find_visible(conn, caller, id).map_err(|error| match error {
-            ApiError::NotFound(_) => {
-                ApiError::invalid_field("id", "not_found", format!("names no {} you can see", kind.spec.noun))
+            AppError::NotFound(_) => {
+                AppError::invalid("id", "not_found", format!("names no {} you can see", kind.spec.noun))
             }
             other => other,
         })?),
@@ -113,7 +113,7 @@ where
         kind,
         caller,
         &existing,
-        IfMatch(None),
+        None,
         records::changes(custom, move |conn, id, current| patch(conn, id, input, current)),
         steps.changed,
         AuditAction::Import,

@@ -1,0 +1,50 @@
+//! Who runs a business step, and where the request came from.
+
+use domain::access::Principal;
+
+use crate::error::AppError;
+
+/// Where a request came from, as the audit log records it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    /// The peer's IP address (the proxy's, behind a reverse proxy).
+    pub client_address: Option<String>,
+}
+
+/// The principal a step runs as: a signed-in user, or an API key acting for its owner.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub principal: Principal,
+    /// The sign-in session, when the actor used an access token.
+    pub session_id: Option<String>,
+    /// Where the request came from.
+    pub context: RequestContext,
+}
+
+impl Actor {
+    /// The id idempotency keys are scoped to: the key itself, or the user.
+    pub fn idempotency_scope(&self) -> String {
+        match &self.principal.api_key_id {
+            Some(key_id) => format!("key:{key_id}"),
+            None => format!("user:{}", self.principal.user_id),
+        }
+    }
+
+    /// Who is acting, as history rows record it.
+    pub fn actor(&self) -> persistence::links::Actor<'_> {
+        persistence::links::Actor {
+            user_id: Some(self.principal.user_id.as_str()),
+            api_key_id: self.principal.api_key_id.as_deref(),
+        }
+    }
+
+    /// Admin-only areas: users, teams, roles, restore.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.principal.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only administrators may do this".into()))
+        }
+    }
+}

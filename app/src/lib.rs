@@ -1,0 +1,16 @@
+//! The application layer: the business steps of the CRM, run by an [`actor::Actor`] inside
+//! a transaction the caller opened (`persistence::Store::write`). HTTP handlers, CSV import
+//! rows and (next) workflow actions and jobs all call these, so the same grants, validation,
+//! audit rows and follow-ups apply whoever acts.
+//!
+//! Architecture invariant: this crate knows no HTTP. Its errors ([`error::AppError`]) say what
+//! went wrong in business terms; `api` maps them to statuses in one table.
+
+pub mod actor;
+pub mod audit;
+pub mod duplicates;
+pub mod error;
+pub mod imports;
+pub mod kinds;
+pub mod records;
+pub mod sales;

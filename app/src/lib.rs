@@ -8,9 +8,12 @@
 
 pub mod actor;
 pub mod audit;
+pub mod deals;
 pub mod duplicates;
 pub mod error;
 pub mod imports;
 pub mod kinds;
+pub mod leads;
 pub mod records;
 pub mod sales;
+pub mod views;

@@ -4,30 +4,28 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{Action, Module};
 use domain::activity::RecordType;
-use domain::audit::AuditAction;
 use domain::company::MoneyInput;
 use domain::deal::{DealChanges, DealData, Period, PeriodForecast};
 use domain::listing::CommonFilters;
 use domain::record::Patch;
 use persistence::deals::{self, Deal, DealFilters};
-use persistence::pipelines::{self, StoredPipeline};
-use persistence::{DbConnection, StoreError, links};
+use persistence::pipelines::StoredPipeline;
+use persistence::{DbConnection, links};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::records::{self, require_visible};
+use crate::records;
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
 use crate::support::{double_option, validated};
 use app::actor::Actor;
+use app::deals::{check_references, load_pipeline};
 use app::error::AppError;
 use app::imports::Importable;
-use app::kinds::COMPANIES;
-use app::kinds::CONTACTS;
 use app::kinds::DEALS;
 use app::sales;
 
@@ -168,88 +166,6 @@ impl DealInput {
             tags: Patch::from_double_option(self.tags.clone()),
         })
     }
-}
-
-/// The pipeline a deal goes to: the one named, or the first one.
-pub fn load_pipeline(conn: &mut DbConnection, id: Option<&str>) -> Result<StoredPipeline, AppError> {
-    let found = match id {
-        Some(id) => pipelines::find(conn, id),
-        None => pipelines::default_pipeline(conn),
-    };
-    match found {
-        Err(StoreError::NotFound) => Err(AppError::invalid(
-            "pipeline_id",
-            "not_found",
-            if id.is_some() { "names no pipeline" } else { "is needed: there is no pipeline yet" },
-        )),
-        other => Ok(other?),
-    }
-}
-
-/// Company and contacts a deal names must be visible to the caller (only the new ones are checked).
-fn check_references(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    before: Option<&DealData>,
-    after: &DealData,
-) -> Result<(), AppError> {
-    if let Some(company_id) = &after.company_id
-        && before.is_none_or(|b| b.company_id.as_ref() != Some(company_id))
-    {
-        require_visible(conn, caller, &COMPANIES, "company_id", company_id)?;
-    }
-    for (index, contact_id) in after.contact_ids.iter().enumerate() {
-        if before.is_none_or(|b| !b.contact_ids.contains(contact_id)) {
-            require_visible(conn, caller, &CONTACTS, &format!("contact_ids[{index}]"), contact_id)?;
-        }
-    }
-    Ok(())
-}
-
-/// Re-applies the deal rule to every deal (live or deleted) in `stage_id` after a pipeline
-/// change: moved to `target` when the stage goes away, or kept where it is when the stage's
-/// kind changed, so `closed_at` and the close reason follow the stage as on any PATCH. Each
-/// changed deal gets its audit row and, when it moved, its stage history.
-pub fn restage(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    pipeline: &domain::deal::Pipeline,
-    stage_id: &str,
-    target: Option<&str>,
-) -> Result<(), AppError> {
-    let now = Utc::now();
-    for deal in deals::in_stage(conn, stage_id)? {
-        let changes = DealChanges { stage_id: Patch::from_option(target.map(str::to_owned)), ..Default::default() };
-        let after = DealData::apply(Some(&deal.data), changes, pipeline, now)?;
-        if after == deal.data {
-            continue;
-        }
-        let updated = deals::rewrite(conn, &deal.id, deal.version, &after, now)?;
-        if deal.data.stage_id != after.stage_id {
-            sales::record_stage_change(conn, caller, &deal.id, Some(&deal.data.stage_id), &after.stage_id)?;
-        }
-        let (before, after) = (DealView::from(deal), DealView::from(updated));
-        app::audit::record_change(
-            conn,
-            caller,
-            AuditAction::Update,
-            ("deal", &before.id),
-            Some(&before),
-            Some(&after),
-        )?;
-    }
-    Ok(())
-}
-
-/// Creates a deal inside a running transaction (lead conversion): the same checks as POST.
-pub fn create_in(conn: &mut DbConnection, caller: &Actor, data: DealData) -> Result<Deal, AppError> {
-    caller.principal.may_create(Module::Deals, domain::record::Owned::ownership(&data))?;
-    check_references(conn, caller, None, &data)?;
-    let deal = deals::insert(conn, &data, Utc::now())?;
-    (DEALS.created)(conn, caller, &deal)?;
-    let view = DealView::from(deal.clone());
-    app::audit::record_change(conn, caller, domain::audit::AuditAction::Create, ("deal", &deal.id), None, Some(&view))?;
-    Ok(deal)
 }
 
 records::record_list_params!(

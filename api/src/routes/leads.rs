@@ -4,27 +4,25 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::access::{Action, Module};
-use domain::activity::{RecordRef, RecordType};
+use domain::activity::RecordType;
 use domain::audit::AuditAction;
-use domain::company::{CompanyChanges, CompanyData, MoneyInput};
-use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
-use domain::deal::{DealChanges, DealData};
-use domain::lead::{Conversion, ConvertRefused, LeadChanges, LeadData, LeadStatus, ScoreExplanation};
+use domain::company::MoneyInput;
+use domain::contact::Source;
+use domain::lead::{LeadChanges, LeadData, LeadStatus, ScoreExplanation};
 use domain::record::{Owned, Patch};
-use domain::values::AddressInput;
+use persistence::DbConnection;
 use persistence::leads::{self, Lead, LeadFilters};
-use persistence::{DbConnection, activities, companies, contacts, tasks};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::records::{self, require_visible};
+use crate::records::{self};
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::CompanyView;
 use crate::routes::contacts::ContactView;
-use crate::routes::deals::{self, DealView};
+use crate::routes::deals::DealView;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, double_option, validated};
@@ -32,10 +30,7 @@ use app::actor::Actor;
 use app::audit;
 use app::error::AppError;
 use app::imports::Importable;
-use app::kinds::COMPANIES;
-use app::kinds::CONTACTS;
 use app::kinds::LEADS;
-use app::records::check_owner_and_team;
 use app::sales;
 
 /// What a converted lead became.
@@ -595,158 +590,22 @@ pub struct ConvertedView {
     pub deal: Option<DealView>,
 }
 
-fn conflict_for(refused: ConvertRefused) -> ApiError {
-    ApiError::Conflict(match refused {
-        ConvertRefused::AlreadyConverted => "this lead is already converted".into(),
-        ConvertRefused::Unqualified => "an unqualified lead cannot be converted; requalify it first".into(),
-    })
-}
-
-fn convert_in(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-    if_match: IfMatch,
-    input: ConvertInput,
-) -> Result<ConvertedView, ApiError> {
-    let principal = &caller.principal;
-    let lead = LEADS.find_visible(conn, caller, id)?;
-    principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
-    if_match.check(lead.version)?;
-    lead.data.status.may_convert().map_err(conflict_for)?;
-    let data = &lead.data;
-    let owner = Patch::from_option(data.owner_id.clone().or_else(|| Some(principal.user_id.clone())));
-    let team = Patch::from_option(data.team_id.clone());
-    // What the conversion creates gets the lead's owner and team: the same check a POST makes,
-    // so records never land with a deactivated user.
-    check_owner_and_team(conn, data.owner_id.as_deref(), data.team_id.as_deref())?;
-    let now = Utc::now();
-
-    let company = match (&input.company_id, &data.company_name) {
-        (Some(company_id), _) => Some(require_visible(conn, caller, &COMPANIES, "company_id", company_id)?),
-        (None, Some(name)) if input.create_company => {
-            let changes = CompanyChanges {
-                name: Patch::Set(name.clone()),
-                domain: Patch::from_option(data.website.clone()),
-                industry: Patch::from_option(data.industry.clone()),
-                employee_count: Patch::from_option(data.employee_count),
-                address: Patch::from_option(
-                    data.country.clone().map(|country| AddressInput { country: Some(country), ..Default::default() }),
-                ),
-                owner_id: owner.clone(),
-                team_id: team.clone(),
-                ..Default::default()
-            };
-            let mut company = CompanyData::apply(None, changes)?;
-            records::fill_custom_defaults(conn, &COMPANIES, &mut company)?;
-            principal.may_create(Module::Companies, company.ownership())?;
-            app::duplicates::check_new_company(conn, caller, &company, input.allow_duplicate)?;
-            let company = companies::create(conn, &company, now)?;
-            let view = CompanyView::from(company.clone());
-            audit::record_change(conn, caller, AuditAction::Create, ("company", &company.id), None, Some(&view))?;
-            Some(company)
+impl ConvertInput {
+    fn request(self) -> app::leads::ConvertRequest {
+        app::leads::ConvertRequest {
+            contact_id: self.contact_id,
+            company_id: self.company_id,
+            create_company: self.create_company,
+            deal: self.deal.map(|deal| app::leads::DealRequest {
+                name: deal.name,
+                pipeline_id: deal.pipeline_id,
+                stage_id: deal.stage_id,
+                amount: deal.amount.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }),
+                expected_close_date: deal.expected_close_date,
+            }),
+            allow_duplicate: self.allow_duplicate,
         }
-        _ => None,
-    };
-    let company_id = company.as_ref().map(|c| c.id.clone());
-
-    let contact = match &input.contact_id {
-        Some(contact_id) => require_visible(conn, caller, &CONTACTS, "contact_id", contact_id)?,
-        None => {
-            let changes = ContactChanges {
-                first_name: Patch::from_option(data.first_name.clone()),
-                last_name: Patch::from_option(data.last_name.clone()),
-                emails: Patch::from_option(
-                    data.email.clone().map(|email| vec![EmailInput { email, label: None, primary: true }]),
-                ),
-                phones: Patch::from_option(
-                    data.phone.clone().map(|number| vec![PhoneInput { number, label: None, primary: true }]),
-                ),
-                job_title: Patch::from_option(data.job_title.clone()),
-                company_id: Patch::from_option(company_id.clone()),
-                owner_id: owner.clone(),
-                team_id: team.clone(),
-                tags: Patch::Set(data.tags.as_slice().to_vec()),
-                source: Patch::from_option(data.source),
-                lifecycle_stage: Patch::Set(if input.deal.is_some() {
-                    LifecycleStage::Conversion
-                } else {
-                    LifecycleStage::Acquisition
-                }),
-                ..Default::default()
-            };
-            let mut contact = ContactData::apply(None, changes)?;
-            records::fill_custom_defaults(conn, &app::kinds::CONTACTS, &mut contact)?;
-            principal.may_create(Module::Contacts, contact.ownership())?;
-            app::duplicates::check_new_contact(conn, caller, &contact, input.allow_duplicate)?;
-            let contact = contacts::create(conn, &contact, now)?;
-            let view = ContactView::from(contact.clone());
-            audit::record_change(conn, caller, AuditAction::Create, ("contact", &contact.id), None, Some(&view))?;
-            contact
-        }
-    };
-
-    let deal = match input.deal {
-        Some(deal) => {
-            let pipeline = deals::load_pipeline(conn, deal.pipeline_id.as_deref())?;
-            let person =
-                [data.first_name.as_deref(), data.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>();
-            let default_name = data
-                .company_name
-                .clone()
-                .or_else(|| (!person.is_empty()).then(|| person.join(" ")))
-                .or_else(|| data.email.clone())
-                .unwrap_or_else(|| "New deal".into());
-            let changes = DealChanges {
-                name: Patch::Set(deal.name.unwrap_or(default_name)),
-                amount: Patch::from_option(
-                    deal.amount.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }),
-                ),
-                expected_close_date: Patch::from_option(deal.expected_close_date),
-                stage_id: Patch::from_option(deal.stage_id),
-                owner_id: owner.clone(),
-                team_id: team.clone(),
-                company_id: Patch::from_option(company_id.clone()),
-                contact_ids: Patch::Set(vec![contact.id.clone()]),
-                ..Default::default()
-            };
-            let mut deal_data = DealData::apply(None, changes, &pipeline.pipeline, now)?;
-            deal_data.lead_id = Some(lead.id.clone());
-            records::fill_custom_defaults(conn, &app::kinds::DEALS, &mut deal_data)?;
-            Some(deals::create_in(conn, caller, deal_data)?)
-        }
-        None => None,
-    };
-
-    let conversion = Conversion {
-        contact_id: contact.id.clone(),
-        company_id: company_id.clone(),
-        deal_id: deal.as_ref().map(|d| d.id.clone()),
-        converted_at: now,
-    };
-    let converted = lead.data.clone().converted(conversion).map_err(conflict_for)?;
-    let updated = leads::update(conn, &lead.id, lead.version, &converted, now)?;
-    let (before, after) = (LeadView::from(lead.clone()), LeadView::from(updated.clone()));
-    audit::record_change(conn, caller, AuditAction::Convert, ("lead", &lead.id), Some(&before), Some(&after))?;
-    sales::record_status(
-        conn,
-        &lead.id,
-        Some(lead.data.status.as_str()),
-        LeadStatus::Converted.as_str(),
-        caller.actor(),
-    )?;
-    let from = RecordRef { record_type: RecordType::Lead, id: lead.id.clone() };
-    let mut targets = vec![RecordRef { record_type: RecordType::Contact, id: contact.id.clone() }];
-    targets.extend(company_id.map(|id| RecordRef { record_type: RecordType::Company, id }));
-    targets.extend(deal.as_ref().map(|d| RecordRef { record_type: RecordType::Deal, id: d.id.clone() }));
-    activities::relink(conn, &from, &targets, true)?;
-    tasks::relink(conn, &from, &targets, true)?;
-    Ok(ConvertedView {
-        lead: LeadView::from(updated),
-        contact: ContactView::from(contact),
-        company: company.map(CompanyView::from),
-        deal: deal.map(DealView::from),
-    })
+    }
 }
 
 /// Converts a lead into a contact, a company and optionally a deal, in one transaction.
@@ -775,7 +634,15 @@ pub async fn convert(
     let for_write = caller.clone();
     let hashed = input.clone();
     create_idempotently(&state, &caller, key, &route, &hashed, move |conn| {
-        Created::answer(&convert_in(conn, &for_write, &id, if_match, input)?, StatusCode::OK)
+        let converted =
+            app::leads::convert::<crate::routes::ApiViews>(conn, &for_write, &id, if_match.0, input.request())?;
+        let view = ConvertedView {
+            lead: LeadView::from(converted.lead),
+            contact: ContactView::from(converted.contact),
+            company: converted.company.map(CompanyView::from),
+            deal: converted.deal.map(DealView::from),
+        };
+        Created::answer(&view, StatusCode::OK)
     })
     .await
 }

@@ -41,6 +41,17 @@ pub struct RecordApi {
     pub import: Option<app::imports::ImportStep>,
 }
 
+/// The API's views as the application layer writes them into history (and, next, events).
+#[derive(Debug)]
+pub struct ApiViews;
+
+impl app::views::Views for ApiViews {
+    type Contact = contacts::ContactView;
+    type Company = companies::CompanyView;
+    type Lead = leads::LeadView;
+    type Deal = deals::DealView;
+}
+
 /// Every record type's API, in the registry's order (a test checks they agree).
 pub const RECORD_APIS: [&RecordApi; 7] =
     [&tasks::API, &activities::API, &deals::API, &leads::API, &contacts::API, &companies::API, &products::API];

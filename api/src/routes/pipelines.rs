@@ -288,7 +288,7 @@ pub async fn update(
             let replaced = pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?;
             for stage in &replaced.pipeline.stages {
                 if current.pipeline.stage(&stage.id).is_some_and(|before| before.kind != stage.kind) {
-                    crate::routes::deals::restage(conn, &caller, &replaced.pipeline, &stage.id, None)?;
+                    app::deals::restage::<crate::routes::ApiViews>(conn, &caller, &replaced.pipeline, &stage.id, None)?;
                 }
             }
             Ok(replaced)
@@ -388,7 +388,13 @@ pub async fn delete_stage(
                         "names no other stage of this pipeline",
                     ));
                 }
-                crate::routes::deals::restage(conn, &caller, &current.pipeline, &stage_id, Some(target))?;
+                app::deals::restage::<crate::routes::ApiViews>(
+                    conn,
+                    &caller,
+                    &current.pipeline,
+                    &stage_id,
+                    Some(target),
+                )?;
             }
             Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
         })

@@ -94,3 +94,19 @@ pub fn restage<V: Views>(
     }
     Ok(())
 }
+
+/// What a deal change must satisfy and record: newly named company and contacts are
+/// visible, and a stage move enters the stage history.
+pub fn changed(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    id: &str,
+    before: &DealData,
+    after: &DealData,
+) -> Result<(), AppError> {
+    check_references(conn, caller, Some(before), after)?;
+    if before.stage_id != after.stage_id {
+        sales::record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ use domain::audit::AuditAction;
 use domain::company::{CompanyChanges, CompanyData, MoneyInput};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput};
 use domain::deal::{DealChanges, DealData};
-use domain::lead::{Conversion, ConvertRefused, LeadStatus};
+use domain::lead::{Conversion, ConvertRefused, LeadData, LeadStatus};
 use domain::record::{Owned, Patch};
 use domain::values::AddressInput;
 use persistence::companies::{self, Company};
@@ -208,4 +208,47 @@ pub fn convert<V: Views>(
     activities::relink(conn, &from, &targets, true)?;
     tasks::relink(conn, &from, &targets, true)?;
     Ok(Converted { lead: updated, contact, company, deal })
+}
+
+/// Stores a new lead in the caller's transaction: custom values, assignment (the actor owns
+/// it when no rule applies), status history and score, and the audit row as `action`.
+pub fn insert<V: Views>(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    input: records::WithCustom<LeadData>,
+    action: AuditAction,
+) -> Result<Lead, AppError> {
+    let records::WithCustom { mut data, custom } = input;
+    records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
+    sales::assign(conn, &mut data, None)?;
+    if data.owner_id.is_none() && data.team_id.is_none() {
+        data.owner_id = Some(caller.principal.user_id.clone());
+    }
+    let lead = sales::insert_lead(conn, data, None, caller.actor())?;
+    let view = V::Lead::from(lead.clone());
+    audit::record_change(conn, caller, action, ("lead", &lead.id), None, Some(&view))?;
+    Ok(lead)
+}
+
+/// What a lead change records: a status move enters the status history.
+pub fn changed(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    id: &str,
+    before: &LeadData,
+    after: &LeadData,
+) -> Result<(), AppError> {
+    if before.status != after.status {
+        sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
+    }
+    Ok(())
+}
+
+/// The open lead with the same email the actor can see, for imports.
+pub fn duplicate_of(conn: &mut DbConnection, caller: &Actor, data: &LeadData) -> Result<Option<String>, AppError> {
+    let Some(email) = &data.email else { return Ok(None) };
+    match leads::find_open_by_email(conn, email)? {
+        Some(lead) if LEADS.find_visible(conn, caller, &lead.id).is_ok() => Ok(Some(lead.id)),
+        _ => Ok(None),
+    }
 }

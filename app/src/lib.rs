@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod contacts;
 pub mod deals;
 pub mod duplicates;
 pub mod error;

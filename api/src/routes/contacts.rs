@@ -6,7 +6,6 @@ use domain::access::{Action, Module};
 use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
 use domain::record::Patch;
 use persistence::contacts::{self, Contact, ContactFilters};
-use persistence::{StoreError, companies};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -219,23 +218,6 @@ pub async fn list(
     Ok(records::page_response::<_, ContactView>(&page, result))
 }
 
-/// A company a contact links to must exist and be visible to the caller.
-fn check_company(
-    conn: &mut persistence::DbConnection,
-    caller: &Actor,
-    company_id: Option<&str>,
-) -> Result<(), AppError> {
-    let Some(company_id) = company_id else {
-        return Ok(());
-    };
-    let visibility = caller.principal.visibility(Module::Companies, Action::Read);
-    match companies::find(conn, company_id, &visibility) {
-        Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => Err(AppError::invalid("company_id", "not_found", "names no company you can see")),
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// Creates a contact.
 #[utoipa::path(
     post, path = "/api/v1/contacts", tag = "contacts", operation_id = "create_contact",
@@ -276,7 +258,7 @@ pub async fn create(
         &body,
         records::WithCustom { data, custom },
         move |conn, caller, data| {
-            check_company(conn, caller, data.company_id.as_deref())?;
+            app::contacts::check_company(conn, caller, data.company_id.as_deref())?;
             app::duplicates::check_new_contact(conn, caller, data, allow_duplicate)
         },
     )
@@ -302,20 +284,6 @@ fn patch_contact(
     validated(shape, ContactData::apply(Some(current), body.to_changes()?))
 }
 
-/// A company newly named by a changed contact must be visible.
-fn contact_changed(
-    conn: &mut persistence::DbConnection,
-    caller: &Actor,
-    _: &str,
-    before: &ContactData,
-    after: &ContactData,
-) -> Result<(), AppError> {
-    match &after.company_id {
-        Some(company_id) if after.company_id != before.company_id => check_company(conn, caller, Some(company_id)),
-        _ => Ok(()),
-    }
-}
-
 /// Contacts as imports create and update them.
 pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     kind: &CONTACTS,
@@ -323,12 +291,13 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     new: |_, caller, body| new_contact(caller, body),
     custom: |body| Patch::from_double_option(body.custom_fields.clone()),
     insert: |conn, caller, input, action| {
-        let check =
-            |conn: &mut _, caller: &Actor, data: &ContactData| check_company(conn, caller, data.company_id.as_deref());
+        let check = |conn: &mut _, caller: &Actor, data: &ContactData| {
+            app::contacts::check_company(conn, caller, data.company_id.as_deref())
+        };
         records::create_in::<_, ContactView>(conn, &CONTACTS, caller, input, check, action).map(|(record, _)| record)
     },
     patch: patch_contact,
-    changed: contact_changed,
+    changed: app::contacts::changed,
     duplicate_of: app::duplicates::contact_duplicate,
 };
 
@@ -393,7 +362,7 @@ pub async fn update(
         id.into_inner(),
         if_match,
         records::changes(custom, move |conn, id, current| patch_contact(conn, id, body, current)),
-        contact_changed,
+        app::contacts::changed,
     )
     .await
 }

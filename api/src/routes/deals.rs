@@ -27,7 +27,6 @@ use app::deals::{check_references, load_pipeline};
 use app::error::AppError;
 use app::imports::Importable;
 use app::kinds::DEALS;
-use app::sales;
 
 /// A deal: a potential sale moving through a pipeline's stages.
 #[derive(Debug, Serialize, ToSchema)]
@@ -265,21 +264,6 @@ fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealD
     validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
 }
 
-/// A changed deal's new references must be visible; a stage move is recorded.
-fn deal_changed(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    id: &str,
-    before: &DealData,
-    after: &DealData,
-) -> Result<(), AppError> {
-    check_references(conn, caller, Some(before), after)?;
-    if before.stage_id != after.stage_id {
-        sales::record_stage_change(conn, caller, id, Some(&before.stage_id), &after.stage_id)?;
-    }
-    Ok(())
-}
-
 /// Deals as imports create and update them (an `id` column names the deal a row updates).
 pub static IMPORT: Importable<DealData, DealInput> = Importable {
     kind: &DEALS,
@@ -295,7 +279,7 @@ pub static IMPORT: Importable<DealData, DealInput> = Importable {
         records::create_in::<_, DealView>(conn, &DEALS, caller, input, check, action).map(|(record, _)| record)
     },
     patch: patch_deal,
-    changed: deal_changed,
+    changed: app::deals::changed,
     duplicate_of: app::imports::no_duplicates,
 };
 
@@ -342,7 +326,7 @@ pub async fn update(
         id.into_inner(),
         if_match,
         records::changes(custom, move |conn, id, current| patch_deal(conn, id, body, current)),
-        deal_changed,
+        app::deals::changed,
     )
     .await
 }

@@ -27,7 +27,6 @@ use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, double_option, validated};
 use app::actor::Actor;
-use app::audit;
 use app::error::AppError;
 use app::imports::Importable;
 use app::kinds::LEADS;
@@ -277,7 +276,12 @@ pub async fn create(
     let for_write = caller.clone();
     let custom = Patch::from_double_option(body.custom_fields.clone());
     create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
-        let lead = insert_new_lead(conn, &for_write, records::WithCustom { data, custom }, AuditAction::Create)?;
+        let lead = app::leads::insert::<crate::routes::ApiViews>(
+            conn,
+            &for_write,
+            records::WithCustom { data, custom },
+            AuditAction::Create,
+        )?;
         let (location, version) = (format!("/api/v1/leads/{}", lead.id), lead.version);
         Created::new(&LeadView::from(lead), location, version)
     })
@@ -299,26 +303,6 @@ fn new_lead(caller: &Actor, body: &LeadInput) -> Result<LeadData, AppError> {
     Ok(data)
 }
 
-/// Stores a new lead in the caller's transaction: custom values, assignment (the caller owns it
-/// when no rule applies), status history and score, and the audit row as `action`.
-fn insert_new_lead(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    input: records::WithCustom<LeadData>,
-    action: AuditAction,
-) -> Result<Lead, AppError> {
-    let records::WithCustom { mut data, custom } = input;
-    records::apply_custom_values(conn, &LEADS, &mut data, &custom, true)?;
-    sales::assign(conn, &mut data, None)?;
-    if data.owner_id.is_none() && data.team_id.is_none() {
-        data.owner_id = Some(caller.principal.user_id.clone());
-    }
-    let lead = sales::insert_lead(conn, data, None, caller.actor())?;
-    let view = LeadView::from(lead.clone());
-    audit::record_change(conn, caller, action, ("lead", &lead.id), None, Some(&view))?;
-    Ok(lead)
-}
-
 /// A lead's data after a merge-patch body, its score recomputed.
 fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &LeadData) -> Result<LeadData, AppError> {
     let shape = body.validate();
@@ -327,39 +311,16 @@ fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &Lead
     Ok(data)
 }
 
-/// Records a changed lead's status move.
-fn lead_changed(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    id: &str,
-    before: &LeadData,
-    after: &LeadData,
-) -> Result<(), AppError> {
-    if before.status != after.status {
-        sales::record_status(conn, id, Some(before.status.as_str()), after.status.as_str(), caller.actor())?;
-    }
-    Ok(())
-}
-
-/// The visible open lead with the same email as new lead data, for imports.
-fn lead_duplicate(conn: &mut DbConnection, caller: &Actor, data: &LeadData) -> Result<Option<String>, AppError> {
-    let Some(email) = &data.email else { return Ok(None) };
-    match leads::find_open_by_email(conn, email)? {
-        Some(lead) if LEADS.find_visible(conn, caller, &lead.id).is_ok() => Ok(Some(lead.id)),
-        _ => Ok(None),
-    }
-}
-
 /// Leads as imports create and update them; rows are assigned and scored like any new lead.
 pub static IMPORT: Importable<LeadData, LeadInput> = Importable {
     kind: &LEADS,
     record_type: domain::activity::RecordType::Lead,
     new: |_, caller, body| new_lead(caller, body),
     custom: |body| Patch::from_double_option(body.custom_fields.clone()),
-    insert: insert_new_lead,
+    insert: app::leads::insert::<crate::routes::ApiViews>,
     patch: patch_lead,
-    changed: lead_changed,
-    duplicate_of: lead_duplicate,
+    changed: app::leads::changed,
+    duplicate_of: app::leads::duplicate_of,
 };
 
 /// Reads one lead.
@@ -405,7 +366,7 @@ pub async fn update(
         id.into_inner(),
         if_match,
         records::changes(custom, move |conn, id, current| patch_lead(conn, id, body, current)),
-        lead_changed,
+        app::leads::changed,
     )
     .await
 }

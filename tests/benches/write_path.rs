@@ -4,7 +4,9 @@
 //!   contact row in its own transaction straight on the database, from as many threads;
 //! - the same POSTs at 256 connections against that peak: throughput and p99;
 //! - a CSV import of `CRM_BENCH_ROWS` contacts (default 20,000) against inserting the same
-//!   number of rows in one statement (`tests/benches/common/seed.rs`).
+//!   number of rows in one statement (`tests/benches/common/seed.rs`);
+//! - the same POSTs with the binary's default logging (`RUST_LOG=info`: an access line per
+//!   request, written to a file) against logging off, interleaved.
 //!
 //! `cargo bench -p e2e --bench write_path`
 
@@ -155,9 +157,38 @@ async fn bench(backend: Backend, rows: u64, connections: usize) {
     let imported = rows as f64 / started.elapsed().as_secs_f64();
     println!("  CSV import of {rows} contacts: {imported:.0} rows/s");
     println!("    vs the same rows in one INSERT … SELECT {raw:.0} rows/s: x{:.3}", imported / raw);
+
+    // 4. The access log's cost.
+    let (logged, quiet) = logging_cost(&app.base, &admin, connections).await;
+    println!(
+        "  POST /contacts with RUST_LOG=info: {logged:.0} req/s vs logging off {quiet:.0} req/s: x{:.3}",
+        logged / quiet
+    );
+}
+
+/// `POST /contacts` throughput with logging at info and with it off, each over two
+/// interleaved windows.
+async fn logging_cost(base: &str, token: &str, connections: usize) -> (f64, f64) {
+    let (mut off, mut info) = (0.0, 0.0);
+    for round in 0..2 {
+        log::set_max_level(log::LevelFilter::Off);
+        off += post_throughput(base, token, connections, &format!("logoff{round}")).await.0;
+        log::set_max_level(log::LevelFilter::Info);
+        info += post_throughput(base, token, connections, &format!("loginfo{round}")).await.0;
+    }
+    log::set_max_level(log::LevelFilter::Off);
+    (info / 2.0, off / 2.0)
 }
 
 fn main() {
+    // As the binary logs by default (info), into a file so the write is real; off unless a
+    // step measures it.
+    let sink = std::fs::File::create("/dev/null").expect("/dev/null opens");
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .target(env_logger::Target::Pipe(Box::new(sink)))
+        .init();
+    log::set_max_level(log::LevelFilter::Off);
     let rows = env_number("CRM_BENCH_ROWS", 20_000);
     let connections = env_number("CRM_BENCH_CONNECTIONS", 16) as usize;
     actix_web::rt::System::new().block_on(async move {

@@ -180,7 +180,7 @@ where
     caller.principal.may_create(kind.spec.module, data.ownership())?;
     apply_custom_values(conn, kind, &mut data, &custom, true)?;
     let ownership = data.ownership();
-    check_owner_and_team(conn, ownership.owner_id, ownership.team_id)?;
+    check_assignment(conn, caller, ownership.owner_id, ownership.team_id)?;
     check(conn, caller, &data)?;
     let record = (kind.insert)(conn, &data, Utc::now())?;
     (kind.created)(conn, caller, &record)?;
@@ -226,7 +226,7 @@ where
                 kind.spec.noun
             ))
         })?;
-        check_owner_and_team(conn, after.owner_id, after.team_id)?;
+        check_assignment(conn, caller, after.owner_id, after.team_id)?;
     }
     check(conn, caller, id, &current.data, &data)?;
     let updated = (kind.update)(conn, id, current.version, &data, Utc::now())?;
@@ -297,6 +297,21 @@ pub fn restore_in<D>(
     let restored = (kind.restore)(conn, id, Utc::now()).map_err(|e| kind.not_found(e))?;
     audit::record_change::<()>(conn, caller, AuditAction::Restore, (kind.spec.noun, id), None, None)?;
     Ok(restored)
+}
+
+/// [`check_owner_and_team`] for a record the actor writes: an owner who is the actor, or a
+/// team the actor belongs to, was checked when the actor was resolved (deactivation and team
+/// changes end every cached principal), so only other users and teams are looked up.
+pub fn check_assignment(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    owner_id: Option<&str>,
+    team_id: Option<&str>,
+) -> Result<(), AppError> {
+    let principal = &caller.principal;
+    let owner = owner_id.filter(|id| *id != principal.user_id);
+    let team = team_id.filter(|id| !principal.team_ids.iter().any(|mine| mine == id));
+    check_owner_and_team(conn, owner, team)
 }
 
 /// Checks that an owner and team named on a record exist and can own records.

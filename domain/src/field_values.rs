@@ -32,8 +32,94 @@ impl<D: ReadFields + Owned + WithCustomFields> FieldValues for Stored<D> {
 mod tests {
     use super::*;
     use crate::activity::RecordType;
+    use crate::company::CompanyData;
     use crate::contact::ContactData;
+    use crate::deal::DealData;
     use crate::filter::{Catalogue, Filter};
+    use crate::lead::LeadData;
+    use crate::product::ProductData;
+    use crate::registry::{self, RecordTypeSpec};
+    use crate::values::{Currency, Money};
+
+    fn stored<D>(data: D) -> Stored<D> {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Stored { id: "r".into(), data, version: 1, created_at: at, updated_at: at, deleted_at: None }
+    }
+
+    fn money() -> Option<Money> {
+        Currency::parse("currency", "EUR").ok().map(|currency| Money { amount_minor: 100, currency })
+    }
+
+    /// Every field a search may sort by reads a value from a record that has one, so no
+    /// search cursor is built on an empty sort value.
+    fn every_sortable_field_reads(spec: &RecordTypeSpec, record: &impl FieldValues) {
+        for field in spec.fields.iter().filter(|f| f.filter.is_some_and(|use_| use_.sortable)) {
+            assert!(
+                record.value(&Target::Standard(field.name)).is_some(),
+                "{}: {} reads nothing",
+                spec.noun,
+                field.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_sortable_field_of_every_type_reads_its_value() {
+        let text = || Some("x".to_owned());
+        let contact = ContactData {
+            first_name: text(),
+            last_name: text(),
+            emails: vec![crate::contact::ContactEmail { email: "a@b.example".into(), label: None, primary: true }],
+            job_title: text(),
+            ..Default::default()
+        };
+        every_sortable_field_reads(&registry::CONTACTS, &stored(contact));
+        let company = CompanyData {
+            name: "x".into(),
+            domain: text(),
+            industry: text(),
+            employee_count: Some(1),
+            annual_revenue: money(),
+            ..Default::default()
+        };
+        every_sortable_field_reads(&registry::COMPANIES, &stored(company));
+        let lead = LeadData {
+            first_name: text(),
+            last_name: text(),
+            email: text(),
+            company_name: text(),
+            job_title: text(),
+            industry: text(),
+            country: text(),
+            employee_count: Some(1),
+            campaign: text(),
+            ..Default::default()
+        };
+        every_sortable_field_reads(&registry::LEADS, &stored(lead));
+        let deal = DealData {
+            name: "x".into(),
+            amount: money(),
+            expected_close_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 2),
+            closed_at: Some(chrono::DateTime::UNIX_EPOCH),
+            ..Default::default()
+        };
+        every_sortable_field_reads(&registry::DEALS, &stored(deal));
+        let product = money().map(|unit_price| ProductData {
+            name: "x".into(),
+            sku: text(),
+            description: None,
+            unit_price,
+            active: true,
+            owner_id: None,
+            team_id: None,
+            tags: Default::default(),
+            custom_fields: Default::default(),
+        });
+        assert!(product.is_some());
+        if let Some(product) = product {
+            every_sortable_field_reads(&registry::PRODUCTS, &stored(product));
+        }
+    }
 
     #[test]
     fn every_standard_field_of_every_type_has_a_value_source() {

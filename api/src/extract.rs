@@ -83,11 +83,6 @@ impl Caller {
     fn resolved(&self) -> crate::principals::Resolved {
         (self.principal.clone(), self.session_id.clone())
     }
-
-    /// Admin-only areas: users, teams, roles, restore.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        Ok(self.0.require_admin()?)
-    }
 }
 
 fn unauthorized(reason: &str) -> ApiError {

@@ -8,8 +8,8 @@ use domain::access::{Action, Module};
 use domain::company::MoneyInput;
 use domain::product::{ProductChanges, ProductData};
 use domain::record::Patch;
+use persistence::DbConnection;
 use persistence::products::{self, Product, ProductFilters};
-use persistence::{DbConnection, StoreResult};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -158,8 +158,7 @@ fn patch_product(
 /// A SKU names one live product: another one holding it is 409 naming that product.
 fn check_sku(conn: &mut DbConnection, id: Option<&str>, data: &ProductData) -> Result<(), AppError> {
     let Some(sku) = &data.sku else { return Ok(()) };
-    let holder: StoreResult<Option<String>> = products::with_sku(conn, sku);
-    match holder? {
+    match products::with_sku(conn, sku)? {
         Some(other) if Some(other.as_str()) != id => {
             Err(AppError::Conflict(format!("product {other} already has the SKU {sku}; SKUs are unique")))
         }

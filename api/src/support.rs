@@ -9,17 +9,12 @@ use chrono::Utc;
 use domain::listing::{Direction, Limit, PageRequest, Position, RecordSort, SortField, SortKey, parse_sort};
 use persistence::DbConnection;
 use persistence::idempotency::{self, StoredResponse};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::credentials::secret_hash;
 use crate::error::ApiError;
 use crate::extract::{Caller, IdempotencyKey, etag};
 use crate::state::AppState;
-
-/// Deserialises a merge-patch field: absent → `None`, `null` → `Some(None)`, value → `Some(Some(v))`.
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
 
 fn sort_signature(keys: &[SortKey<RecordSort>]) -> String {
     keys.iter()

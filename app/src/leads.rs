@@ -6,9 +6,9 @@ use domain::access::{Action, Module};
 use domain::activity::{RecordRef, RecordType};
 use domain::audit::AuditAction;
 use domain::company::{CompanyChanges, CompanyData, MoneyInput};
-use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput};
+use domain::contact::{ContactChanges, ContactData, EmailInput, LifecycleStage, PhoneInput, Source};
 use domain::deal::{DealChanges, DealData};
-use domain::lead::{Conversion, ConvertRefused, LeadData, LeadStatus};
+use domain::lead::{Conversion, ConvertRefused, LeadChanges, LeadData, LeadStatus, NewLeadEvent};
 use domain::record::{Owned, Patch};
 use domain::values::AddressInput;
 use persistence::companies::{self, Company};
@@ -251,4 +251,51 @@ pub fn duplicate_of(conn: &mut DbConnection, caller: &Actor, data: &LeadData) ->
         Some(lead) if LEADS.find_visible(conn, caller, &lead.id).is_ok() => Ok(Some(lead.id)),
         _ => Ok(None),
     }
+}
+
+/// A new lead's data from the requested changes: source `api` unless named; an owner or team
+/// it names must be within the actor's create scope (otherwise the assignment rules choose
+/// when it is inserted).
+pub fn new_data(actor: &Actor, mut changes: LeadChanges) -> Result<LeadData, AppError> {
+    if !changes.source.is_given() {
+        changes.source = Patch::Set(Source::Api);
+    }
+    let data = LeadData::apply(None, changes)?;
+    if data.owner_id.is_some() || data.team_id.is_some() {
+        actor.principal.may_create(Module::Leads, data.ownership())?;
+    }
+    Ok(data)
+}
+
+/// A lead's data after `changes`, its score recomputed from the scoring rules.
+pub fn patched(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: LeadChanges,
+    current: &LeadData,
+) -> Result<LeadData, AppError> {
+    let mut data = LeadData::apply(Some(current), changes)?;
+    data.score = sales::explain_score(conn, id, &data)?.score;
+    Ok(data)
+}
+
+/// An engagement event as recorded, and the lead's score after it.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    pub id: String,
+    pub score: i64,
+}
+
+/// Records an engagement event of a lead the actor may edit, and rescores the lead.
+pub fn record_event(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+    event: &NewLeadEvent,
+) -> Result<RecordedEvent, AppError> {
+    let lead = LEADS.find_visible(conn, actor, id)?;
+    actor.principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
+    let event_id = leads::insert_event(conn, id, &event.event_type, event.occurred_at, &event.properties, Utc::now())?;
+    let score = sales::rescore(conn, id, &lead.data)?;
+    Ok(RecordedEvent { id: event_id, score })
 }

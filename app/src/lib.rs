@@ -9,12 +9,17 @@
 pub mod actor;
 pub mod audit;
 pub mod contacts;
+pub mod custom_fields;
 pub mod deals;
+pub mod definitions;
 pub mod duplicates;
 pub mod error;
+pub mod forms;
 pub mod imports;
 pub mod kinds;
 pub mod leads;
+pub mod merge;
+pub mod pipelines;
 pub mod records;
 pub mod sales;
 pub mod views;

@@ -4,6 +4,7 @@
 
 use domain::company::CompanyData;
 use domain::contact::ContactData;
+use domain::custom::CustomFieldDefinition;
 use domain::deal::DealData;
 use domain::lead::LeadData;
 use domain::record::Stored;
@@ -15,4 +16,5 @@ pub trait Views: 'static {
     type Company: Serialize + From<Stored<CompanyData>>;
     type Lead: Serialize + From<Stored<LeadData>>;
     type Deal: Serialize + From<Stored<DealData>>;
+    type CustomField: Serialize + From<Stored<CustomFieldDefinition>>;
 }

@@ -122,6 +122,56 @@ pub fn check_pipeline(name: &str, stages: &[StageSpec]) -> Result<String, Valida
     errors.into_result(|| name)
 }
 
+/// A stage as an admin defines it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageInput {
+    /// An existing stage's id keeps that stage (and its deals); omit it for a new stage.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[schema(example = "Proposal", max_length = 100)]
+    pub name: String,
+    /// 0 to 100; won stages default to 100 and lost ones to 0.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100, example = 50)]
+    pub probability: Option<i64>,
+    /// Default `open`.
+    #[serde(default)]
+    pub kind: StageKind,
+}
+
+impl From<&Stage> for StageInput {
+    fn from(stage: &Stage) -> Self {
+        StageInput {
+            id: Some(stage.id.clone()),
+            name: stage.name.clone(),
+            probability: Some(i64::from(stage.probability)),
+            kind: stage.kind,
+        }
+    }
+}
+
+/// Stages as checked: an existing stage's id (or none for a new one) and its definition.
+pub type CheckedStages = Vec<(Option<String>, StageSpec)>;
+
+/// Checks a pipeline's name and stage list as a whole, reporting every refused field.
+pub fn check_stages(name: &str, inputs: &[StageInput]) -> Result<(String, CheckedStages), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let mut stages = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        match StageSpec::parse(&format!("stages[{index}]."), &input.name, input.probability, input.kind) {
+            Ok(spec) => stages.push((input.id.clone(), spec)),
+            Err(found) => errors.extend_prefixed("", found),
+        }
+    }
+    if !errors.errors().is_empty() {
+        return Err(errors);
+    }
+    let specs: Vec<StageSpec> = stages.iter().map(|(_, s)| s.clone()).collect();
+    let name = check_pipeline(name, &specs)?;
+    Ok((name, stages))
+}
+
 /// The stages a new installation starts with.
 pub fn default_stages() -> Vec<StageSpec> {
     let stage = |name: &str, probability, kind| StageSpec { name: name.into(), probability, kind };

@@ -584,6 +584,47 @@ pub fn check_event_type(field: &str, raw: &str) -> Result<String, FieldError> {
     }
 }
 
+/// Most properties one engagement event may carry.
+pub const EVENT_PROPERTIES_MAX: usize = 20;
+/// Most characters an engagement event's properties may take as JSON.
+pub const EVENT_PROPERTIES_JSON_MAX: usize = 10_000;
+
+/// An engagement event of a lead, checked: what scoring rules with an event criterion count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLeadEvent {
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The details as given, encoded as a JSON object.
+    pub properties: String,
+}
+
+impl NewLeadEvent {
+    /// Checks the type and bounds the properties; every refused field is reported.
+    pub fn parse(
+        event_type: &str,
+        occurred_at: DateTime<Utc>,
+        properties: &serde_json::Map<String, Value>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let event_type = errors.collect(check_event_type("type", event_type)).unwrap_or_default();
+        let encoded = Value::Object(properties.clone()).to_string();
+        if properties.len() > EVENT_PROPERTIES_MAX {
+            errors.push(FieldError::new(
+                "properties",
+                "too_many",
+                format!("at most {EVENT_PROPERTIES_MAX} properties"),
+            ));
+        } else if encoded.len() > EVENT_PROPERTIES_JSON_MAX {
+            errors.push(FieldError::new(
+                "properties",
+                "too_long",
+                format!("at most {EVENT_PROPERTIES_JSON_MAX} characters as JSON"),
+            ));
+        }
+        errors.into_result(|| NewLeadEvent { event_type, occurred_at, properties: encoded })
+    }
+}
+
 impl ScoringRule {
     /// Checks the rule as a whole: trimmed name, bounded points, exactly one criterion.
     pub fn validated(mut self) -> Result<Self, ValidationErrors> {
@@ -757,6 +798,20 @@ pub fn round_robin_pick(members: &[String], counter: i64) -> Option<&String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_engagement_event_reports_a_bad_type_and_too_many_properties_at_once() {
+        let many: serde_json::Map<String, Value> = (0..21).map(|i| (format!("p{i}"), Value::from(i))).collect();
+        let errors = NewLeadEvent::parse("Email Clicked", Utc::now(), &many).err().unwrap_or_default();
+        let fields: Vec<_> = errors.errors().iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(fields, [("type", "invalid_event_type"), ("properties", "too_many")]);
+        let long: serde_json::Map<String, Value> =
+            [("text".to_owned(), Value::from("x".repeat(10_000)))].into_iter().collect();
+        let errors = NewLeadEvent::parse("page_visited", Utc::now(), &long).err().unwrap_or_default();
+        assert_eq!(errors.errors()[0].code, "too_long");
+        let event = NewLeadEvent::parse("page_visited", Utc::now(), &serde_json::Map::new());
+        assert_eq!(event.map(|e| e.properties).ok().as_deref(), Some("{}"));
+    }
+
     use super::*;
 
     fn lead(changes: LeadChanges) -> LeadData {

@@ -19,12 +19,25 @@ impl<T> Patch<T> {
         value.map_or(Patch::Keep, Patch::Set)
     }
 
-    /// From a merge-patch field: absent, `null`, or present.
-    pub fn from_double_option(value: Option<Option<T>>) -> Self {
-        match value {
-            None => Patch::Keep,
-            Some(None) => Patch::Clear,
-            Some(Some(v)) => Patch::Set(v),
+    /// True when the field was not mentioned.
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Patch::Keep)
+    }
+
+    /// The value the patch sets, if it sets one.
+    pub fn set_value(&self) -> Option<&T> {
+        match self {
+            Patch::Set(value) => Some(value),
+            Patch::Keep | Patch::Clear => None,
+        }
+    }
+
+    /// The patch of a converted value.
+    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(v) => Patch::Set(convert(v)),
         }
     }
 
@@ -71,19 +84,24 @@ impl<T: serde::Serialize> serde::Serialize for Patch<T> {
     }
 }
 
-impl<T> Patch<T> {
-    /// True when the field was not mentioned.
-    pub fn is_keep(&self) -> bool {
-        matches!(self, Patch::Keep)
-    }
-
-    /// The patch of a converted value.
-    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Patch<U> {
-        match self {
-            Patch::Keep => Patch::Keep,
-            Patch::Clear => Patch::Clear,
-            Patch::Set(v) => Patch::Set(convert(v)),
+/// RFC 7396 JSON merge-patch: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
+    match patch {
+        serde_json::Value::Object(entries) => {
+            if !target.is_object() {
+                *target = serde_json::Value::Object(serde_json::Map::new());
+            }
+            if let serde_json::Value::Object(map) = target {
+                for (key, value) in entries {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge_patch(map.entry(key).or_insert(serde_json::Value::Null), value);
+                    }
+                }
+            }
         }
+        other => *target = other,
     }
 }
 
@@ -164,7 +182,17 @@ mod tests {
         assert_eq!(Patch::<i32>::Keep.resolve(Some(1)), Some(1));
         assert_eq!(Patch::<i32>::Clear.resolve(Some(1)), None);
         assert_eq!(Patch::Set(2).resolve(Some(1)), Some(2));
-        assert_eq!(Patch::from_double_option(Some(None::<i32>)), Patch::Clear);
+        assert_eq!(Patch::Set(2).set_value(), Some(&2));
+        assert_eq!(Patch::<i32>::Clear.set_value(), None);
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, serde_json::json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, serde_json::json!({"a": "z", "c": {"d": "e"}}));
+        merge_patch(&mut doc, serde_json::json!({"c": [1]}));
+        assert_eq!(doc, serde_json::json!({"a": "z", "c": [1]}));
     }
 
     #[test]

@@ -27,9 +27,13 @@ impl ValidationErrors {
         Self::default()
     }
 
-    /// Records one refusal.
+    /// Records one refusal, unless the field is already refused: a client gets one reason per
+    /// field (the first found, usually the most specific: "too long" rather than a "required"
+    /// that only follows from the refused value).
     pub fn push(&mut self, error: FieldError) {
-        self.0.push(error);
+        if !self.0.iter().any(|known| known.field == error.field) {
+            self.0.push(error);
+        }
     }
 
     /// Runs `parse` and keeps its value, or records its error and yields `None`.
@@ -47,7 +51,7 @@ impl ValidationErrors {
     pub fn extend_prefixed(&mut self, prefix: &str, other: ValidationErrors) {
         for mut error in other.0 {
             error.field = format!("{prefix}{}", error.field);
-            self.0.push(error);
+            self.push(error);
         }
     }
 
@@ -81,3 +85,19 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_is_reported_once_with_the_first_reason_found() {
+        let mut errors = ValidationErrors::new();
+        errors.push(FieldError::new("subject", "too_long", "must be at most 200 characters"));
+        errors.push(FieldError::new("subject", "required", "an activity needs a subject or a body"));
+        errors.extend_prefixed("address.", FieldError::new("city", "too_long", "too long").into());
+        errors.extend_prefixed("", FieldError::new("address.city", "invalid", "again").into());
+        let found: Vec<_> = errors.errors().iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(found, [("subject", "too_long"), ("address.city", "too_long")]);
+    }
+}

@@ -11,6 +11,7 @@ mod e2e {
     mod errors;
     mod hardening;
     mod imports;
+    mod limits;
     mod merge;
     mod openapi;
     mod products;

@@ -8,7 +8,6 @@ use domain::record::Patch;
 use persistence::activities::{self, Activity, ActivityFilters};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
@@ -16,7 +15,6 @@ use crate::records::{self};
 use crate::routes::common::Page;
 use crate::routes::tasks::{self, TaskInput, TaskView};
 use crate::state::AppState;
-use crate::support::{double_option, validated};
 use app::kinds::{ACTIVITIES, check_links};
 
 /// An interaction: an email, call, meeting, chat, social message or note.
@@ -70,75 +68,68 @@ impl From<Activity> for ActivityView {
 }
 
 /// Fields of an activity to create (POST) or change (PATCH, JSON merge-patch).
-#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     /// Required on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = ActivityType)]
-    pub activity_type: Option<Option<ActivityType>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub activity_type: Patch<ActivityType>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Intro call")]
-    pub subject: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10000))]
+    pub subject: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 10000)]
-    pub body: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub body: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Direction>)]
-    pub direction: Option<Option<Direction>>,
+    pub direction: Patch<Direction>,
     /// Defaults to now on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub occurred_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(range(min = 0, max = 604_800))]
+    pub occurred_at: Patch<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 604800)]
-    pub duration_seconds: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub duration_seconds: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Interested; wants a proposal")]
-    pub outcome: Option<Option<String>>,
+    pub outcome: Patch<String>,
     /// Replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<Participant>>, max_items = 50)]
-    pub participants: Option<Option<Vec<Participant>>>,
+    pub participants: Patch<Vec<Participant>>,
     /// 1 to 10 records; replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<RecordRef>>, max_items = 10)]
-    pub links: Option<Option<Vec<RecordRef>>>,
+    pub links: Patch<Vec<RecordRef>>,
     /// Defaults to the caller on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub owner_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    pub team_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
-    pub tags: Option<Option<Vec<String>>>,
+    pub tags: Patch<Vec<String>>,
 }
 
 impl ActivityInput {
     /// The domain changes this body asks for.
-    pub fn to_changes(&self) -> ActivityChanges {
+    pub fn changes(&self) -> ActivityChanges {
         ActivityChanges {
-            activity_type: Patch::from_double_option(self.activity_type),
-            subject: Patch::from_double_option(self.subject.clone()),
-            body: Patch::from_double_option(self.body.clone()),
-            direction: Patch::from_double_option(self.direction),
-            occurred_at: Patch::from_double_option(self.occurred_at),
-            duration_seconds: Patch::from_double_option(self.duration_seconds),
-            outcome: Patch::from_double_option(self.outcome.clone()),
-            participants: Patch::from_double_option(self.participants.clone()),
-            links: Patch::from_double_option(self.links.clone()),
-            owner_id: Patch::from_double_option(self.owner_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            tags: Patch::from_double_option(self.tags.clone()),
+            activity_type: self.activity_type.clone(),
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            direction: self.direction.clone(),
+            occurred_at: self.occurred_at.clone(),
+            duration_seconds: self.duration_seconds.clone(),
+            outcome: self.outcome.clone(),
+            participants: self.participants.clone(),
+            links: self.links.clone(),
+            owner_id: self.owner_id.clone(),
+            team_id: self.team_id.clone(),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -202,10 +193,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Activities, Action::Create)?;
-    let shape = body.validate();
-    let mut changes = body.to_changes();
+    let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, &caller);
-    let data = validated(shape, ActivityData::apply(None, changes, Utc::now()))?;
+    let data = ActivityData::apply(None, changes, Utc::now())?;
     records::create::<_, ActivityView, _>(
         &ACTIVITIES,
         &state,
@@ -252,8 +242,7 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<ActivityInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
-    let changes = body.into_inner().to_changes();
+    let changes = body.into_inner().changes();
     records::update::<_, ActivityView>(
         &ACTIVITIES,
         &state,
@@ -261,7 +250,7 @@ pub async fn update(
         id.into_inner(),
         if_match,
         records::changes(Patch::Keep, move |_, _, current| {
-            validated(shape, ActivityData::apply(Some(current), changes, Utc::now()))
+            Ok(ActivityData::apply(Some(current), changes, Utc::now())?)
         }),
         |conn, caller, _, before, after| check_links(conn, caller, &before.links, &after.links),
     )

@@ -9,7 +9,6 @@ use persistence::companies::{self, Company, CompanyFilters};
 use persistence::contacts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
@@ -17,7 +16,6 @@ use crate::records::{self};
 use crate::routes::common::{AddressBody, MoneyBody, Page};
 use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
-use crate::support::{double_option, validated};
 use app::actor::Actor;
 use app::error::AppError;
 use app::imports::Importable;
@@ -79,74 +77,64 @@ impl From<Company> for CompanyView {
 }
 
 /// Fields of a company to create (POST; `name` required) or change (PATCH, JSON merge-patch).
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyInput {
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Acme Ltd")]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 260))]
+    pub name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 260, example = "https://www.acme.example")]
-    pub domain: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 100))]
+    pub domain: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 100)]
-    pub industry: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(range(min = 0, max = 10_000_000))]
+    pub industry: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000)]
-    pub employee_count: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(nested)]
+    pub employee_count: Patch<i64>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<MoneyBody>)]
-    pub annual_revenue: Option<Option<MoneyBody>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 40))]
+    pub annual_revenue: Patch<MoneyBody>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 40, example = "+44 20 7946 0000")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(nested)]
+    pub phone: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<AddressBody>)]
-    pub address: Option<Option<AddressBody>>,
+    pub address: Patch<AddressBody>,
     /// Defaults to the caller on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub owner_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
+    pub team_id: Patch<String>,
     /// Replaces the whole list; tags are lower-cased.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
-    pub tags: Option<Option<Vec<String>>>,
+    pub tags: Patch<Vec<String>>,
     /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<HashMap<String, Value>>)]
-    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub custom_fields: Patch<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl CompanyInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
-    fn to_changes(&self) -> Result<CompanyChanges, AppError> {
-        let revenue = self
-            .annual_revenue
-            .clone()
-            .map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
-        Ok(CompanyChanges {
-            name: Patch::from_double_option(self.name.clone()),
-            domain: Patch::from_double_option(self.domain.clone()),
-            industry: Patch::from_double_option(self.industry.clone()),
-            employee_count: Patch::from_double_option(self.employee_count),
-            annual_revenue: Patch::from_double_option(revenue),
-            phone: Patch::from_double_option(self.phone.clone()),
-            address: Patch::from_double_option(self.address.clone().map(|o| o.map(Into::into))),
-            owner_id: Patch::from_double_option(self.owner_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            tags: Patch::from_double_option(self.tags.clone()),
-        })
+    fn changes(&self) -> CompanyChanges {
+        let revenue =
+            self.annual_revenue.clone().map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency });
+        CompanyChanges {
+            name: self.name.clone(),
+            domain: self.domain.clone(),
+            industry: self.industry.clone(),
+            employee_count: self.employee_count.clone(),
+            annual_revenue: revenue,
+            phone: self.phone.clone(),
+            address: self.address.clone().map(Into::into),
+            owner_id: self.owner_id.clone(),
+            team_id: self.team_id.clone(),
+            tags: self.tags.clone(),
+        }
     }
 }
 
@@ -221,7 +209,7 @@ pub async fn create(
     caller.principal.may_in_module(Module::Companies, Action::Create)?;
     let data = new_company(&caller, &body)?;
     let allow_duplicate = params.allow_duplicate;
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::create::<_, CompanyView, _>(
         &COMPANIES,
         &state,
@@ -236,10 +224,9 @@ pub async fn create(
 
 /// A new company from a create body (owned by the caller unless it names an owner).
 fn new_company(caller: &Actor, body: &CompanyInput) -> Result<CompanyData, AppError> {
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
+    let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, caller);
-    validated(shape, CompanyData::apply(None, changes))
+    Ok(CompanyData::apply(None, changes)?)
 }
 
 /// A company's data after a merge-patch body.
@@ -249,8 +236,7 @@ fn patch_company(
     body: CompanyInput,
     current: &CompanyData,
 ) -> Result<CompanyData, AppError> {
-    let shape = body.validate();
-    validated(shape, CompanyData::apply(Some(current), body.to_changes()?))
+    Ok(CompanyData::apply(Some(current), body.changes())?)
 }
 
 /// Companies as imports create and update them.
@@ -258,7 +244,7 @@ pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
     kind: &COMPANIES,
     record_type: domain::activity::RecordType::Company,
     new: |_, caller, body| new_company(caller, body),
-    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    custom: |body| body.custom_fields.clone(),
     insert: |conn, caller, input, action| {
         records::create_in::<_, CompanyView>(conn, &COMPANIES, caller, input, |_, _, _| Ok(()), action)
             .map(|(record, _)| record)
@@ -318,7 +304,7 @@ pub async fn update(
     body: web::Json<CompanyInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::update::<_, CompanyView>(
         &COMPANIES,
         &state,

@@ -8,14 +8,12 @@ use domain::record::Patch;
 use persistence::contacts::{self, Contact, ContactFilters};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self};
 use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
-use crate::support::{double_option, validated};
 use app::actor::Actor;
 use app::error::AppError;
 use app::imports::Importable;
@@ -81,94 +79,82 @@ impl From<Contact> for ContactView {
 
 /// Fields of a contact to create (POST) or change (PATCH, JSON merge-patch: an absent field
 /// is kept, `null` clears it). A contact needs a first name, a last name or an email.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Ada")]
-    pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub first_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Lovelace")]
-    pub last_name: Option<Option<String>>,
+    pub last_name: Patch<String>,
     /// Replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10), nested)]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<EmailBody>>, max_items = 10)]
-    pub emails: Option<Option<Vec<EmailBody>>>,
+    pub emails: Patch<Vec<EmailBody>>,
     /// Replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10), nested)]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<PhoneBody>>, max_items = 10)]
-    pub phones: Option<Option<Vec<PhoneBody>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub phones: Patch<Vec<PhoneBody>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200)]
-    pub job_title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub job_title: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub company_id: Option<Option<String>>,
+    pub company_id: Patch<String>,
     /// Defaults to the caller on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub owner_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
+    pub team_id: Patch<String>,
     /// Replaces the whole list; tags are lower-cased.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50, example = json!(["vip"]))]
-    pub tags: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(nested)]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<AddressBody>)]
-    pub address: Option<Option<AddressBody>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub address: Patch<AddressBody>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Source>)]
-    pub source: Option<Option<Source>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub source: Patch<Source>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<LifecycleStage>)]
-    pub lifecycle_stage: Option<Option<LifecycleStage>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10000))]
+    pub lifecycle_stage: Patch<LifecycleStage>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 10000)]
-    pub notes: Option<Option<String>>,
+    pub notes: Patch<String>,
     /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<HashMap<String, Value>>)]
-    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub custom_fields: Patch<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ContactInput {
     /// The domain changes this body asks for; the body stays intact for the idempotency hash.
-    fn to_changes(&self) -> Result<ContactChanges, AppError> {
-        let emails = self.emails.clone().map(|o| {
-            o.map(|list| {
-                list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect()
-            })
+    fn changes(&self) -> ContactChanges {
+        let emails = self.emails.clone().map(|list| {
+            list.into_iter().map(|e| EmailInput { email: e.email, label: e.label, primary: e.primary }).collect()
         });
-        let phones = self.phones.clone().map(|o| {
-            o.map(|list| {
-                list.into_iter().map(|p| PhoneInput { number: p.number, label: p.label, primary: p.primary }).collect()
-            })
+        let phones = self.phones.clone().map(|list| {
+            list.into_iter().map(|p| PhoneInput { number: p.number, label: p.label, primary: p.primary }).collect()
         });
-        Ok(ContactChanges {
-            first_name: Patch::from_double_option(self.first_name.clone()),
-            last_name: Patch::from_double_option(self.last_name.clone()),
-            emails: Patch::from_double_option(emails),
-            phones: Patch::from_double_option(phones),
-            job_title: Patch::from_double_option(self.job_title.clone()),
-            company_id: Patch::from_double_option(self.company_id.clone()),
-            owner_id: Patch::from_double_option(self.owner_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            tags: Patch::from_double_option(self.tags.clone()),
-            address: Patch::from_double_option(self.address.clone().map(|o| o.map(Into::into))),
-            source: Patch::from_double_option(self.source),
-            lifecycle_stage: Patch::from_double_option(self.lifecycle_stage),
-            notes: Patch::from_double_option(self.notes.clone()),
-        })
+        ContactChanges {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            emails,
+            phones,
+            job_title: self.job_title.clone(),
+            company_id: self.company_id.clone(),
+            owner_id: self.owner_id.clone(),
+            team_id: self.team_id.clone(),
+            tags: self.tags.clone(),
+            address: self.address.clone().map(Into::into),
+            source: self.source.clone(),
+            lifecycle_stage: self.lifecycle_stage.clone(),
+            notes: self.notes.clone(),
+        }
     }
 }
 
@@ -249,7 +235,7 @@ pub async fn create(
     caller.principal.may_in_module(Module::Contacts, Action::Create)?;
     let data = new_contact(&caller, &body)?;
     let allow_duplicate = params.allow_duplicate;
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::create::<_, ContactView, _>(
         &CONTACTS,
         &state,
@@ -267,10 +253,9 @@ pub async fn create(
 
 /// A new contact from a create body (owned by the caller unless it names an owner).
 fn new_contact(caller: &Actor, body: &ContactInput) -> Result<ContactData, AppError> {
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
+    let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, caller);
-    validated(shape, ContactData::apply(None, changes))
+    Ok(ContactData::apply(None, changes)?)
 }
 
 /// A contact's data after a merge-patch body.
@@ -280,8 +265,7 @@ fn patch_contact(
     body: ContactInput,
     current: &ContactData,
 ) -> Result<ContactData, AppError> {
-    let shape = body.validate();
-    validated(shape, ContactData::apply(Some(current), body.to_changes()?))
+    Ok(ContactData::apply(Some(current), body.changes())?)
 }
 
 /// Contacts as imports create and update them.
@@ -289,7 +273,7 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     kind: &CONTACTS,
     record_type: domain::activity::RecordType::Contact,
     new: |_, caller, body| new_contact(caller, body),
-    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    custom: |body| body.custom_fields.clone(),
     insert: |conn, caller, input, action| {
         let check = |conn: &mut _, caller: &Actor, data: &ContactData| {
             app::contacts::check_company(conn, caller, data.company_id.as_deref())
@@ -354,7 +338,7 @@ pub async fn update(
     body: web::Json<ContactInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::update::<_, ContactView>(
         &CONTACTS,
         &state,

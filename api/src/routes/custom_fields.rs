@@ -3,8 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::activity::RecordType;
-use domain::audit::AuditAction;
-use domain::custom::{CustomFieldDefinition, CustomFieldType, DefinitionChanges, FIELDS_PER_TYPE_MAX, convert_value};
+use domain::custom::{CustomFieldDefinition, CustomFieldType, DefinitionChanges};
 use domain::record::Patch;
 use persistence::StoreError;
 use persistence::custom_fields::{self, StoredDefinition};
@@ -13,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CreateErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
+use crate::routes::ApiViews;
 use crate::routes::common::Page;
 use crate::state::AppState;
-use crate::support::{Created, create_idempotently, double_option, ok_with_etag};
-use app::audit;
+use crate::support::{Created, create_idempotently, ok_with_etag};
 
 /// A custom field's definition.
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,12 +83,12 @@ pub struct CustomFieldInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
     /// A valid value of the field's type; `null` removes it.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Value)]
-    pub default: Option<Option<serde_json::Value>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub default: Patch<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 1000)]
-    pub help_text: Option<Option<String>>,
+    pub help_text: Patch<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i32>,
     /// A dropdown's choices (1 to 200, distinct ignoring case). Removing one that records
@@ -102,15 +101,15 @@ pub struct CustomFieldInput {
 }
 
 impl CustomFieldInput {
-    fn to_changes(&self) -> DefinitionChanges {
+    fn changes(&self) -> DefinitionChanges {
         DefinitionChanges {
             record_type: self.record_type,
             key: self.key.clone(),
             label: self.label.clone(),
             field_type: self.field_type,
             required: self.required,
-            default: Patch::from_double_option(self.default.clone()),
-            help_text: Patch::from_double_option(self.help_text.clone()),
+            default: self.default.clone(),
+            help_text: self.help_text.clone(),
             position: self.position,
             options: self.options.clone(),
             active: self.active,
@@ -130,7 +129,6 @@ pub struct CustomFieldListParams {
 fn not_found(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found("custom field"),
-        StoreError::Conflict(detail) => ApiError::Conflict(detail),
         other => other.into(),
     }
 }
@@ -178,19 +176,12 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
-    let definition = CustomFieldDefinition::apply(None, body.to_changes())?;
+    let definition = CustomFieldDefinition::apply(None, body.changes())?;
     let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/custom-fields", &body, move |conn| {
-        if custom_fields::count(conn, definition.record_type)? >= FIELDS_PER_TYPE_MAX as i64 {
-            return Err(ApiError::Conflict(format!(
-                "a record type has at most {FIELDS_PER_TYPE_MAX} custom fields; deactivate or reuse one"
-            )));
-        }
-        let stored = custom_fields::insert(conn, &definition, Utc::now()).map_err(not_found)?;
-        let (id, version) = (stored.id.clone(), stored.version);
-        let view = CustomFieldView::from(stored);
-        audit::record_change(conn, &for_write, AuditAction::Create, ("custom_field", &id), None, Some(&view))?;
-        Created::new(&view, format!("/api/v1/custom-fields/{id}"), version)
+        let stored = app::custom_fields::create::<ApiViews>(conn, &for_write, &definition)?;
+        let (location, version) = (format!("/api/v1/custom-fields/{}", stored.id), stored.version);
+        Created::new(&CustomFieldView::from(stored), location, version)
     })
     .await
 }
@@ -216,17 +207,6 @@ pub async fn get(
     Ok(ok_with_etag(&CustomFieldView::from(found), version))
 }
 
-/// Stored values that a changed definition could not hold, reported as a refusal.
-fn refuse_lossy_change(definition: &CustomFieldDefinition, lost: &[(String, serde_json::Value)]) -> ApiError {
-    let examples: Vec<String> = lost.iter().take(3).map(|(id, value)| format!("{id}: {value}")).collect();
-    ApiError::Conflict(format!(
-        "{} stored value(s) of `{}` would not survive this change (for example {}); change or clear them first",
-        lost.len(),
-        definition.key,
-        examples.join("; ")
-    ))
-}
-
 /// Changes a definition.
 #[utoipa::path(
     patch, path = "/api/v1/custom-fields/{id}", tag = "custom fields", operation_id = "update_custom_field",
@@ -249,45 +229,9 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<CustomFieldInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let (id, changes) = (id.into_inner(), body.into_inner().to_changes());
+    let (id, changes) = (id.into_inner(), body.into_inner().changes());
     let stored = state
-        .write(move |conn| {
-            let current = custom_fields::find(conn, &id).map_err(not_found)?;
-            if_match.check(current.version)?;
-            let changed = CustomFieldDefinition::apply(Some(&current.data), changes)?;
-            if changed.field_type != current.data.field_type || changed.options != current.data.options {
-                let now = Utc::now();
-                let mut converted = Vec::new();
-                let mut lost = Vec::new();
-                for (record_id, mut values) in custom_fields::holding(conn, changed.record_type, &changed.key)? {
-                    let Some(value) = values.get(&changed.key).cloned() else { continue };
-                    match convert_value(&changed, &value) {
-                        Some(new) if new == value => {}
-                        Some(new) => {
-                            values.set(&changed.key, Some(new));
-                            converted.push((record_id, values));
-                        }
-                        None => lost.push((record_id, value)),
-                    }
-                }
-                if !lost.is_empty() {
-                    return Err(refuse_lossy_change(&changed, &lost));
-                }
-                custom_fields::rewrite(conn, changed.record_type, &converted, now)?;
-            }
-            let updated = custom_fields::update(conn, &id, current.version, &changed, Utc::now())?;
-            let (before, after) = (CustomFieldView::from(current), CustomFieldView::from(updated.clone()));
-            audit::record_change(
-                conn,
-                &caller,
-                AuditAction::Update,
-                ("custom_field", &id),
-                Some(&before),
-                Some(&after),
-            )?;
-            Ok(updated)
-        })
+        .write(move |conn| Ok(app::custom_fields::update::<ApiViews>(conn, &caller, &id, if_match.0, changes)?))
         .await?;
     let version = stored.version;
     Ok(ok_with_etag(&CustomFieldView::from(stored), version))

@@ -13,7 +13,6 @@ use persistence::pipelines::StoredPipeline;
 use persistence::{DbConnection, links};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
@@ -21,7 +20,6 @@ use crate::records;
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
-use crate::support::{double_option, validated};
 use app::actor::Actor;
 use app::deals::{check_references, load_pipeline};
 use app::error::AppError;
@@ -89,81 +87,74 @@ impl From<Deal> for DealView {
 }
 
 /// Fields of a deal to create (POST) or change (PATCH, JSON merge-patch).
-#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DealInput {
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = String, max_length = 200, example = "Analytical Engines: 40 licences")]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(nested)]
+    pub name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<MoneyBody>)]
-    pub amount: Option<Option<MoneyBody>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub amount: Patch<MoneyBody>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<NaiveDate>, example = "2026-12-15")]
-    pub expected_close_date: Option<Option<NaiveDate>>,
+    pub expected_close_date: Patch<NaiveDate>,
     /// Defaults to the first pipeline on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = String)]
-    pub pipeline_id: Option<Option<String>>,
+    pub pipeline_id: Patch<String>,
     /// A stage of the deal's pipeline; defaults to its first open stage when the deal enters it.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = String)]
-    pub stage_id: Option<Option<String>>,
+    pub stage_id: Patch<String>,
     /// Defaults to the caller on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub owner_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub team_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub company_id: Option<Option<String>>,
+    pub company_id: Patch<String>,
     /// Replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 20))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
-    pub contact_ids: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 1000))]
+    pub contact_ids: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 1000, example = "Send the revised proposal")]
-    pub next_step: Option<Option<String>>,
+    pub next_step: Patch<String>,
     /// Only for deals in a lost stage.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 500))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 500)]
-    pub close_reason: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    pub close_reason: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
-    pub tags: Option<Option<Vec<String>>>,
+    pub tags: Patch<Vec<String>>,
     /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<HashMap<String, Value>>)]
-    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub custom_fields: Patch<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl DealInput {
     /// The domain changes this body asks for.
-    pub fn to_changes(&self) -> Result<DealChanges, AppError> {
-        let amount =
-            self.amount.clone().map(|o| o.map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency }));
-        Ok(DealChanges {
-            name: Patch::from_double_option(self.name.clone()),
-            amount: Patch::from_double_option(amount),
-            expected_close_date: Patch::from_double_option(self.expected_close_date),
-            pipeline_id: Patch::from_double_option(self.pipeline_id.clone()),
-            stage_id: Patch::from_double_option(self.stage_id.clone()),
-            owner_id: Patch::from_double_option(self.owner_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            company_id: Patch::from_double_option(self.company_id.clone()),
-            contact_ids: Patch::from_double_option(self.contact_ids.clone()),
-            next_step: Patch::from_double_option(self.next_step.clone()),
-            close_reason: Patch::from_double_option(self.close_reason.clone()),
-            tags: Patch::from_double_option(self.tags.clone()),
-        })
+    pub fn changes(&self) -> DealChanges {
+        let amount = self.amount.clone().map(|m| MoneyInput { amount_minor: m.amount_minor, currency: m.currency });
+        DealChanges {
+            name: self.name.clone(),
+            amount,
+            expected_close_date: self.expected_close_date.clone(),
+            pipeline_id: self.pipeline_id.clone(),
+            stage_id: self.stage_id.clone(),
+            owner_id: self.owner_id.clone(),
+            team_id: self.team_id.clone(),
+            company_id: self.company_id.clone(),
+            contact_ids: self.contact_ids.clone(),
+            next_step: self.next_step.clone(),
+            close_reason: self.close_reason.clone(),
+            tags: self.tags.clone(),
+        }
     }
 }
 
@@ -228,10 +219,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     caller.principal.may_in_module(Module::Deals, Action::Create)?;
-    let pipeline_id = body.pipeline_id.clone().flatten();
+    let pipeline_id = body.pipeline_id.set_value().cloned();
     let pipeline = state.read(move |conn| Ok(load_pipeline(conn, pipeline_id.as_deref())?)).await?;
     let data = new_deal(&caller, &body, &pipeline)?;
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::create::<_, DealView, _>(
         &DEALS,
         &state,
@@ -246,22 +237,20 @@ pub async fn create(
 
 /// A new deal from a create body, in `pipeline` (owned by the caller unless it names an owner).
 fn new_deal(caller: &Actor, body: &DealInput, pipeline: &StoredPipeline) -> Result<DealData, AppError> {
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
+    let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, caller);
-    validated(shape, DealData::apply(None, changes, &pipeline.pipeline, Utc::now()))
+    Ok(DealData::apply(None, changes, &pipeline.pipeline, Utc::now())?)
 }
 
 /// A deal's data after a merge-patch body, checked against its (new) pipeline.
 fn patch_deal(conn: &mut DbConnection, _: &str, body: DealInput, current: &DealData) -> Result<DealData, AppError> {
-    let shape = body.validate();
-    let changes = body.to_changes()?;
+    let changes = body.changes();
     let pipeline_id = match &changes.pipeline_id {
         Patch::Set(id) => id.clone(),
         _ => current.pipeline_id.clone(),
     };
     let pipeline = load_pipeline(conn, Some(&pipeline_id))?;
-    validated(shape, DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now()))
+    Ok(DealData::apply(Some(current), changes, &pipeline.pipeline, Utc::now())?)
 }
 
 /// Deals as imports create and update them (an `id` column names the deal a row updates).
@@ -269,10 +258,10 @@ pub static IMPORT: Importable<DealData, DealInput> = Importable {
     kind: &DEALS,
     record_type: domain::activity::RecordType::Deal,
     new: |conn, caller, body| {
-        let pipeline = load_pipeline(conn, body.pipeline_id.clone().flatten().as_deref())?;
+        let pipeline = load_pipeline(conn, body.pipeline_id.set_value().map(String::as_str))?;
         new_deal(caller, body, &pipeline)
     },
-    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    custom: |body| body.custom_fields.clone(),
     insert: |conn, caller, input, action| {
         let check =
             |conn: &mut DbConnection, caller: &Actor, data: &DealData| check_references(conn, caller, None, data);
@@ -318,7 +307,7 @@ pub async fn update(
     body: web::Json<DealInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::update::<_, DealView>(
         &DEALS,
         &state,

@@ -4,26 +4,19 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use domain::activity::{ActivityChanges, ActivityData, ActivityType, RecordRef, RecordType};
-use domain::form::{SubmissionRefused, WebForm};
-use domain::lead::LeadData;
-use domain::record::Patch;
-use persistence::definitions::{self, Definition, Kind};
-use persistence::links::Actor;
-use persistence::{DbConnection, StoreError, activities, leads};
+use domain::form::WebForm;
+use persistence::definitions::Definition;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::credentials::random_token;
-use crate::definitions::{DefinitionKind, nothing_after};
+use crate::definitions::DefinitionApi;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, Problem, PublicErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, Origin, etag};
+use crate::routes::ApiViews;
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::Created;
-use app::audit;
-use app::records::check_owner_and_team;
-use app::sales;
 
 /// A web form with its public key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,18 +56,7 @@ fn created(definition: Definition<WebForm>) -> Result<Created, ApiError> {
     Created::new(&FormView::from(definition), location, version)
 }
 
-fn form_references(conn: &mut DbConnection, form: &WebForm) -> Result<(), ApiError> {
-    Ok(check_owner_and_team(conn, form.owner_id.as_deref(), form.team_id.as_deref())?)
-}
-
-static FORMS: DefinitionKind<WebForm> = DefinitionKind {
-    kind: Kind::WebForm,
-    noun: "form",
-    collection: "/api/v1/forms",
-    validate: WebForm::validated,
-    references: form_references,
-    after_change: nothing_after,
-};
+static FORMS: DefinitionApi<WebForm> = DefinitionApi { steps: &app::definitions::FORMS, collection: "/api/v1/forms" };
 
 /// Lists web forms.
 #[utoipa::path(
@@ -89,7 +71,7 @@ pub async fn list(
     caller: Caller,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let forms = FORMS.list(&state, &caller).await?;
+    let forms = FORMS.list(&state, caller).await?;
     Ok(HttpResponse::Ok()
         .json(Page { data: forms.into_iter().map(FormView::from).collect::<Vec<_>>(), next_cursor: None }))
 }
@@ -128,7 +110,7 @@ pub async fn get(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(FORMS.get(&state, &caller, id.into_inner()).await?))
+    Ok(one(FORMS.get(&state, caller, id.into_inner()).await?))
 }
 
 /// Changes a web form.
@@ -148,7 +130,7 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(FORMS.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
+    Ok(one(FORMS.update(&state, caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes a web form.
@@ -166,7 +148,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    FORMS.delete(&state, &caller, id.into_inner(), if_match).await?;
+    FORMS.delete(&state, caller, id.into_inner(), if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -214,23 +196,6 @@ fn submitted_fields(request: &HttpRequest, body: &[u8]) -> Result<(Vec<(String, 
     }
 }
 
-fn submission_activity(
-    form_name: &str,
-    lead_id: &str,
-    owner_id: Option<&str>,
-    message: Option<String>,
-) -> Result<ActivityData, ApiError> {
-    let changes = ActivityChanges {
-        activity_type: Patch::Set(ActivityType::Note),
-        subject: Patch::Set(format!("Web form: {form_name}")),
-        body: Patch::Set(message.unwrap_or_else(|| "Submitted the form without a message.".into())),
-        links: Patch::Set(vec![RecordRef { record_type: RecordType::Lead, id: lead_id.to_owned() }]),
-        owner_id: Patch::from_option(owner_id.map(str::to_owned)),
-        ..Default::default()
-    };
-    Ok(ActivityData::apply(None, changes, Utc::now())?)
-}
-
 /// Takes a web form submission and makes or updates a lead.
 #[utoipa::path(
     post, path = "/api/v1/forms/{key}/submissions", tag = "forms", operation_id = "submit_form", summary = "Submit a web form",
@@ -257,57 +222,10 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let (fields, from_browser) = submitted_fields(&request, &body)?;
     let key = key.into_inner();
-    let form = state
-        .read(move |conn| match definitions::find_by_key::<WebForm>(conn, Kind::WebForm, &key) {
-            Ok(form) if form.body.active => Ok(form),
-            Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("form")),
-            Err(other) => Err(other.into()),
-        })
-        .await?;
-    let submission = form.body.read_submission(fields).map_err(|refused| match refused {
-        SubmissionRefused::Malformed(error) => ApiError::bad_field(&error.field, error.code, error.message),
-        SubmissionRefused::Invalid(errors) => errors.into(),
-    })?;
-    let data = LeadData::apply(None, submission.changes)?;
+    let form = state.read(move |conn| Ok(app::forms::find_active(conn, &key)?)).await?;
+    let submission = app::forms::check(&form.body, fields)?;
     let redirect = form.body.redirect_url.clone().filter(|_| from_browser);
-    state
-        .write(move |conn| {
-            let actor = Actor { user_id: None, api_key_id: None };
-            let existing = match &data.email {
-                Some(email) => leads::find_open_by_email(conn, email)?,
-                None => None,
-            };
-            let lead = match existing {
-                Some(lead) => lead,
-                None => {
-                    let round_robin = match (&form.body.team_id, form.body.round_robin) {
-                        (Some(team_id), true) => Some((form.id.as_str(), team_id.as_str())),
-                        _ => None,
-                    };
-                    let mut data = data;
-                    crate::records::fill_custom_defaults(conn, &app::kinds::LEADS, &mut data)?;
-                    let lead = sales::insert_lead(conn, data, round_robin, actor)?;
-                    let view = crate::routes::leads::LeadView::from(lead.clone());
-                    let detail = format!("submitted to web form {}", form.id);
-                    audit::record_anonymous(conn, &context, ("lead", &lead.id), &view, detail)?;
-                    lead
-                }
-            };
-            let note =
-                submission_activity(&form.body.name, &lead.id, lead.data.owner_id.as_deref(), submission.message)?;
-            activities::create(conn, &note, Utc::now())?;
-            leads::insert_event(
-                conn,
-                &lead.id,
-                "form_submitted",
-                Utc::now(),
-                &serde_json::json!({ "form_id": form.id }).to_string(),
-                Utc::now(),
-            )?;
-            sales::rescore(conn, &lead.id, &lead.data)?;
-            Ok(())
-        })
-        .await?;
+    state.write(move |conn| Ok(app::forms::take::<ApiViews>(conn, &context, &form, submission)?)).await?;
     Ok(match redirect {
         Some(url) => HttpResponse::SeeOther().insert_header((header::LOCATION, url)).finish(),
         None => HttpResponse::Accepted().json(SubmissionReceipt { status: "received".into() }),

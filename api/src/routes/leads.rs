@@ -8,8 +8,8 @@ use domain::activity::RecordType;
 use domain::audit::AuditAction;
 use domain::company::MoneyInput;
 use domain::contact::Source;
-use domain::lead::{LeadChanges, LeadData, LeadStatus, ScoreExplanation};
-use domain::record::{Owned, Patch};
+use domain::lead::{LeadChanges, LeadData, LeadStatus, NewLeadEvent, ScoreExplanation};
+use domain::record::Patch;
 use persistence::DbConnection;
 use persistence::leads::{self, Lead, LeadFilters};
 use serde::{Deserialize, Serialize};
@@ -18,14 +18,14 @@ use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
-use crate::records::{self};
+use crate::records;
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::companies::CompanyView;
 use crate::routes::contacts::ContactView;
 use crate::routes::deals::DealView;
 use crate::routes::timeline::{self, TimelinePage, TimelineParams};
 use crate::state::AppState;
-use crate::support::{Created, create_idempotently, double_option, validated};
+use crate::support::{Created, create_idempotently};
 use app::actor::Actor;
 use app::error::AppError;
 use app::imports::Importable;
@@ -113,108 +113,95 @@ impl From<Lead> for LeadView {
 }
 
 /// Fields of a lead to create (POST) or change (PATCH, JSON merge-patch).
-#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadInput {
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Ada")]
-    pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub first_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Lovelace")]
-    pub last_name: Option<Option<String>>,
+    pub last_name: Patch<String>,
     /// Lower-cased.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 254))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 254, example = "ada@engines.example")]
-    pub email: Option<Option<String>>,
+    pub email: Patch<String>,
     /// International form; stored in E.164.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 40))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 40)]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub phone: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200, example = "Analytical Engines Ltd")]
-    pub company_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    pub company_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200)]
-    pub job_title: Option<Option<String>>,
+    pub job_title: Patch<String>,
     /// A domain; stored normalised (`engines.example`).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 260))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 260)]
-    pub website: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 100))]
+    pub website: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 100, example = "Software")]
-    pub industry: Option<Option<String>>,
+    pub industry: Patch<String>,
     /// ISO 3166-1 alpha-2.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 2))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 2, example = "GB")]
-    pub country: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(range(min = 0, max = 10_000_000))]
+    pub country: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000)]
-    pub employee_count: Option<Option<i64>>,
+    pub employee_count: Patch<i64>,
     /// Defaults to `api` on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Source>)]
-    pub source: Option<Option<Source>>,
+    pub source: Patch<Source>,
     /// Free text until campaigns exist.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 200)]
-    pub campaign: Option<Option<String>>,
+    pub campaign: Patch<String>,
     /// Moves along the allowed transitions only; `converted` needs POST …/convert.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = LeadStatus)]
-    pub status: Option<Option<LeadStatus>>,
+    pub status: Patch<LeadStatus>,
     /// Without it on create, the assignment rules decide (else the caller).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub owner_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub owner_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    pub team_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
-    pub tags: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10000))]
+    pub tags: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 10000)]
-    pub notes: Option<Option<String>>,
+    pub notes: Patch<String>,
     /// Values of custom fields, merged key by key: `null` removes a value, and `null` for the whole object removes all. Unknown keys are refused (400), values of the wrong type too (422).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<HashMap<String, Value>>)]
-    pub custom_fields: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub custom_fields: Patch<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl LeadInput {
-    fn to_changes(&self) -> Result<LeadChanges, AppError> {
-        Ok(LeadChanges {
-            first_name: Patch::from_double_option(self.first_name.clone()),
-            last_name: Patch::from_double_option(self.last_name.clone()),
-            email: Patch::from_double_option(self.email.clone()),
-            phone: Patch::from_double_option(self.phone.clone()),
-            company_name: Patch::from_double_option(self.company_name.clone()),
-            job_title: Patch::from_double_option(self.job_title.clone()),
-            website: Patch::from_double_option(self.website.clone()),
-            industry: Patch::from_double_option(self.industry.clone()),
-            country: Patch::from_double_option(self.country.clone()),
-            employee_count: Patch::from_double_option(self.employee_count),
-            source: Patch::from_double_option(self.source),
-            campaign: Patch::from_double_option(self.campaign.clone()),
-            status: Patch::from_double_option(self.status),
-            owner_id: Patch::from_double_option(self.owner_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            tags: Patch::from_double_option(self.tags.clone()),
-            notes: Patch::from_double_option(self.notes.clone()),
-        })
+    fn changes(&self) -> LeadChanges {
+        LeadChanges {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            company_name: self.company_name.clone(),
+            job_title: self.job_title.clone(),
+            website: self.website.clone(),
+            industry: self.industry.clone(),
+            country: self.country.clone(),
+            employee_count: self.employee_count.clone(),
+            source: self.source.clone(),
+            campaign: self.campaign.clone(),
+            status: self.status.clone(),
+            owner_id: self.owner_id.clone(),
+            team_id: self.team_id.clone(),
+            tags: self.tags.clone(),
+            notes: self.notes.clone(),
+        }
     }
 }
 
@@ -274,7 +261,7 @@ pub async fn create(
     caller.principal.may_in_module(Module::Leads, Action::Create)?;
     let data = new_lead(&caller, &body)?;
     let for_write = caller.clone();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/leads", &body, move |conn| {
         let lead = app::leads::insert::<crate::routes::ApiViews>(
             conn,
@@ -288,27 +275,14 @@ pub async fn create(
     .await
 }
 
-/// A new lead from a create body: source `api` unless named; an owner or team it names must be
-/// within the caller's create scope (otherwise the assignment rules choose).
+/// A new lead from a create body.
 fn new_lead(caller: &Actor, body: &LeadInput) -> Result<LeadData, AppError> {
-    let shape = body.validate();
-    let mut changes = body.to_changes()?;
-    if !changes.source.is_given() {
-        changes.source = Patch::Set(Source::Api);
-    }
-    let data = validated(shape, LeadData::apply(None, changes))?;
-    if data.owner_id.is_some() || data.team_id.is_some() {
-        caller.principal.may_create(Module::Leads, data.ownership())?;
-    }
-    Ok(data)
+    app::leads::new_data(caller, body.changes())
 }
 
 /// A lead's data after a merge-patch body, its score recomputed.
 fn patch_lead(conn: &mut DbConnection, id: &str, body: LeadInput, current: &LeadData) -> Result<LeadData, AppError> {
-    let shape = body.validate();
-    let mut data = validated(shape, LeadData::apply(Some(current), body.to_changes()?))?;
-    data.score = sales::explain_score(conn, id, &data)?.score;
-    Ok(data)
+    app::leads::patched(conn, id, body.changes(), current)
 }
 
 /// Leads as imports create and update them; rows are assigned and scored like any new lead.
@@ -316,7 +290,7 @@ pub static IMPORT: Importable<LeadData, LeadInput> = Importable {
     kind: &LEADS,
     record_type: domain::activity::RecordType::Lead,
     new: |_, caller, body| new_lead(caller, body),
-    custom: |body| Patch::from_double_option(body.custom_fields.clone()),
+    custom: |body| body.custom_fields.clone(),
     insert: app::leads::insert::<crate::routes::ApiViews>,
     patch: patch_lead,
     changed: app::leads::changed,
@@ -358,7 +332,7 @@ pub async fn update(
     body: web::Json<LeadInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let custom = Patch::from_double_option(body.custom_fields.clone());
+    let custom = body.custom_fields.clone();
     records::update::<_, LeadView>(
         &LEADS,
         &state,
@@ -476,25 +450,16 @@ pub async fn record_event(
     body: web::Json<LeadEventInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let event_type = domain::lead::check_event_type("type", &body.event_type)?;
-    let properties = body.properties.clone().unwrap_or_default();
-    if properties.len() > 20 {
-        return Err(ApiError::invalid_field("properties", "too_many", "at most 20 properties"));
-    }
-    let properties = serde_json::to_string(&properties).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if properties.len() > 10_000 {
-        return Err(ApiError::invalid_field("properties", "too_long", "at most 10000 characters as JSON"));
-    }
     let occurred_at = body.occurred_at.unwrap_or_else(Utc::now);
+    let event = NewLeadEvent::parse(&body.event_type, occurred_at, &body.properties.clone().unwrap_or_default())?;
     let id = id.into_inner();
     let route = format!("POST /api/v1/leads/{id}/events");
     let for_write = caller.clone();
     create_idempotently(&state, &caller, key, &route, &body, move |conn| {
-        let lead = LEADS.find_visible(conn, &for_write, &id)?;
-        for_write.principal.may(Module::Leads, Action::Edit, lead.data.ownership())?;
-        let event_id = leads::insert_event(conn, &id, &event_type, occurred_at, &properties, Utc::now())?;
-        let score = sales::rescore(conn, &id, &lead.data)?;
-        Created::answer(&LeadEventView { id: event_id, event_type, occurred_at, score }, StatusCode::CREATED)
+        let recorded = app::leads::record_event(conn, &for_write, &id, &event)?;
+        let NewLeadEvent { event_type, occurred_at, .. } = event.clone();
+        let view = LeadEventView { id: recorded.id, event_type, occurred_at, score: recorded.score };
+        Created::answer(&view, StatusCode::CREATED)
     })
     .await
 }

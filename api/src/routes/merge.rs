@@ -2,30 +2,22 @@
 //! record, and merging several records into one survivor in one transaction.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
-use domain::access::Action;
-use domain::activity::{RecordRef, RecordType};
-use domain::audit::AuditAction;
-use domain::company::CompanyData;
-use domain::contact::ContactData;
-use domain::duplicates::{self, FieldChoices, MERGE_MAX};
-use domain::record::Stored;
-use persistence::{DbConnection, activities, companies, contacts, deals, keys, tasks};
+use domain::duplicates::FieldChoices;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, DuplicateRef, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IfMatch, NoParams};
-use crate::records::{RecordData, RecordKind};
+use crate::routes::ApiViews;
 use crate::routes::common::Page;
 use crate::routes::companies::CompanyView;
 use crate::routes::contacts::ContactView;
 use crate::state::AppState;
 use crate::support::ok_with_etag;
-use app::audit;
 use app::duplicates::{company_candidates, contact_candidates};
 use app::kinds::COMPANIES;
 use app::kinds::CONTACTS;
+use app::merge::{self, MergeRequest};
 
 /// Lists a contact's possible duplicates.
 #[utoipa::path(
@@ -98,60 +90,6 @@ pub struct MergeInput {
     pub fields: FieldChoices,
 }
 
-/// The survivor and the merged records, checked: each visible, editable (survivor) or
-/// deletable (merged), distinct.
-fn gather<D: RecordData>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    kind: &RecordKind<D>,
-    id: &str,
-    if_match: IfMatch,
-    merge_ids: &[String],
-) -> Result<Vec<Stored<D>>, ApiError> {
-    if merge_ids.is_empty() || merge_ids.len() > MERGE_MAX {
-        return Err(ApiError::invalid_field(
-            "merge_ids",
-            "out_of_range",
-            format!("give 1 to {MERGE_MAX} records to merge"),
-        ));
-    }
-    // Two merges over overlapping records (A into B while B into A) lock them in one order, so
-    // the second waits for the first instead of deadlocking, then finds tombstones.
-    let mut ids: Vec<&str> = merge_ids.iter().map(String::as_str).collect();
-    ids.push(id);
-    persistence::locks::lock_rows(conn, kind.spec.collection, &ids)?;
-    let survivor = kind.find_visible(conn, caller, id)?;
-    caller.principal.may(kind.spec.module, Action::Edit, survivor.data.ownership())?;
-    if_match.check(survivor.version)?;
-    let mut records = vec![survivor];
-    for (index, merge_id) in merge_ids.iter().enumerate() {
-        let field = format!("merge_ids[{index}]");
-        if records.iter().any(|r| &r.id == merge_id) {
-            return Err(ApiError::invalid_field(&field, "repeated", "names this record or one already listed"));
-        }
-        let record = crate::records::require_visible(conn, caller, kind, &field, merge_id)?;
-        caller.principal.may(kind.spec.module, Action::Delete, record.data.ownership())?;
-        records.push(record);
-    }
-    Ok(records)
-}
-
-/// Audits a merge: the survivor's change, and each merged record's end.
-fn audit_merge<V: Serialize>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    noun: &str,
-    survivor: (&str, &V, &V),
-    merged: &[String],
-) -> Result<(), ApiError> {
-    let (id, before, after) = survivor;
-    audit::record_change(conn, caller, AuditAction::Merge, (noun, id), Some(before), Some(after))?;
-    for merged_id in merged {
-        audit::record_change::<()>(conn, caller, AuditAction::Merge, (noun, merged_id), None, None)?;
-    }
-    Ok(())
-}
-
 /// Merges contacts into this one.
 #[utoipa::path(
     post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", operation_id = "merge_contacts", summary = "Merge contacts into this one",
@@ -169,29 +107,11 @@ pub async fn merge_contacts(
     if_match: IfMatch,
     body: web::Json<MergeInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let MergeInput { merge_ids, fields } = body.into_inner();
+    let request = MergeRequest { merge_ids, fields, expected_version: if_match.0 };
     let id = id.into_inner();
-    let merged = state
-        .write_retrying(move |conn| {
-            let records = gather(conn, &caller, &CONTACTS, &id, if_match, &input.merge_ids)?;
-            let pairs: Vec<(&str, &ContactData)> = records.iter().map(|r| (r.id.as_str(), &r.data)).collect();
-            let data = duplicates::merge_contacts(&pairs, &input.fields)?;
-            let now = Utc::now();
-            let survivor = &records[0];
-            let updated = contacts::save(conn, &id, survivor.version, &data, now)?;
-            let to = RecordRef { record_type: RecordType::Contact, id: id.clone() };
-            for source in &records[1..] {
-                let from = RecordRef { record_type: RecordType::Contact, id: source.id.clone() };
-                activities::relink(conn, &from, std::slice::from_ref(&to), false)?;
-                tasks::relink(conn, &from, std::slice::from_ref(&to), false)?;
-                deals::replace_contact(conn, &source.id, &id, now)?;
-                contacts::tombstone(conn, &source.id, source.version, &id, now)?;
-            }
-            let (before, after) = (ContactView::from(survivor.clone()), ContactView::from(updated.clone()));
-            audit_merge(conn, &caller, "contact", (&id, &before, &after), &input.merge_ids)?;
-            Ok(updated)
-        })
-        .await?;
+    let merged =
+        state.write_retrying(move |conn| Ok(merge::merge_contacts::<ApiViews>(conn, &caller, &id, &request)?)).await?;
     let version = merged.version;
     Ok(ok_with_etag(&ContactView::from(merged), version))
 }
@@ -213,34 +133,11 @@ pub async fn merge_companies(
     if_match: IfMatch,
     body: web::Json<MergeInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
+    let MergeInput { merge_ids, fields } = body.into_inner();
+    let request = MergeRequest { merge_ids, fields, expected_version: if_match.0 };
     let id = id.into_inner();
-    let merged = state
-        .write_retrying(move |conn| {
-            let records = gather(conn, &caller, &COMPANIES, &id, if_match, &input.merge_ids)?;
-            let pairs: Vec<(&str, &CompanyData)> = records.iter().map(|r| (r.id.as_str(), &r.data)).collect();
-            let data = duplicates::merge_companies(&pairs, &input.fields)?;
-            let now = Utc::now();
-            let survivor = &records[0];
-            // The merged companies' keys (domain, name) move to the survivor: drop them first.
-            for source in &records[1..] {
-                keys::replace(conn, "company", &source.id, &[])?;
-            }
-            let updated = companies::save(conn, &id, survivor.version, &data, now)?;
-            let to = RecordRef { record_type: RecordType::Company, id: id.clone() };
-            for source in &records[1..] {
-                let from = RecordRef { record_type: RecordType::Company, id: source.id.clone() };
-                activities::relink(conn, &from, std::slice::from_ref(&to), false)?;
-                tasks::relink(conn, &from, std::slice::from_ref(&to), false)?;
-                contacts::move_to_company(conn, &source.id, &id, now)?;
-                deals::move_to_company(conn, &source.id, &id, now)?;
-                companies::tombstone(conn, &source.id, source.version, &id, now)?;
-            }
-            let (before, after) = (CompanyView::from(survivor.clone()), CompanyView::from(updated.clone()));
-            audit_merge(conn, &caller, "company", (&id, &before, &after), &input.merge_ids)?;
-            Ok(updated)
-        })
-        .await?;
+    let merged =
+        state.write_retrying(move |conn| Ok(merge::merge_companies::<ApiViews>(conn, &caller, &id, &request)?)).await?;
     let version = merged.version;
     Ok(ok_with_etag(&CompanyView::from(merged), version))
 }

@@ -50,6 +50,7 @@ impl app::views::Views for ApiViews {
     type Company = companies::CompanyView;
     type Lead = leads::LeadView;
     type Deal = deals::DealView;
+    type CustomField = custom_fields::CustomFieldView;
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).

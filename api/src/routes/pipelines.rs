@@ -5,18 +5,18 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Module};
-use domain::deal::{StageKind, StageSpec, check_pipeline};
+use domain::deal::{StageInput, StageKind};
 use domain::listing::{CommonFilters, PageRequest};
-use domain::validation::ValidationErrors;
+use persistence::StoreError;
 use persistence::deals::{self, DealFilters};
 use persistence::pipelines::{self, StoredPipeline};
-use persistence::{DbConnection, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::records;
+use crate::routes::ApiViews;
 use crate::routes::common::{MoneyBody, Page};
 use crate::routes::deals::DealView;
 use crate::state::AppState;
@@ -77,24 +77,6 @@ fn with_etag(stored: StoredPipeline) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, etag(version))).json(PipelineView::from(stored))
 }
 
-/// A stage as an admin defines it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StageInput {
-    /// An existing stage's id keeps that stage (and its deals); omit it for a new stage.
-    #[serde(default)]
-    pub id: Option<String>,
-    #[schema(example = "Proposal", max_length = 100)]
-    pub name: String,
-    /// 0 to 100; won stages default to 100 and lost ones to 0.
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 100, example = 50)]
-    pub probability: Option<i64>,
-    /// Default `open`.
-    #[serde(default)]
-    pub kind: StageKind,
-}
-
 /// A new pipeline.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,28 +100,6 @@ pub struct PipelinePatch {
     #[serde(default)]
     #[schema(max_items = 30)]
     pub stages: Option<Vec<StageInput>>,
-}
-
-fn parse_stages(inputs: &[StageInput]) -> Result<CheckedStages, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let mut parsed = Vec::new();
-    for (index, input) in inputs.iter().enumerate() {
-        match StageSpec::parse(&format!("stages[{index}]."), &input.name, input.probability, input.kind) {
-            Ok(spec) => parsed.push((input.id.clone(), spec)),
-            Err(found) => errors.extend_prefixed("", found),
-        }
-    }
-    errors.into_result(|| parsed)
-}
-
-/// Stages as checked: an existing stage's id (or none for a new one) and its definition.
-type CheckedStages = Vec<(Option<String>, StageSpec)>;
-
-fn checked(name: &str, inputs: &[StageInput]) -> Result<(String, CheckedStages), ApiError> {
-    let stages = parse_stages(inputs)?;
-    let specs: Vec<StageSpec> = stages.iter().map(|(_, s)| s.clone()).collect();
-    let name = check_pipeline(name, &specs)?;
-    Ok((name, stages))
 }
 
 fn not_found(error: StoreError) -> ApiError {
@@ -189,13 +149,10 @@ pub async fn create(
     body: web::Json<PipelineInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let (name, stages) = checked(&body.name, &body.stages)?;
-    if stages.iter().any(|(id, _)| id.is_some()) {
-        return Err(ApiError::invalid_field("stages", "unexpected_id", "a new pipeline's stages have no ids yet"));
-    }
-    let specs: Vec<StageSpec> = stages.into_iter().map(|(_, s)| s).collect();
+    let new = app::pipelines::new_pipeline(&body.name, &body.stages)?;
+    let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/pipelines", &body.into_inner(), move |conn| {
-        let created = pipelines::insert(conn, &name, &specs, Utc::now())?;
+        let created = app::pipelines::create(conn, &for_write, &new)?;
         let (location, version) = (format!("/api/v1/pipelines/{}", created.pipeline.id), created.version);
         Created::new(&PipelineView::from(created), location, version)
     })
@@ -221,15 +178,6 @@ pub async fn get(
     Ok(with_etag(state.read(move |conn| pipelines::find(conn, &id).map_err(not_found)).await?))
 }
 
-fn stage_has_deals(conn: &mut DbConnection, stage_id: &str) -> Result<(), ApiError> {
-    if deals::count_in_stage(conn, stage_id)? > 0 {
-        return Err(ApiError::Conflict(format!(
-            "stage {stage_id} still has deals; move them first with DELETE /api/v1/pipelines/{{id}}/stages/{stage_id}?move_deals_to=..."
-        )));
-    }
-    Ok(())
-}
-
 /// Renames a pipeline or replaces its stage list.
 #[utoipa::path(
     patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", operation_id = "update_pipeline", summary = "Update a pipeline",
@@ -247,53 +195,10 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<PipelinePatch>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let body = body.into_inner();
+    let PipelinePatch { name, stages } = body.into_inner();
+    let edit = app::pipelines::PipelineEdit { name, stages, expected_version: if_match.0 };
     let id = id.into_inner();
-    let updated = state
-        .write(move |conn| {
-            let current = pipelines::find(conn, &id).map_err(not_found)?;
-            if_match.check(current.version)?;
-            let name = body.name.unwrap_or_else(|| current.pipeline.name.clone());
-            let inputs = body.stages.unwrap_or_else(|| {
-                current
-                    .pipeline
-                    .stages
-                    .iter()
-                    .map(|s| StageInput {
-                        id: Some(s.id.clone()),
-                        name: s.name.clone(),
-                        probability: Some(i64::from(s.probability)),
-                        kind: s.kind,
-                    })
-                    .collect()
-            });
-            let (name, stages) = checked(&name, &inputs)?;
-            for (index, (stage_id, _)) in stages.iter().enumerate() {
-                if let Some(stage_id) = stage_id
-                    && current.pipeline.stage(stage_id).is_none()
-                {
-                    return Err(ApiError::invalid_field(
-                        &format!("stages[{index}].id"),
-                        "not_in_pipeline",
-                        "names no stage of this pipeline",
-                    ));
-                }
-            }
-            for stage in &current.pipeline.stages {
-                if !stages.iter().any(|(id, _)| id.as_deref() == Some(stage.id.as_str())) {
-                    stage_has_deals(conn, &stage.id)?;
-                }
-            }
-            let replaced = pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?;
-            for stage in &replaced.pipeline.stages {
-                if current.pipeline.stage(&stage.id).is_some_and(|before| before.kind != stage.kind) {
-                    app::deals::restage::<crate::routes::ApiViews>(conn, &caller, &replaced.pipeline, &stage.id, None)?;
-                }
-            }
-            Ok(replaced)
-        })
-        .await?;
+    let updated = state.write(move |conn| Ok(app::pipelines::update::<ApiViews>(conn, &caller, &id, edit)?)).await?;
     Ok(with_etag(updated))
 }
 
@@ -312,18 +217,8 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let id = id.into_inner();
-    state
-        .write(move |conn| {
-            let current = pipelines::find(conn, &id).map_err(not_found)?;
-            if_match.check(current.version)?;
-            if deals::count_in_pipeline(conn, &id)? > 0 {
-                return Err(ApiError::Conflict("the pipeline still has deals; move or delete them first".into()));
-            }
-            Ok(pipelines::delete(conn, &id)?)
-        })
-        .await?;
+    state.write(move |conn| Ok(app::pipelines::delete(conn, &caller, &id, if_match.0)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -352,51 +247,11 @@ pub async fn delete_stage(
     params: web::Query<DeleteStageParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let (id, stage_id) = path.into_inner();
     let move_to = params.into_inner().move_deals_to;
     let updated = state
         .write(move |conn| {
-            let current = pipelines::find(conn, &id).map_err(not_found)?;
-            if_match.check(current.version)?;
-            if current.pipeline.stage(&stage_id).is_none() {
-                return Err(ApiError::not_found("stage"));
-            }
-            let remaining: Vec<StageInput> = current
-                .pipeline
-                .stages
-                .iter()
-                .filter(|s| s.id != stage_id)
-                .map(|s| StageInput {
-                    id: Some(s.id.clone()),
-                    name: s.name.clone(),
-                    probability: Some(i64::from(s.probability)),
-                    kind: s.kind,
-                })
-                .collect();
-            let (name, stages) = checked(&current.pipeline.name, &remaining)?;
-            if deals::count_in_stage(conn, &stage_id)? > 0 {
-                let Some(target) = &move_to else {
-                    return Err(ApiError::Conflict(
-                        "the stage still has deals; say where they go with ?move_deals_to=<stage id>".into(),
-                    ));
-                };
-                if target == &stage_id || current.pipeline.stage(target).is_none() {
-                    return Err(ApiError::invalid_field(
-                        "move_deals_to",
-                        "not_in_pipeline",
-                        "names no other stage of this pipeline",
-                    ));
-                }
-                app::deals::restage::<crate::routes::ApiViews>(
-                    conn,
-                    &caller,
-                    &current.pipeline,
-                    &stage_id,
-                    Some(target),
-                )?;
-            }
-            Ok(pipelines::replace(conn, &id, current.version, &name, &stages, Utc::now())?)
+            Ok(app::pipelines::delete_stage::<ApiViews>(conn, &caller, &id, &stage_id, if_match.0, move_to.as_deref())?)
         })
         .await?;
     Ok(with_etag(updated))

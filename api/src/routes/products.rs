@@ -99,7 +99,7 @@ pub struct ProductInput {
     #[schema(value_type = Option<String>, max_length = 64, example = "SEAT-ANL-01")]
     pub sku: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>, max_length = 5000)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<MoneyBody>)]

@@ -4,19 +4,16 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::lead::{AssignmentRule, ScoringRule};
-use persistence::DbConnection;
-use persistence::definitions::{Definition, Kind};
+use persistence::definitions::Definition;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::definitions::{DefinitionKind, no_references, nothing_after};
+use crate::definitions::DefinitionApi;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::Created;
-use app::records::check_owner_and_team;
-use app::sales;
 
 /// A stored rule with its place in the order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,32 +53,11 @@ fn created_assignment(definition: Definition<AssignmentRule>) -> Result<Created,
     Created::new(&RuleView::from(definition), location, version)
 }
 
-fn rescore(conn: &mut DbConnection) -> Result<(), ApiError> {
-    Ok(sales::rescore_all(conn).map(drop)?)
-}
+static SCORING: DefinitionApi<ScoringRule> =
+    DefinitionApi { steps: &app::definitions::SCORING_RULES, collection: "/api/v1/scoring-rules" };
 
-fn assignment_references(conn: &mut DbConnection, rule: &AssignmentRule) -> Result<(), ApiError> {
-    check_owner_and_team(conn, rule.assign_to.owner_id.as_deref(), rule.assign_to.team_id.as_deref())
-        .map_err(|_| ApiError::invalid_field("assign_to", "not_found", "names no active user or no team"))
-}
-
-static SCORING: DefinitionKind<ScoringRule> = DefinitionKind {
-    kind: Kind::ScoringRule,
-    noun: "scoring rule",
-    collection: "/api/v1/scoring-rules",
-    validate: ScoringRule::validated,
-    references: no_references,
-    after_change: rescore,
-};
-
-static ASSIGNMENT: DefinitionKind<AssignmentRule> = DefinitionKind {
-    kind: Kind::AssignmentRule,
-    noun: "assignment rule",
-    collection: "/api/v1/assignment-rules",
-    validate: AssignmentRule::validated,
-    references: assignment_references,
-    after_change: nothing_after,
-};
+static ASSIGNMENT: DefinitionApi<AssignmentRule> =
+    DefinitionApi { steps: &app::definitions::ASSIGNMENT_RULES, collection: "/api/v1/assignment-rules" };
 
 /// Lists the scoring rules.
 #[utoipa::path(
@@ -96,7 +72,7 @@ pub async fn list_scoring(
     caller: Caller,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let rules = SCORING.list(&state, &caller).await?;
+    let rules = SCORING.list(&state, caller).await?;
     Ok(HttpResponse::Ok()
         .json(Page { data: rules.into_iter().map(RuleView::from).collect::<Vec<_>>(), next_cursor: None }))
 }
@@ -134,7 +110,7 @@ pub async fn get_scoring(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(SCORING.get(&state, &caller, id.into_inner()).await?))
+    Ok(one(SCORING.get(&state, caller, id.into_inner()).await?))
 }
 
 /// Changes a scoring rule; every open lead is rescored.
@@ -154,7 +130,7 @@ pub async fn update_scoring(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(SCORING.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
+    Ok(one(SCORING.update(&state, caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes a scoring rule; every open lead is rescored.
@@ -172,7 +148,7 @@ pub async fn delete_scoring(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    SCORING.delete(&state, &caller, id.into_inner(), if_match).await?;
+    SCORING.delete(&state, caller, id.into_inner(), if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -189,7 +165,7 @@ pub async fn list_assignment(
     caller: Caller,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let rules = ASSIGNMENT.list(&state, &caller).await?;
+    let rules = ASSIGNMENT.list(&state, caller).await?;
     Ok(HttpResponse::Ok()
         .json(Page { data: rules.into_iter().map(RuleView::from).collect::<Vec<_>>(), next_cursor: None }))
 }
@@ -227,7 +203,7 @@ pub async fn get_assignment(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(ASSIGNMENT.get(&state, &caller, id.into_inner()).await?))
+    Ok(one(ASSIGNMENT.get(&state, caller, id.into_inner()).await?))
 }
 
 /// Changes an assignment rule.
@@ -247,7 +223,7 @@ pub async fn update_assignment(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(one(ASSIGNMENT.update(&state, &caller, id.into_inner(), if_match, body.into_inner()).await?))
+    Ok(one(ASSIGNMENT.update(&state, caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
 /// Deletes an assignment rule.
@@ -265,7 +241,7 @@ pub async fn delete_assignment(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    ASSIGNMENT.delete(&state, &caller, id.into_inner(), if_match).await?;
+    ASSIGNMENT.delete(&state, caller, id.into_inner(), if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

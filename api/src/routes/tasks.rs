@@ -9,14 +9,13 @@ use domain::record::Patch;
 use persistence::tasks::{self, Task, TaskFilters};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self};
 use crate::routes::common::Page;
 use crate::state::AppState;
-use crate::support::{double_option, page_request, validated};
+use crate::support::page_request;
 use app::kinds::{TASKS, check_links};
 
 /// A task: something someone has to do, by a time, about some records.
@@ -71,64 +70,60 @@ impl From<Task> for TaskView {
 }
 
 /// Fields of a task to create (POST) or change (PATCH, JSON merge-patch).
-#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
     /// Required on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 200))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = String, max_length = 200, example = "Send the proposal")]
-    pub title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10000))]
+    pub title: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>, max_length = 10000)]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub description: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub due_at: Patch<DateTime<Utc>>,
     /// Default `normal`.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Priority>)]
-    pub priority: Option<Option<Priority>>,
+    pub priority: Patch<Priority>,
     /// Default `open`; `done` stamps `completed_at`.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = TaskStatus)]
-    pub status: Option<Option<TaskStatus>>,
+    pub status: Patch<TaskStatus>,
     /// Defaults to the caller on create.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub assignee_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
-    pub team_id: Option<Option<String>>,
+    pub team_id: Patch<String>,
     /// Up to 10 records; replaces the whole list.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 10))]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<RecordRef>>, max_items = 10)]
-    pub links: Option<Option<Vec<RecordRef>>>,
+    pub links: Patch<Vec<RecordRef>>,
     /// When the assignee is reminded (GET /api/v1/reminders/due).
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub reminder_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
-    #[validate(length(max = 50))]
+    pub reminder_at: Patch<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
-    pub tags: Option<Option<Vec<String>>>,
+    pub tags: Patch<Vec<String>>,
 }
 
 impl TaskInput {
-    fn to_changes(&self) -> TaskChanges {
+    fn changes(&self) -> TaskChanges {
         TaskChanges {
-            title: Patch::from_double_option(self.title.clone()),
-            description: Patch::from_double_option(self.description.clone()),
-            due_at: Patch::from_double_option(self.due_at),
-            priority: Patch::from_double_option(self.priority),
-            status: Patch::from_double_option(self.status),
-            owner_id: Patch::from_double_option(self.assignee_id.clone()),
-            team_id: Patch::from_double_option(self.team_id.clone()),
-            links: Patch::from_double_option(self.links.clone()),
-            reminder_at: Patch::from_double_option(self.reminder_at),
-            tags: Patch::from_double_option(self.tags.clone()),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            due_at: self.due_at.clone(),
+            priority: self.priority.clone(),
+            status: self.status.clone(),
+            owner_id: self.assignee_id.clone(),
+            team_id: self.team_id.clone(),
+            links: self.links.clone(),
+            reminder_at: self.reminder_at.clone(),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -142,8 +137,7 @@ pub async fn create_task(
     follow_up: Option<(String, Vec<RecordRef>)>,
 ) -> Result<HttpResponse, ApiError> {
     caller.principal.may_in_module(Module::Tasks, Action::Create)?;
-    let shape = body.validate();
-    let mut changes = body.to_changes();
+    let mut changes = body.changes();
     records::default_owner(&mut changes.owner_id, &caller);
     let mut activity_id = None;
     if let Some((id, links)) = follow_up {
@@ -152,7 +146,7 @@ pub async fn create_task(
         }
         activity_id = Some(id);
     }
-    let mut data = validated(shape, TaskData::apply(None, changes, Utc::now()))?;
+    let mut data = TaskData::apply(None, changes, Utc::now())?;
     data.activity_id = activity_id;
     records::create::<_, TaskView, _>(
         &TASKS,
@@ -316,17 +310,14 @@ pub async fn update(
     if_match: IfMatch,
     body: web::Json<TaskInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = body.validate();
-    let changes = body.into_inner().to_changes();
+    let changes = body.into_inner().changes();
     records::update::<_, TaskView>(
         &TASKS,
         &state,
         caller,
         id.into_inner(),
         if_match,
-        records::changes(Patch::Keep, move |_, _, current| {
-            validated(shape, TaskData::apply(Some(current), changes, Utc::now()))
-        }),
+        records::changes(Patch::Keep, move |_, _, current| Ok(TaskData::apply(Some(current), changes, Utc::now())?)),
         |conn, caller, _, before, after| check_links(conn, caller, &before.links, &after.links),
     )
     .await

@@ -1,12 +1,19 @@
-//! The row step of CSV imports: a record type declares how a row becomes a record (the same
-//! steps its POST and PATCH take) as an [`Importable`]; `import_worker` runs the jobs.
+//! CSV imports: a file is checked and its import started ([`check_file`], [`start`]); then
+//! each row goes through the row step, which a record type declares as an [`Importable`] (the
+//! same steps its POST and PATCH take); `import_worker` runs the jobs.
 
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use domain::access::Action;
 use domain::activity::RecordType;
 use domain::audit::AuditAction;
 use domain::columns::{self, RowInput};
+use domain::csv;
 use domain::import::{DedupePolicy, RowOutcome};
 use domain::record::{Patch, Stored};
 use persistence::DbConnection;
+use persistence::imports::{self, Import, NewImport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -14,6 +21,86 @@ use serde_json::{Map, Value};
 use crate::actor::Actor;
 use crate::error::AppError;
 use crate::records::{self, RecordData, RecordKind, WithCustom};
+
+/// What a new import asks for.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub record_type: RecordType,
+    pub dedupe: DedupePolicy,
+    /// Header → field name, or `None` to skip the column; other headers are matched by name.
+    pub mapping: BTreeMap<String, Option<String>>,
+    pub file_name: Option<String>,
+}
+
+/// A file checked for import: its text, header, the field each column fills, and its size.
+#[derive(Debug, Clone)]
+pub struct CheckedFile {
+    headers: Vec<String>,
+    mapping: Vec<Option<String>>,
+    content: String,
+    total_rows: i64,
+}
+
+fn file_error(code: &'static str, message: String) -> AppError {
+    AppError::invalid("file", code, message)
+}
+
+/// Reads the file as strict CSV and resolves its columns for a record type the actor may
+/// create: anything that would make every row wrong is refused here, before anything is stored.
+pub fn check_file(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    request: &ImportRequest,
+    bytes: &[u8],
+) -> Result<CheckedFile, AppError> {
+    actor.principal.may_in_module(domain::registry::linked(request.record_type).module, Action::Create)?;
+    let text = csv::decode(bytes).map_err(|e| file_error(e.code(), e.to_string()))?;
+    let rows = csv::parse(text).map_err(|e| file_error(e.code(), e.to_string()))?;
+    let header = rows.first().ok_or_else(|| file_error("empty_file", csv::FileError::Empty.to_string()))?;
+    domain::import::check_header(header)?;
+    if rows.len() < 2 {
+        return Err(file_error("no_rows", "the file has a header but no rows".into()));
+    }
+    let custom = persistence::custom_fields::for_type(conn, request.record_type)?;
+    let targets = columns::resolve(request.record_type, &custom, &header.cells, &request.mapping)?;
+    if request.dedupe == DedupePolicy::Create && targets.iter().flatten().any(|t| *t == columns::Target::Id) {
+        return Err(AppError::invalid(
+            "dedupe",
+            "id_with_create",
+            "an `id` column names records to skip or update; use dedupe `skip` or `update`, or skip the column",
+        ));
+    }
+    Ok(CheckedFile {
+        headers: header.cells.clone(),
+        mapping: targets.iter().map(|t| t.as_ref().map(columns::Target::name)).collect(),
+        content: text.to_owned(),
+        total_rows: i64::try_from(rows.len() - 1).unwrap_or(i64::MAX),
+    })
+}
+
+/// Stores the import of a checked file, to be run in the background as the actor.
+pub fn start(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    request: &ImportRequest,
+    file: &CheckedFile,
+) -> Result<Import, AppError> {
+    actor.principal.may_in_module(domain::registry::linked(request.record_type).module, Action::Create)?;
+    let new = NewImport {
+        record_type: request.record_type,
+        dedupe: request.dedupe,
+        file_name: request.file_name.as_deref(),
+        headers: &file.headers,
+        mapping: &file.mapping,
+        content: &file.content,
+        total_rows: file.total_rows,
+        user_id: &actor.principal.user_id,
+        api_key_id: actor.principal.api_key_id.as_deref(),
+        request_id: actor.context.request_id.as_deref(),
+        client_address: actor.context.client_address.as_deref(),
+    };
+    Ok(imports::insert(conn, &new, Utc::now())?)
+}
 
 /// Stores new record data in the caller's transaction, audited as the given action.
 pub type InsertFn<D> = fn(&mut DbConnection, &Actor, WithCustom<D>, AuditAction) -> Result<Stored<D>, AppError>;

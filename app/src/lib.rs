@@ -7,6 +7,7 @@
 //! went wrong in business terms; `api` maps them to statuses in one table.
 
 pub mod actor;
+pub mod administration;
 pub mod audit;
 pub mod contacts;
 pub mod custom_fields;

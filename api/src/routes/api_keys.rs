@@ -13,9 +13,9 @@ use crate::credentials::{new_api_key, secret_hash};
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
 use crate::routes::common::Page;
-use crate::routes::users::check_role;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
+use app::administration::check_role;
 use app::audit;
 
 /// An API key (never its secret, except once on creation).

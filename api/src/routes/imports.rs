@@ -12,7 +12,7 @@ use domain::columns;
 use domain::csv;
 use domain::import::{DedupePolicy, ImportStatus};
 use futures_util::StreamExt;
-use persistence::imports::{self, Import, NewImport};
+use persistence::imports::{self, Import};
 use persistence::{DbConnection, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
@@ -25,7 +25,7 @@ use crate::extract::{Caller, IdempotencyKey, NoParams};
 use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{Created, create_idempotently, id_page, id_page_limit};
-use app::imports::CellProblem;
+use app::imports::{CellProblem, ImportRequest};
 
 /// Largest `options` part.
 const OPTIONS_BYTES_MAX: usize = 64 * 1024;
@@ -227,45 +227,6 @@ async fn read_upload(
     Ok((options, file, file_name))
 }
 
-/// A checked upload, ready to store.
-struct Prepared {
-    headers: Vec<String>,
-    mapping: Vec<Option<String>>,
-    content: String,
-    total_rows: i64,
-}
-
-fn file_error(code: &'static str, message: String) -> ApiError {
-    ApiError::invalid_field("file", code, message)
-}
-
-/// Reads the file as strict CSV and resolves its columns; anything that would make every row
-/// wrong is refused here (422), before anything is stored.
-fn prepare(conn: &mut DbConnection, options: &ImportOptions, bytes: Vec<u8>) -> Result<Prepared, ApiError> {
-    let text = csv::decode(&bytes).map_err(|e| file_error(e.code(), e.to_string()))?;
-    let rows = csv::parse(text).map_err(|e| file_error(e.code(), e.to_string()))?;
-    let header = rows.first().ok_or_else(|| file_error("empty_file", csv::FileError::Empty.to_string()))?;
-    domain::import::check_header(header)?;
-    if rows.len() < 2 {
-        return Err(file_error("no_rows", "the file has a header but no rows".into()));
-    }
-    let custom = persistence::custom_fields::for_type(conn, options.record_type)?;
-    let targets = columns::resolve(options.record_type, &custom, &header.cells, &options.mapping)?;
-    if options.dedupe == DedupePolicy::Create && targets.iter().flatten().any(|t| *t == columns::Target::Id) {
-        return Err(ApiError::invalid_field(
-            "dedupe",
-            "id_with_create",
-            "an `id` column names records to skip or update; use dedupe `skip` or `update`, or skip the column",
-        ));
-    }
-    Ok(Prepared {
-        headers: header.cells.clone(),
-        mapping: targets.iter().map(|t| t.as_ref().map(columns::Target::name)).collect(),
-        content: text.to_owned(),
-        total_rows: i64::try_from(rows.len() - 1).unwrap_or(i64::MAX),
-    })
-}
-
 /// Uploads a CSV file to import.
 #[utoipa::path(
     post, path = "/api/v1/imports", tag = "imports", operation_id = "create_import",
@@ -293,30 +254,20 @@ pub async fn create(
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let (options, file, file_name) = read_upload(payload, state.config.import_max_bytes).await?;
-    caller
-        .principal
-        .may_in_module(domain::registry::linked(options.record_type).module, domain::access::Action::Create)?;
+    let request = ImportRequest {
+        record_type: options.record_type,
+        dedupe: options.dedupe,
+        mapping: options.mapping.clone(),
+        file_name,
+    };
     let body = serde_json::to_value(UploadFingerprint { options: &options, file_sha256: content_hash(&file) })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let checking = options.clone();
+    let (checker, checking) = (caller.clone(), request.clone());
     // Parsed before the write transaction: a large file must not hold SQLite's writer lock.
-    let prepared = state.read(move |conn| prepare(conn, &checking, file)).await?;
+    let checked = state.read(move |conn| Ok(app::imports::check_file(conn, &checker, &checking, &file)?)).await?;
     let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/imports", &body, move |conn| {
-        let new = NewImport {
-            record_type: options.record_type,
-            dedupe: options.dedupe,
-            file_name: file_name.as_deref(),
-            headers: &prepared.headers,
-            mapping: &prepared.mapping,
-            content: &prepared.content,
-            total_rows: prepared.total_rows,
-            user_id: &for_write.principal.user_id,
-            api_key_id: for_write.principal.api_key_id.as_deref(),
-            request_id: for_write.context.request_id.as_deref(),
-            client_address: for_write.context.client_address.as_deref(),
-        };
-        let import = imports::insert(conn, &new, Utc::now())?;
+        let import = app::imports::start(conn, &for_write, &request, &checked)?;
         let location = format!("/api/v1/imports/{}", import.id);
         let mut created = Created::answer(&ImportView::from(import), actix_web::http::StatusCode::ACCEPTED)?;
         created.location = Some(location);

@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::access::{Action, Grants, Module, Scope};
+use domain::validation::ValidationErrors;
 use domain::values::{SHORT_TEXT_MAX, optional_text, required_text};
 use persistence::StoreError;
 use persistence::roles::{self, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use app::administration::{self, RoleSpec};
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, NoParams};
@@ -74,22 +77,24 @@ pub struct RoleInput {
 }
 
 impl RoleInput {
-    fn parse(&self) -> Result<(String, String, Grants), ApiError> {
-        let name = required_text("name", &self.name, SHORT_TEXT_MAX)?;
-        let description = optional_text("description", &self.description, 10_000)?.unwrap_or_default();
+    /// The role this body describes, every refused field reported at once.
+    fn parse(&self) -> Result<RoleSpec, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.collect(required_text("name", &self.name, SHORT_TEXT_MAX)).unwrap_or_default();
+        let description =
+            errors.collect(optional_text("description", &self.description, 10_000)).flatten().unwrap_or_default();
         let grants = Grants::from_entries(
             self.grants
                 .iter()
                 .flat_map(|(module, actions)| actions.iter().map(move |(action, scope)| (*module, *action, *scope))),
         );
-        Ok((name, description, grants))
+        Ok(errors.into_result(|| RoleSpec { name, description, grants })?)
     }
 }
 
 fn role_error(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found("role"),
-        StoreError::Conflict(_) => ApiError::Conflict("a role with this name already exists".into()),
         other => other.into(),
     }
 }
@@ -138,9 +143,10 @@ pub async fn create(
     body: web::Json<RoleInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let (name, description, grants) = body.parse()?;
+    let role = body.parse()?;
+    let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/roles", &body.into_inner(), move |conn| {
-        let role = roles::insert(conn, &name, &description, &grants, Utc::now()).map_err(role_error)?;
+        let role = administration::create_role(conn, &for_write, &role)?;
         let location = format!("/api/v1/roles/{}", role.id);
         Created::new(&RoleView::from(role), location, 1)
     })
@@ -196,16 +202,9 @@ pub async fn update(
     body: web::Json<RoleInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let (name, description, grants) = body.parse()?;
+    let role = body.parse()?;
     let id = id.into_inner();
-    let role = state
-        .write(move |conn| {
-            if roles::find(conn, &id).map_err(role_error)?.builtin {
-                return Err(ApiError::Conflict("built-in roles cannot be changed; create a custom role".into()));
-            }
-            roles::update(conn, &id, &name, &description, &grants, Utc::now()).map_err(role_error)
-        })
-        .await?;
+    let role = state.write(move |conn| Ok(administration::update_role(conn, &caller, &id, &role)?)).await?;
     Ok(HttpResponse::Ok().json(RoleView::from(role)))
 }
 
@@ -231,20 +230,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    state
-        .write(move |conn| {
-            if roles::find(conn, &id).map_err(role_error)?.builtin {
-                return Err(ApiError::Conflict("built-in roles cannot be deleted".into()));
-            }
-            let holders = roles::usage(conn, &id)?;
-            if holders > 0 {
-                return Err(ApiError::Conflict(format!(
-                    "the role is held by {holders} users or API keys; reassign them first"
-                )));
-            }
-            roles::delete(conn, &id).map_err(role_error)
-        })
-        .await?;
+    state.write(move |conn| Ok(administration::delete_role(conn, &caller, &id)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,11 +3,13 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use domain::values::{SHORT_TEXT_MAX, required_text};
+use persistence::StoreError;
 use persistence::teams::{self, Team};
-use persistence::{StoreError, users};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
+
+use app::administration;
 
 use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
@@ -51,7 +53,6 @@ pub struct TeamInput {
 fn not_found(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound => ApiError::not_found("team"),
-        StoreError::Conflict(_) => ApiError::Conflict("a team with this name already exists".into()),
         other => other.into(),
     }
 }
@@ -110,8 +111,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let name = team_name(&body)?;
+    let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/teams", &body.into_inner(), move |conn| {
-        let team = teams::insert(conn, &name, Utc::now()).map_err(not_found)?;
+        let team = administration::create_team(conn, &for_write, &name)?;
         let location = format!("/api/v1/teams/{}", team.id);
         let version = team.version;
         Created::new(&TeamView::from(team), location, version)
@@ -172,13 +174,7 @@ pub async fn update(
     caller.require_admin()?;
     let name = team_name(&body)?;
     let id = id.into_inner();
-    let team = state
-        .write(move |conn| {
-            let current = teams::find(conn, &id).map_err(not_found)?;
-            if_match.check(current.version)?;
-            teams::rename(conn, &id, current.version, &name, Utc::now()).map_err(not_found)
-        })
-        .await?;
+    let team = state.write(move |conn| Ok(administration::rename_team(conn, &caller, &id, if_match.0, &name)?)).await?;
     let version = team.version;
     Ok(ok_with_etag(&TeamView::from(team), version))
 }
@@ -204,7 +200,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    state.write(move |conn| teams::delete(conn, &id).map_err(not_found)).await?;
+    state.write(move |conn| Ok(administration::delete_team(conn, &caller, &id)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -229,16 +225,7 @@ pub async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (team_id, user_id) = path.into_inner();
-    let team = state
-        .write(move |conn| {
-            teams::find(conn, &team_id).map_err(not_found)?;
-            users::find(conn, &user_id).map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found("user"),
-                other => other.into(),
-            })?;
-            Ok(teams::add_member(conn, &team_id, &user_id, Utc::now())?)
-        })
-        .await?;
+    let team = state.write(move |conn| Ok(administration::add_member(conn, &caller, &team_id, &user_id)?)).await?;
     Ok(HttpResponse::Ok().json(TeamView::from(team)))
 }
 
@@ -263,12 +250,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (team_id, user_id) = path.into_inner();
-    let team = state
-        .write(move |conn| {
-            teams::find(conn, &team_id).map_err(not_found)?;
-            Ok(teams::remove_member(conn, &team_id, &user_id, Utc::now())?)
-        })
-        .await?;
+    let team = state.write(move |conn| Ok(administration::remove_member(conn, &caller, &team_id, &user_id)?)).await?;
     Ok(HttpResponse::Ok().json(TeamView::from(team)))
 }
 

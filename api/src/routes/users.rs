@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use domain::user::{NewUser, Password, UserChangeRefused, check_admin_change};
+use domain::user::{NewUser, Password};
 use domain::values::{SHORT_TEXT_MAX, required_text};
-use persistence::users::{self, User, UserUpdate};
-use persistence::{StoreError, auth, roles};
+use persistence::StoreError;
+use persistence::users::{self, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -15,6 +15,8 @@ use crate::error::{ApiError, CommonErrors, Problem};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::routes::common::Page;
 use crate::state::AppState;
+use app::administration::{self, UserEdit};
+
 use crate::support::{Created, create_idempotently, id_page, id_page_limit, ok_with_etag, validated};
 
 /// A user.
@@ -107,15 +109,6 @@ fn user_not_found(error: StoreError) -> ApiError {
     }
 }
 
-/// Checks that a role id names a role.
-pub(crate) fn check_role(conn: &mut persistence::DbConnection, role_id: &str) -> Result<(), ApiError> {
-    match roles::find(conn, role_id) {
-        Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => Err(ApiError::invalid_field("role_id", "not_found", "names no role")),
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// Lists users in creation order.
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users", operation_id = "list_users", summary = "List users",
@@ -167,15 +160,10 @@ pub async fn create(
     let new_user = validated(body.validate(), NewUser::parse(&body.email, &body.name, &body.password, &body.role_id))?;
     let hash = hash_off_executor(new_user.password.expose().to_owned()).await?;
     let body = body.into_inner();
+    let for_write = caller.clone();
     create_idempotently(&state, &caller, key, "POST /api/v1/users", &body, move |conn| {
-        check_role(conn, &new_user.role_id)?;
-        let user = users::insert(conn, new_user.email.as_str(), &new_user.name, &hash, &new_user.role_id, Utc::now())
-            .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict("a user with this email already exists".into()),
-            other => other.into(),
-        })?;
-        let location = format!("/api/v1/users/{}", user.id);
-        let version = user.version;
+        let user = administration::create_user(conn, &for_write, &new_user, &hash)?;
+        let (location, version) = (format!("/api/v1/users/{}", user.id), user.version);
         Created::new(&UserView::from(user), location, version)
     })
     .await
@@ -239,33 +227,10 @@ pub async fn update(
         None => None,
         Some(raw) => Some(hash_off_executor(Password::parse("password", raw)?.expose().to_owned()).await?),
     };
+    let edit =
+        UserEdit { name, role_id: patch.role_id, active: patch.active, password_hash, expected_version: if_match.0 };
     let id = id.into_inner();
-    let actor = caller.principal.user_id.clone();
-    let user = state
-        .write(move |conn| {
-            let current = users::find(conn, &id).map_err(user_not_found)?;
-            if_match.check(current.version)?;
-            if let Some(role_id) = &patch.role_id {
-                check_role(conn, role_id)?;
-            }
-            let admin = domain::access::BuiltInRole::Admin.key();
-            let is_active_admin = current.active && current.role_id == admin;
-            let stays =
-                patch.active.unwrap_or(current.active) && patch.role_id.as_deref().unwrap_or(&current.role_id) == admin;
-            let admins = if is_active_admin && !stays { users::count_active_admins(conn)? } else { 0 };
-            check_admin_change(&actor, &id, is_active_admin, stays, admins).map_err(|refusal| match refusal {
-                UserChangeRefused::SelfLockout => ApiError::Conflict("you cannot deactivate or demote yourself".into()),
-                UserChangeRefused::LastAdmin => ApiError::Conflict("this is the last active admin".into()),
-            })?;
-            let ends_sessions = patch.active == Some(false) || password_hash.is_some();
-            let changes = UserUpdate { name, role_id: patch.role_id, active: patch.active, password_hash };
-            let user = users::update(conn, &id, current.version, &changes, Utc::now())?;
-            if ends_sessions {
-                auth::revoke_all_sessions(conn, &id, Utc::now())?;
-            }
-            Ok(user)
-        })
-        .await?;
+    let user = state.write(move |conn| Ok(administration::update_user(conn, &caller, &id, edit)?)).await?;
     let version = user.version;
     Ok(ok_with_etag(&UserView::from(user), version))
 }

@@ -34,6 +34,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Days a soft-deleted record stays restorable before it is purged.
     pub retention_days: u32,
+    /// Days a domain event stays in the feed.
+    pub event_retention_days: u32,
     /// How often the purge of expired records runs.
     pub purge_interval: Duration,
     /// Worker threads; defaults to the number of cores.
@@ -119,6 +121,7 @@ impl Config {
             db_checkout_timeout: Duration::from_millis(number("CRM_DB_TIMEOUT_MS", 5000)?),
             cors_origins,
             retention_days: number("CRM_RETENTION_DAYS", 30)?,
+            event_retention_days: number("CRM_EVENT_RETENTION_DAYS", 30)?,
             purge_interval: Duration::from_secs(number("CRM_PURGE_INTERVAL_SECONDS", 3600)?.max(1)),
             workers: var("CRM_WORKERS")
                 .map(|w| w.parse())
@@ -156,6 +159,7 @@ impl Config {
             db_checkout_timeout: Duration::from_secs(5),
             cors_origins: Vec::new(),
             retention_days: 30,
+            event_retention_days: 30,
             purge_interval: Duration::from_secs(3600),
             workers: Some(2),
             import_max_bytes: 50 * 1024 * 1024,

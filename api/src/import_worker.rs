@@ -157,8 +157,7 @@ fn load_rows(text: &str) -> Result<Vec<Row>, String> {
 
 async fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<String>) {
     let (store, id) = (store.clone(), id.to_owned());
-    let done =
-        web::block(move || store.write(|conn| imports::finish(conn, &id, status, reason.as_deref(), Utc::now()))).await;
+    let done = web::block(move || store.write(|conn| app::imports::finish(conn, &id, status, reason.as_deref()))).await;
     if !matches!(done, Ok(Ok(()))) {
         log::warn!("could not record the end of an import: {done:?}");
     }

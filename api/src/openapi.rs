@@ -258,6 +258,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::pipelines::delete_stage,
         routes::pipelines::board,
         routes::audit::audit_log,
+        routes::events::list,
         routes::merge::contact_duplicates,
         routes::merge::company_duplicates,
         routes::merge::merge_contacts,
@@ -307,6 +308,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         (name = "api-keys", description = "API keys for scripts"),
         (name = "custom fields", description = "Admin-defined fields per record type"),
         (name = "audit", description = "The audit log (admins only)"),
+        (name = "events", description = "The feed of domain events, for integrators who poll"),
         (name = "imports", description = "CSV imports as background jobs, with progress and error reports"),
         (name = "operations", description = "Health probes"),
     )

@@ -85,14 +85,14 @@ where
 }
 
 /// DELETE (soft): the record leaves lists and reads until restored or purged.
-pub async fn delete<D: RecordData>(
+pub async fn delete<D: RecordData, V: Serialize + From<Stored<D>>>(
     kind: &'static RecordKind<D>,
     state: &AppState,
     caller: Caller,
     id: String,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    state.write(move |conn| Ok(delete_in(conn, kind, &caller, &id, if_match.0)?)).await?;
+    state.write(move |conn| Ok(delete_in::<D, V>(conn, kind, &caller, &id, if_match.0)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -104,7 +104,7 @@ pub async fn restore<D: RecordData, V: Serialize + From<Stored<D>>>(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let record = state.write(move |conn| Ok(restore_in(conn, kind, &caller, &id)?)).await?;
+    let record = state.write(move |conn| Ok(restore_in::<D, V>(conn, kind, &caller, &id)?)).await?;
     let version = record.version;
     Ok(ok_with_etag(&V::from(record), version))
 }

@@ -104,9 +104,9 @@ fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> 
     Ok(())
 }
 
-/// Every `interval`, removes records whose retention ended and day-old idempotency answers.
-/// Each process runs its own; the purge is idempotent, so several processes are safe.
-fn spawn_purge(store: Store, retention_days: u32, interval: std::time::Duration) {
+/// Every `interval`, removes records and events whose retention ended and day-old idempotency
+/// answers. Each process runs its own; the purge is idempotent, so several processes are safe.
+fn spawn_purge(store: Store, retention: (u32, u32), interval: std::time::Duration) {
     actix_web::rt::spawn(async move {
         let mut ticks = actix_web::rt::time::interval(interval);
         loop {
@@ -114,8 +114,13 @@ fn spawn_purge(store: Store, retention_days: u32, interval: std::time::Duration)
             let store = store.clone();
             let purged = web::block(move || {
                 let now = Utc::now();
-                let records_cutoff = now - chrono::TimeDelta::days(i64::from(retention_days));
-                store.write(|conn| maintenance::purge(conn, records_cutoff, now - chrono::TimeDelta::days(1)))
+                let days_ago = |days: u32| now - chrono::TimeDelta::days(i64::from(days));
+                let cutoffs = maintenance::Cutoffs {
+                    records: days_ago(retention.0),
+                    idempotency_keys: days_ago(1),
+                    events: days_ago(retention.1),
+                };
+                store.write(|conn| maintenance::purge(conn, cutoffs))
             })
             .await;
             match purged {
@@ -143,7 +148,7 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
-        spawn_purge(store.clone(), config.retention_days, config.purge_interval);
+        spawn_purge(store.clone(), (config.retention_days, config.event_retention_days), config.purge_interval);
         import_worker::spawn_worker(
             store.clone(),
             import_worker::Worker {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::actor::{Actor, RequestContext};
 use crate::error::AppError;
+use crate::events::{self, Cause};
 
 fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
     match serde_json::to_value(view).map_err(|e| AppError::Internal(e.to_string()))? {
@@ -18,7 +19,8 @@ fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_jso
 }
 
 /// Records a change of a record by the caller; `before`/`after` are its API views (absent
-/// for a create's before, a delete's after), so the history shows what clients see.
+/// for a create's before, a delete's after), so the history shows what clients see. The
+/// change's domain events are written with it.
 pub fn record_change<V: Serialize>(
     conn: &mut DbConnection,
     caller: &Actor,
@@ -27,17 +29,19 @@ pub fn record_change<V: Serialize>(
     before: Option<&V>,
     after: Option<&V>,
 ) -> Result<(), AppError> {
-    let changes = match after {
-        Some(after) => {
-            let before = before.map(as_object).transpose()?;
-            let fields = diff(before.as_ref(), &as_object(after)?);
-            (!fields.is_empty())
-                .then(|| serde_json::to_string(&fields))
-                .transpose()
-                .map_err(|e| AppError::Internal(e.to_string()))?
-        }
-        None => None,
+    let before = before.map(as_object).transpose()?;
+    let after = after.map(as_object).transpose()?;
+    // A restore's history names no fields: the record is back as it was.
+    let fields = match &after {
+        Some(after) if action != AuditAction::Restore => diff(before.as_ref(), after),
+        _ => Default::default(),
     };
+    let changes = (!fields.is_empty())
+        .then(|| serde_json::to_string(&fields))
+        .transpose()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let changed_fields = fields.into_keys().collect();
+    events::record_change(conn, Cause::Actor(caller), action, record, before.as_ref(), after.as_ref(), changed_fields)?;
     append(conn, &caller.context, action, Some(record), Some(caller), changes, None)
 }
 
@@ -49,8 +53,19 @@ pub fn record_anonymous<V: Serialize>(
     view: &V,
     detail: String,
 ) -> Result<(), AppError> {
-    let fields = diff(None, &as_object(view)?);
+    let view = as_object(view)?;
+    let fields = diff(None, &view);
     let changes = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
+    let changed_fields = fields.into_keys().collect();
+    events::record_change(
+        conn,
+        Cause::Visitor(context),
+        AuditAction::Create,
+        record,
+        None,
+        Some(&view),
+        changed_fields,
+    )?;
     append(conn, context, AuditAction::Create, Some(record), None, Some(changes), Some(detail))
 }
 

@@ -14,6 +14,7 @@ use persistence::{DbConnection, StoreError, activities};
 use crate::actor::RequestContext;
 use crate::audit;
 use crate::error::AppError;
+use crate::events::{self, Cause, Happened};
 use crate::kinds::LEADS;
 use crate::records::fill_custom_defaults;
 use crate::sales;
@@ -62,6 +63,7 @@ pub fn take<V: Views>(
         Some(email) => leads::find_open_by_email(conn, email)?,
         None => None,
     };
+    let new_lead = existing.is_none();
     let lead = match existing {
         Some(lead) => lead,
         None => {
@@ -83,6 +85,13 @@ pub fn take<V: Views>(
     let properties = serde_json::json!({ "form_id": form.id }).to_string();
     leads::insert_event(conn, &lead.id, "form_submitted", now, &properties, now)?;
     sales::rescore(conn, &lead.id, &lead.data)?;
+    let submitted = Happened {
+        event_type: "form.submitted",
+        record: ("lead", &lead.id),
+        ownership: (lead.data.owner_id.as_deref(), lead.data.team_id.as_deref()),
+        payload: serde_json::json!({ "form_id": form.id, "lead_id": lead.id, "new_lead": new_lead }),
+    };
+    events::record(conn, Cause::Visitor(context), &submitted)?;
     Ok(lead)
 }
 

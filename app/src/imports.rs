@@ -10,7 +10,7 @@ use domain::activity::RecordType;
 use domain::audit::AuditAction;
 use domain::columns::{self, RowInput};
 use domain::csv;
-use domain::import::{DedupePolicy, RowOutcome};
+use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
 use domain::record::{Patch, Stored};
 use persistence::DbConnection;
 use persistence::imports::{self, Import, NewImport};
@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::actor::Actor;
 use crate::error::AppError;
+use crate::events::{self, Cause, Happened};
 use crate::records::{self, RecordData, RecordKind, WithCustom};
 
 /// What a new import asks for.
@@ -215,4 +216,29 @@ pub struct CellProblem {
     pub column: String,
     pub code: String,
     pub message: String,
+}
+
+/// Ends an import (completed or failed, with why) and records `import.finished`, readable by
+/// its uploader and admins.
+pub fn finish(conn: &mut DbConnection, id: &str, status: ImportStatus, reason: Option<&str>) -> Result<(), AppError> {
+    imports::finish(conn, id, status, reason, Utc::now())?;
+    let import = imports::find(conn, id)?;
+    let counts = import.counts;
+    let finished = Happened {
+        event_type: "import.finished",
+        record: ("import", &import.id),
+        ownership: (Some(&import.user_id), None),
+        payload: serde_json::json!({
+            "import_id": import.id,
+            "record_type": import.record_type.as_str(),
+            "status": status,
+            "error": reason,
+            "created": counts.created,
+            "updated": counts.updated,
+            "skipped": counts.skipped,
+            "failed": counts.failed,
+        }),
+    };
+    let cause = Cause::Job { for_user: &import.user_id, request_id: import.request_id.as_deref() };
+    events::record(conn, cause, &finished)
 }

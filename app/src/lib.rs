@@ -15,6 +15,7 @@ pub mod deals;
 pub mod definitions;
 pub mod duplicates;
 pub mod error;
+pub mod events;
 pub mod forms;
 pub mod imports;
 pub mod kinds;

@@ -67,18 +67,18 @@ fn gather<D: RecordData>(
     Ok(records)
 }
 
-/// Audits a merge: the survivor's change, and each merged record's end.
+/// Audits a merge: the survivor's change, and each merged record's end (its last view).
 fn audit_merge<V: Serialize>(
     conn: &mut DbConnection,
     actor: &Actor,
     noun: &str,
     survivor: (&str, &V, &V),
-    merged: &[String],
+    merged: &[(&str, V)],
 ) -> Result<(), AppError> {
     let (id, before, after) = survivor;
     audit::record_change(conn, actor, AuditAction::Merge, (noun, id), Some(before), Some(after))?;
-    for merged_id in merged {
-        audit::record_change::<()>(conn, actor, AuditAction::Merge, (noun, merged_id), None, None)?;
+    for (merged_id, last) in merged {
+        audit::record_change(conn, actor, AuditAction::Merge, (noun, merged_id), Some(last), None)?;
     }
     Ok(())
 }
@@ -106,7 +106,8 @@ pub fn merge_contacts<V: Views>(
         contacts::tombstone(conn, &source.id, source.version, id, now)?;
     }
     let (before, after) = (V::Contact::from(survivor.clone()), V::Contact::from(updated.clone()));
-    audit_merge(conn, actor, "contact", (id, &before, &after), &request.merge_ids)?;
+    let merged: Vec<_> = records[1..].iter().map(|r| (r.id.as_str(), V::Contact::from(r.clone()))).collect();
+    audit_merge(conn, actor, "contact", (id, &before, &after), &merged)?;
     Ok(updated)
 }
 
@@ -138,6 +139,7 @@ pub fn merge_companies<V: Views>(
         companies::tombstone(conn, &source.id, source.version, id, now)?;
     }
     let (before, after) = (V::Company::from(survivor.clone()), V::Company::from(updated.clone()));
-    audit_merge(conn, actor, "company", (id, &before, &after), &request.merge_ids)?;
+    let merged: Vec<_> = records[1..].iter().map(|r| (r.id.as_str(), V::Company::from(r.clone()))).collect();
+    audit_merge(conn, actor, "company", (id, &before, &after), &merged)?;
     Ok(updated)
 }

@@ -265,7 +265,7 @@ pub fn find_or_moved<D>(
 
 /// Soft-deletes a record in the caller's transaction: it leaves lists and reads until
 /// restored or purged.
-pub fn delete_in<D: RecordData>(
+pub fn delete_in<D: RecordData, V: Serialize + From<Stored<D>>>(
     conn: &mut DbConnection,
     kind: &RecordKind<D>,
     caller: &Actor,
@@ -277,11 +277,12 @@ pub fn delete_in<D: RecordData>(
     caller.principal.may(kind.spec.module, Action::Delete, current.data.ownership())?;
     check_version(expected_version, current.version)?;
     (kind.soft_delete)(conn, id, current.version, Utc::now())?;
-    audit::record_change::<()>(conn, caller, AuditAction::Delete, (kind.spec.noun, id), None, None)
+    let before = V::from(current);
+    audit::record_change(conn, caller, AuditAction::Delete, (kind.spec.noun, id), Some(&before), None)
 }
 
 /// Brings a soft-deleted record back (admins); a merged one stays merged.
-pub fn restore_in<D>(
+pub fn restore_in<D: Clone, V: Serialize + From<Stored<D>>>(
     conn: &mut DbConnection,
     kind: &RecordKind<D>,
     caller: &Actor,
@@ -295,7 +296,8 @@ pub fn restore_in<D>(
         )));
     }
     let restored = (kind.restore)(conn, id, Utc::now()).map_err(|e| kind.not_found(e))?;
-    audit::record_change::<()>(conn, caller, AuditAction::Restore, (kind.spec.noun, id), None, None)?;
+    let view = V::from(restored.clone());
+    audit::record_change(conn, caller, AuditAction::Restore, (kind.spec.noun, id), None, Some(&view))?;
     Ok(restored)
 }
 

@@ -34,6 +34,8 @@ pub struct RecordTypeSpec {
     pub referred_by: &'static [(&'static str, &'static str)],
     /// Its standard fields, in CSV order (empty for types without filters or CSV).
     pub fields: &'static [FieldSpec],
+    /// The API's name for its owner (`owner_id`; tasks call theirs `assignee_id`).
+    pub owner_field: &'static str,
 }
 
 impl RecordTypeSpec {
@@ -65,6 +67,7 @@ pub const TASKS: RecordTypeSpec = RecordTypeSpec {
     change_history: false,
     referred_by: &[],
     fields: &[],
+    owner_field: "assignee_id",
 };
 
 /// Activities (emails, calls, meetings, chats, social messages, notes).
@@ -80,6 +83,7 @@ pub const ACTIVITIES: RecordTypeSpec = RecordTypeSpec {
     change_history: false,
     referred_by: &[("tasks", "activity_id")],
     fields: &[],
+    owner_field: "owner_id",
 };
 
 /// Deals.
@@ -95,6 +99,7 @@ pub const DEALS: RecordTypeSpec = RecordTypeSpec {
     change_history: true,
     referred_by: &[],
     fields: crate::deal::FIELDS,
+    owner_field: "owner_id",
 };
 
 /// Leads.
@@ -110,6 +115,7 @@ pub const LEADS: RecordTypeSpec = RecordTypeSpec {
     change_history: true,
     referred_by: &[("deals", "lead_id")],
     fields: crate::lead::FIELDS,
+    owner_field: "owner_id",
 };
 
 /// Contacts.
@@ -125,6 +131,7 @@ pub const CONTACTS: RecordTypeSpec = RecordTypeSpec {
     change_history: false,
     referred_by: &[],
     fields: crate::contact::FIELDS,
+    owner_field: "owner_id",
 };
 
 /// Companies.
@@ -140,6 +147,7 @@ pub const COMPANIES: RecordTypeSpec = RecordTypeSpec {
     change_history: false,
     referred_by: &[("contacts", "company_id"), ("deals", "company_id")],
     fields: crate::company::FIELDS,
+    owner_field: "owner_id",
 };
 
 /// Products (the catalogue).
@@ -155,6 +163,7 @@ pub const PRODUCTS: RecordTypeSpec = RecordTypeSpec {
     change_history: false,
     referred_by: &[],
     fields: crate::product::FIELDS,
+    owner_field: "owner_id",
 };
 
 /// The record type with this collection (or table) name.

@@ -15,6 +15,7 @@ pub mod custom_fields;
 pub mod deals;
 pub mod definitions;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod imports;
 pub mod keys;

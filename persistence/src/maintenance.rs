@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, idempotency, imports, records};
+use crate::{DbConnection, events, idempotency, imports, records};
 
 /// How many rows one purge removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,15 +15,24 @@ pub struct Purged {
     pub idempotency_keys: usize,
     /// Finished imports (and their error reports) past the retention period.
     pub imports: usize,
+    /// Domain events past their own retention period.
+    pub events: usize,
 }
 
-/// Removes records soft-deleted before `records_cutoff` (their retention ended), imports that
-/// finished before it, and idempotency answers stored before `keys_cutoff`.
-pub fn purge(
-    conn: &mut DbConnection,
-    records_cutoff: DateTime<Utc>,
-    keys_cutoff: DateTime<Utc>,
-) -> StoreResult<Purged> {
+/// Until when each kind of row is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoffs {
+    /// Soft-deleted records and finished imports.
+    pub records: DateTime<Utc>,
+    /// Stored idempotent answers.
+    pub idempotency_keys: DateTime<Utc>,
+    pub events: DateTime<Utc>,
+}
+
+/// Removes records soft-deleted before their cutoff (their retention ended), imports that
+/// finished before it, and idempotency answers and events older than theirs.
+pub fn purge(conn: &mut DbConnection, cutoffs: Cutoffs) -> StoreResult<Purged> {
+    let records_cutoff = cutoffs.records;
     // In the registry's order: a type before the types its rows point to.
     let mut records = Vec::new();
     for spec in domain::registry::RECORD_TYPES {
@@ -36,7 +45,8 @@ pub fn purge(
     Ok(Purged {
         records,
         orphans,
-        idempotency_keys: idempotency::purge_before(conn, keys_cutoff)?,
+        idempotency_keys: idempotency::purge_before(conn, cutoffs.idempotency_keys)?,
         imports: imports::purge_finished_before(conn, records_cutoff)?,
+        events: events::purge_before(conn, cutoffs.events)?,
     })
 }

@@ -206,6 +206,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     import_errors,
     products,
+    events,
 );
 
 diesel::table! {
@@ -469,5 +470,26 @@ diesel::table! {
         line -> BigInt,
         errors -> Text,
         cells -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (position) {
+        position -> BigInt,
+        tx_id -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_api_key_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        causation_id -> Nullable<Text>,
+        depth -> Integer,
+        occurred_at -> Timestamp,
+        payload -> Text,
     }
 }

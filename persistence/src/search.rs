@@ -368,7 +368,7 @@ struct Scope<'a> {
 
 /// The rows of `alias` a visibility reaches, as SQL (the same rule as `record_queries!`'s
 /// `visible`).
-fn visible_rows(alias: &str, visibility: &Visibility) -> Fragment {
+pub(crate) fn visible_rows(alias: &str, visibility: &Visibility) -> Fragment {
     let among = |column: &str, ids: &[String]| {
         if ids.is_empty() {
             return Fragment::sql("1 = 0");

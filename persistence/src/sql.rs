@@ -7,7 +7,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Date, Double, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Date, Double, Nullable, Text, Timestamp};
 
 use crate::Db;
 use crate::connection::{Backend, DbConnection};
@@ -40,6 +40,7 @@ enum Part {
     Sql(String),
     Text(String),
     Number(f64),
+    Integer(i64),
     Flag(bool),
     Day(NaiveDate),
     Time(NaiveDateTime),
@@ -78,6 +79,12 @@ impl Fragment {
     /// Appends a bound floating-point value.
     pub(crate) fn number(mut self, value: f64) -> Self {
         self.parts.push(Part::Number(value));
+        self
+    }
+
+    /// Appends a bound 64-bit integer.
+    pub(crate) fn integer(mut self, value: i64) -> Self {
+        self.parts.push(Part::Integer(value));
         self
     }
 
@@ -134,6 +141,7 @@ impl Fragment {
                 Part::Sql(text) => out.push_sql(text),
                 Part::Text(value) => out.push_bind_param::<Text, _>(value)?,
                 Part::Number(value) => out.push_bind_param::<Double, _>(value)?,
+                Part::Integer(value) => out.push_bind_param::<BigInt, _>(value)?,
                 Part::Flag(value) => out.push_bind_param::<Bool, _>(value)?,
                 Part::Day(value) => out.push_bind_param::<Date, _>(value)?,
                 Part::Time(value) => out.push_bind_param::<Timestamp, _>(value)?,

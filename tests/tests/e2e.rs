@@ -9,6 +9,7 @@ mod e2e {
     mod contacts;
     mod custom_fields;
     mod errors;
+    mod events;
     mod hardening;
     mod imports;
     mod limits;

@@ -272,7 +272,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&ACTIVITIES, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, ActivityView>(&ACTIVITIES, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted activity.

@@ -339,7 +339,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&COMPANIES, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, CompanyView>(&COMPANIES, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted company.

@@ -375,7 +375,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&CONTACTS, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, ContactView>(&CONTACTS, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted contact.

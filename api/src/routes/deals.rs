@@ -335,7 +335,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&DEALS, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, DealView>(&DEALS, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted deal.

@@ -360,7 +360,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&LEADS, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, LeadView>(&LEADS, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted lead.

@@ -12,6 +12,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod events;
 pub mod exports;
 pub mod forms;
 pub mod health;
@@ -79,6 +80,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(rules::routes)
         .configure(pipelines::routes)
         .configure(audit::routes)
+        .configure(events::routes)
         .configure(merge::routes);
 }
 

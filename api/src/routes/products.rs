@@ -319,7 +319,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&PRODUCTS, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, ProductView>(&PRODUCTS, &state, caller, id.into_inner(), if_match).await
 }
 
 #[utoipa::path(

@@ -338,7 +338,7 @@ pub async fn delete(
     _: web::Query<NoParams>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    records::delete(&TASKS, &state, caller, id.into_inner(), if_match).await
+    records::delete::<_, TaskView>(&TASKS, &state, caller, id.into_inner(), if_match).await
 }
 
 /// Restores a deleted task.

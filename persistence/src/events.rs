@@ -1,0 +1,210 @@
+//! Domain events: appended in the transaction of the change they describe, read as a feed.
+//!
+//! The feed's order is `(tx_id, position)`, and on PostgreSQL it shows only events of
+//! transactions older than the oldest one still running (`pg_snapshot_xmin`). Ordering by
+//! time or by a sequence alone would let a poller skip an event: a transaction that took
+//! position 5 can commit after one that took 6, once the poller has moved past 6. No
+//! transaction still to commit can have a `tx_id` below that horizon, so the feed is
+//! gap-free. SQLite has one writer: `position` follows commit order and `tx_id` is 0.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::access::Visibility;
+
+use crate::connection::Backend;
+use crate::error::StoreResult;
+use crate::schema::events;
+use crate::search::visible_rows;
+use crate::sql::{Dialect, Fragment};
+use crate::{DbConnection, from_db_time, new_id, to_db_time};
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub event_type: &'a str,
+    pub record_type: &'a str,
+    pub record_id: &'a str,
+    /// The record's owner and team when it happened, which decide who may read the event.
+    pub owner_id: Option<&'a str>,
+    pub team_id: Option<&'a str>,
+    /// `user`, `api_key`, `visitor` (a public web form) or `system`.
+    pub actor_kind: &'a str,
+    pub actor_user_id: Option<&'a str>,
+    pub actor_api_key_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    /// The event that caused this one (a workflow's trigger), and how deep the chain is.
+    pub causation_id: Option<&'a str>,
+    pub depth: i32,
+    /// JSON: `{object, previous, changed_fields}` or the event type's own details.
+    pub payload: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Where the event is in the feed: `(tx_id, position)`.
+    pub cursor: (i64, i64),
+    pub id: String,
+    pub event_type: String,
+    pub record_type: String,
+    pub record_id: String,
+    pub actor_kind: String,
+    pub actor_user_id: Option<String>,
+    pub actor_api_key_id: Option<String>,
+    pub request_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub depth: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: String,
+}
+
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i32,
+    NaiveDateTime,
+    String,
+);
+
+fn into_event(row: Row) -> StoredEvent {
+    let (
+        tx_id,
+        position,
+        id,
+        event_type,
+        record_type,
+        record_id,
+        kind,
+        user,
+        key,
+        request_id,
+        cause,
+        depth,
+        at,
+        payload,
+    ) = row;
+    StoredEvent {
+        cursor: (tx_id, position),
+        id,
+        event_type,
+        record_type,
+        record_id,
+        actor_kind: kind,
+        actor_user_id: user,
+        actor_api_key_id: key,
+        request_id,
+        causation_id: cause,
+        depth,
+        occurred_at: from_db_time(at),
+        payload,
+    }
+}
+
+/// Appends one event; its id is time-ordered.
+pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>, now: DateTime<Utc>) -> StoreResult<String> {
+    let id = new_id();
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(&id),
+            events::event_type.eq(event.event_type),
+            events::record_type.eq(event.record_type),
+            events::record_id.eq(event.record_id),
+            events::owner_id.eq(event.owner_id),
+            events::team_id.eq(event.team_id),
+            events::actor_kind.eq(event.actor_kind),
+            events::actor_user_id.eq(event.actor_user_id),
+            events::actor_api_key_id.eq(event.actor_api_key_id),
+            events::request_id.eq(event.request_id),
+            events::causation_id.eq(event.causation_id),
+            events::depth.eq(event.depth),
+            events::occurred_at.eq(to_db_time(now)),
+            events::payload.eq(&event.payload),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Which events a feed read wants.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Events after this feed position.
+    pub after: Option<(i64, i64)>,
+    pub event_type: Option<String>,
+    pub record_type: Option<String>,
+    pub record_id: Option<String>,
+    pub limit: i64,
+}
+
+/// Events in feed order that the reader may see: for each record type it may read, the
+/// events whose record (as it was then) its visibility reaches.
+pub fn feed(
+    conn: &mut DbConnection,
+    readable: &[(&str, Visibility)],
+    query: &EventQuery,
+) -> StoreResult<Vec<StoredEvent>> {
+    let visible = Fragment::any(
+        readable
+            .iter()
+            .map(|(record_type, visibility)| {
+                Fragment::all(vec![
+                    Fragment::sql("events.record_type = ").text(*record_type),
+                    visible_rows("events", visibility),
+                ])
+            })
+            .collect(),
+    );
+    let mut select = events::table
+        .select((
+            events::tx_id,
+            events::position,
+            events::id,
+            events::event_type,
+            events::record_type,
+            events::record_id,
+            events::actor_kind,
+            events::actor_user_id,
+            events::actor_api_key_id,
+            events::request_id,
+            events::causation_id,
+            events::depth,
+            events::occurred_at,
+            events::payload,
+        ))
+        .filter(visible)
+        .order((events::tx_id.asc(), events::position.asc()))
+        .limit(query.limit)
+        .into_boxed();
+    if Dialect::of(conn).0 == Backend::Postgres {
+        select = select.filter(Fragment::sql("events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"));
+    }
+    if let Some((tx_id, position)) = query.after {
+        select = select.filter(
+            Fragment::sql("(events.tx_id, events.position) > (").integer(tx_id).push(", ").integer(position).push(")"),
+        );
+    }
+    if let Some(event_type) = &query.event_type {
+        select = select.filter(events::event_type.eq(event_type.clone()));
+    }
+    if let Some(record_type) = &query.record_type {
+        select = select.filter(events::record_type.eq(record_type.clone()));
+    }
+    if let Some(record_id) = &query.record_id {
+        select = select.filter(events::record_id.eq(record_id.clone()));
+    }
+    let rows: Vec<Row> = select.load(conn)?;
+    Ok(rows.into_iter().map(into_event).collect())
+}
+
+/// Removes events that happened before `cutoff`; returns how many.
+pub fn purge_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::delete(events::table.filter(events::occurred_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}

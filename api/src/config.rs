@@ -48,6 +48,8 @@ pub struct Config {
     pub import_lease: Duration,
     /// How often idle workers look for queued imports.
     pub job_poll_interval: Duration,
+    /// How long a worker holds a claimed job before another may take it.
+    pub job_lease: Duration,
     /// Requests one client address may have in flight at once; more are answered 429.
     pub max_requests_per_address: u32,
     /// How fast a request body must arrive (see [`BodyPace`]).
@@ -131,6 +133,7 @@ impl Config {
             import_batch_rows: number("CRM_IMPORT_BATCH_ROWS", 500_usize)?.max(1),
             import_lease: Duration::from_secs(number("CRM_IMPORT_LEASE_SECONDS", 60)?.max(1)),
             job_poll_interval: Duration::from_millis(number("CRM_JOB_POLL_MS", 1000)?.max(10)),
+            job_lease: Duration::from_secs(number("CRM_JOB_LEASE_SECONDS", 60)?.max(1)),
             max_requests_per_address: number("CRM_MAX_REQUESTS_PER_ADDRESS", 256)?.max(1),
             body_pace: BodyPace {
                 grace: Duration::from_secs(number("CRM_BODY_GRACE_SECONDS", 10)?),
@@ -166,6 +169,7 @@ impl Config {
             import_batch_rows: 500,
             import_lease: Duration::from_secs(60),
             job_poll_interval: Duration::from_millis(1000),
+            job_lease: Duration::from_secs(60),
             max_requests_per_address: 256,
             body_pace: BodyPace { grace: Duration::from_secs(10), min_bytes_per_second: 1024 },
             header_timeout: Duration::from_secs(5),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod import_worker;
+pub mod job_worker;
 pub mod middleware;
 pub mod openapi;
 pub mod openapi_examples;

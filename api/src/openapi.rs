@@ -259,6 +259,10 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::pipelines::board,
         routes::audit::audit_log,
         routes::events::list,
+        routes::jobs::list,
+        routes::jobs::get,
+        routes::jobs::retry,
+        routes::jobs::cancel,
         routes::merge::contact_duplicates,
         routes::merge::company_duplicates,
         routes::merge::merge_contacts,
@@ -309,6 +313,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         (name = "custom fields", description = "Admin-defined fields per record type"),
         (name = "audit", description = "The audit log (admins only)"),
         (name = "events", description = "The feed of domain events, for integrators who poll"),
+        (name = "jobs", description = "The background job queue (admins only)"),
         (name = "imports", description = "CSV imports as background jobs, with progress and error reports"),
         (name = "operations", description = "Health probes"),
     )

@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use domain::access::BuiltInRole;
 use domain::user::NewUser;
-use persistence::{Backend, Store, StoreError, StoreOptions, maintenance, pipelines, roles, settings, users};
+use persistence::{Backend, Store, StoreError, StoreOptions, pipelines, roles, settings, users};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -104,35 +104,6 @@ fn ensure_first_admin(store: &Store, config: &Config) -> Result<(), StartError> 
     Ok(())
 }
 
-/// Every `interval`, removes records and events whose retention ended and day-old idempotency
-/// answers. Each process runs its own; the purge is idempotent, so several processes are safe.
-fn spawn_purge(store: Store, retention: (u32, u32), interval: std::time::Duration) {
-    actix_web::rt::spawn(async move {
-        let mut ticks = actix_web::rt::time::interval(interval);
-        loop {
-            ticks.tick().await;
-            let store = store.clone();
-            let purged = web::block(move || {
-                let now = Utc::now();
-                let days_ago = |days: u32| now - chrono::TimeDelta::days(i64::from(days));
-                let cutoffs = maintenance::Cutoffs {
-                    records: days_ago(retention.0),
-                    idempotency_keys: days_ago(1),
-                    events: days_ago(retention.1),
-                };
-                store.write(|conn| maintenance::purge(conn, cutoffs))
-            })
-            .await;
-            match purged {
-                Ok(Ok(counts)) if counts != maintenance::Purged::default() => log::info!("purged {counts:?}"),
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => log::warn!("purge failed: {error}"),
-                Err(error) => log::warn!("purge task failed: {error}"),
-            }
-        }
-    });
-}
-
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -148,7 +119,19 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
-        spawn_purge(store.clone(), (config.retention_days, config.event_retention_days), config.purge_interval);
+        crate::job_worker::spawn(
+            store.clone(),
+            crate::job_worker::JobWorker {
+                id: persistence::new_id(),
+                poll: config.job_poll_interval,
+                lease: config.job_lease,
+                purge_interval: config.purge_interval,
+                retention: app::jobs::Retention {
+                    record_days: config.retention_days,
+                    event_days: config.event_retention_days,
+                },
+            },
+        );
         import_worker::spawn_worker(
             store.clone(),
             import_worker::Worker {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod forms;
 pub mod imports;
+pub mod jobs;
 pub mod kinds;
 pub mod leads;
 pub mod merge;

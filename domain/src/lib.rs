@@ -19,6 +19,7 @@ pub mod fields;
 pub mod filter;
 pub mod form;
 pub mod import;
+pub mod jobs;
 pub mod lead;
 pub mod listing;
 pub mod product;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod imports;
+pub mod jobs;
 pub mod keys;
 pub mod leads;
 pub mod links;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, events, idempotency, imports, records};
+use crate::{DbConnection, events, idempotency, imports, jobs, records};
 
 /// How many rows one purge removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Purged {
     pub imports: usize,
     /// Domain events past their own retention period.
     pub events: usize,
+    /// Finished jobs past the retention period.
+    pub jobs: usize,
 }
 
 /// Until when each kind of row is kept.
@@ -27,6 +29,8 @@ pub struct Cutoffs {
     /// Stored idempotent answers.
     pub idempotency_keys: DateTime<Utc>,
     pub events: DateTime<Utc>,
+    /// Finished jobs.
+    pub jobs: DateTime<Utc>,
 }
 
 /// Removes records soft-deleted before their cutoff (their retention ended), imports that
@@ -48,5 +52,6 @@ pub fn purge(conn: &mut DbConnection, cutoffs: Cutoffs) -> StoreResult<Purged> {
         idempotency_keys: idempotency::purge_before(conn, cutoffs.idempotency_keys)?,
         imports: imports::purge_finished_before(conn, records_cutoff)?,
         events: events::purge_before(conn, cutoffs.events)?,
+        jobs: jobs::purge_finished_before(conn, cutoffs.jobs)?,
     })
 }

@@ -207,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     import_errors,
     products,
     events,
+    jobs,
 );
 
 diesel::table! {
@@ -491,5 +492,26 @@ diesel::table! {
         depth -> Integer,
         occurred_at -> Timestamp,
         payload -> Text,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        state -> Text,
+        priority -> Integer,
+        run_at -> Timestamp,
+        attempt -> Integer,
+        max_attempts -> Integer,
+        unique_key -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        fencing_token -> BigInt,
+        errors -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }

@@ -12,6 +12,7 @@ mod e2e {
     mod events;
     mod hardening;
     mod imports;
+    mod jobs;
     mod limits;
     mod merge;
     mod openapi;

@@ -17,6 +17,7 @@ pub mod exports;
 pub mod forms;
 pub mod health;
 pub mod imports;
+pub mod jobs;
 pub mod leads;
 pub mod merge;
 pub mod newest_first;
@@ -81,6 +82,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(pipelines::routes)
         .configure(audit::routes)
         .configure(events::routes)
+        .configure(jobs::routes)
         .configure(merge::routes);
 }
 

@@ -1,0 +1,58 @@
+//! The job worker and the periodic scheduler every process runs: the queue (`app::jobs`,
+//! `persistence::jobs`) decides who runs what, so several processes share one database safely.
+
+use std::time::Duration;
+
+use actix_web::web;
+use app::jobs::{self, Retention};
+use persistence::Store;
+
+/// How a process works the queue.
+#[derive(Debug, Clone)]
+pub struct JobWorker {
+    /// This process's worker id, named as the lease owner.
+    pub id: String,
+    pub poll: Duration,
+    pub lease: Duration,
+    /// How often the purge is scheduled, and what it keeps.
+    pub purge_interval: Duration,
+    pub retention: Retention,
+}
+
+/// Jobs claimed per round.
+const BATCH: i64 = 10;
+
+/// Starts the scheduler and the worker on the current actix system.
+pub fn spawn(store: Store, worker: JobWorker) {
+    let scheduler = (store.clone(), worker.clone());
+    actix_web::rt::spawn(async move {
+        let (store, worker) = scheduler;
+        let mut ticks = actix_web::rt::time::interval(worker.purge_interval);
+        loop {
+            ticks.tick().await;
+            let (store, retention, interval) = (store.clone(), worker.retention, worker.purge_interval);
+            match web::block(move || jobs::schedule_purge(&store, retention, interval)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => log::warn!("could not schedule the purge: {error}"),
+                Err(error) => log::warn!("purge scheduling task failed: {error}"),
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(worker.poll);
+        loop {
+            ticks.tick().await;
+            // Drain what is due before sleeping again.
+            loop {
+                let (store, id, lease) = (store.clone(), worker.id.clone(), worker.lease);
+                match web::block(move || jobs::work(&store, &id, &jobs::KINDS, BATCH, lease)).await {
+                    Ok(Ok(round)) if round.claimed > 0 => continue,
+                    Ok(Ok(_)) => break,
+                    Ok(Err(error)) => log::warn!("a job round failed: {error}"),
+                    Err(error) => log::warn!("job worker task failed: {error}"),
+                }
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,196 @@
+//! `/api/v1/jobs` (admins): the background job queue, and retrying or cancelling a job.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use domain::jobs::JobState;
+use persistence::jobs::Job;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ListErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, NoParams};
+use crate::state::AppState;
+
+/// A background job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    #[schema(example = "maintenance.purge")]
+    pub kind: String,
+    #[schema(value_type = Value)]
+    pub payload: serde_json::Value,
+    pub state: JobState,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Not before this time (the next attempt's, for a retryable job).
+    pub run_at: DateTime<Utc>,
+    /// Attempts started so far.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// At most one unfinished job of the kind has it.
+    pub unique_key: Option<String>,
+    /// The worker holding a running job, and until when.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Raised by every claim; a worker holding an older one can no longer finish the job.
+    pub fencing_token: i64,
+    /// The latest failures, oldest first.
+    pub errors: Vec<JobError>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<Job> for JobView {
+    type Error = ApiError;
+
+    fn try_from(job: Job) -> Result<Self, ApiError> {
+        let unreadable = |e: serde_json::Error| ApiError::Internal(format!("a stored job is unreadable: {e}"));
+        Ok(JobView {
+            payload: serde_json::from_str(&job.payload).map_err(unreadable)?,
+            errors: serde_json::from_str(&job.errors).map_err(unreadable)?,
+            id: job.id,
+            kind: job.kind,
+            state: job.state,
+            priority: job.priority,
+            run_at: job.run_at,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            unique_key: job.unique_key,
+            lease_owner: job.lease_owner,
+            lease_expires_at: job.lease_expires_at,
+            fencing_token: job.fencing_token,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+        })
+    }
+}
+
+/// One failed attempt of a job.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobError {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub error: String,
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPage {
+    pub data: Vec<JobView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobListParams {
+    pub kind: Option<String>,
+    pub state: Option<JobState>,
+    /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists jobs.
+#[utoipa::path(
+    get, path = "/api/v1/jobs", tag = "jobs", operation_id = "list_jobs", summary = "List jobs",
+    description = "Admins only. Newest first, by kind and state.",
+    params(JobListParams),
+    responses((status = 200, description = "A page of jobs", body = JobPage), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<JobListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let limit = match params.limit {
+        None => 25,
+        Some(limit @ 1..=100) => i64::from(limit),
+        Some(_) => return Err(ApiError::bad_field("limit", "out_of_range", "must be between 1 and 100")),
+    };
+    let found = state
+        .read(move |conn| {
+            let (kind, before) = (params.kind.as_deref(), params.cursor.as_deref());
+            Ok(app::jobs::list(conn, &caller, kind, params.state, before, limit + 1)?)
+        })
+        .await?;
+    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut data = found.into_iter().map(JobView::try_from).collect::<Result<Vec<_>, _>>()?;
+    data.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more.then(|| data.last().map(|job| job.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(JobPage { data, next_cursor }))
+}
+
+/// Reads one job.
+#[utoipa::path(
+    get, path = "/api/v1/jobs/{id}", tag = "jobs", operation_id = "get_job", summary = "Get a job",
+    description = "Admins only.",
+    params(("id" = String, Path, description = "Job id"), NoParams),
+    responses((status = 200, description = "The job", body = JobView), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let job = state.read(move |conn| Ok(app::jobs::find(conn, &caller, &id)?)).await?;
+    Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
+}
+
+/// Runs a failed job again.
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{id}/retry", tag = "jobs", operation_id = "retry_job", summary = "Retry a job",
+    description = "Admins only. A retryable, discarded or cancelled job becomes available now (with one more attempt if it had none left); any other state is 409, as is a live job holding the same unique key.",
+    params(("id" = String, Path, description = "Job id"), NoParams),
+    responses((status = 200, description = "The job", body = JobView), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn retry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let job = state.write(move |conn| Ok(app::jobs::retry(conn, &caller, &id)?)).await?;
+    Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
+}
+
+/// Cancels a job.
+#[utoipa::path(
+    post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancel_job", summary = "Cancel a job",
+    description = "Admins only. A job that has not finished is cancelled; a running one's worker can no longer finish it. A finished job is 409.",
+    params(("id" = String, Path, description = "Job id"), NoParams),
+    responses((status = 200, description = "The job", body = JobView), UpdateErrors),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let job = state.write(move |conn| Ok(app::jobs::cancel(conn, &caller, &id)?)).await?;
+    Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
+}
+
+/// Registers the job routes.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/jobs").route(web::get().to(list)))
+        .service(web::resource("/jobs/{id}").route(web::get().to(get)))
+        .service(web::resource("/jobs/{id}/retry").route(web::post().to(retry)))
+        .service(web::resource("/jobs/{id}/cancel").route(web::post().to(cancel)));
+}

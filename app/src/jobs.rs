@@ -1,0 +1,214 @@
+//! Background work as jobs: the kinds this version of the CRM runs, enqueueing inside a
+//! business step's transaction, and one round of a worker (claim, run outside any
+//! transaction, finish under the claim's fencing token). Every process runs a worker.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::jobs::{JobState, backoff};
+use persistence::jobs::{self, Claimed, Job, NewJob};
+use persistence::{DbConnection, Store, StoreError, maintenance};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::error::AppError;
+
+/// What a job's run may use: the store, and its lease to renew on long work.
+pub struct JobRun<'a> {
+    pub store: &'a Store,
+    pub job: &'a Claimed,
+    lease: Duration,
+}
+
+impl JobRun<'_> {
+    /// Extends the lease; false when the job is no longer this run's (stop: another worker or
+    /// an admin took it).
+    pub fn renew(&self) -> Result<bool, AppError> {
+        let now = Utc::now();
+        let until = now + TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX);
+        Ok(self.store.write(|conn| jobs::renew(conn, &self.job.id, self.job.fencing_token, until, now))?)
+    }
+}
+
+/// One kind of job: its name and what running it does. A run's error is kept on the job and
+/// retried with backoff until its attempts are spent.
+pub struct JobKind {
+    pub name: &'static str,
+    pub max_attempts: i32,
+    pub run: fn(&JobRun<'_>) -> Result<(), String>,
+}
+
+/// The periodic purge of rows whose retention ended.
+pub static PURGE: JobKind = JobKind { name: "maintenance.purge", max_attempts: 5, run: purge };
+
+/// Every kind this version runs; a worker claims only these, so a process of an older version
+/// leaves newer kinds to the processes that know them.
+pub static KINDS: [&JobKind; 1] = [&PURGE];
+
+/// How long a purge keeps each kind of row, as its job's payload.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Retention {
+    pub record_days: u32,
+    pub event_days: u32,
+}
+
+fn purge(run: &JobRun<'_>) -> Result<(), String> {
+    let retention: Retention = serde_json::from_str(&run.job.payload).map_err(|e| format!("bad payload: {e}"))?;
+    let now = Utc::now();
+    let days_ago = |days: u32| now - TimeDelta::days(i64::from(days));
+    let cutoffs = maintenance::Cutoffs {
+        records: days_ago(retention.record_days),
+        idempotency_keys: days_ago(1),
+        events: days_ago(retention.event_days),
+        jobs: days_ago(retention.record_days),
+    };
+    let purged = run.store.write(|conn| maintenance::purge(conn, cutoffs)).map_err(|e| e.to_string())?;
+    if purged != maintenance::Purged::default() {
+        log::info!("purged {purged:?}");
+    }
+    Ok(())
+}
+
+/// How to enqueue a job besides its kind and payload.
+#[derive(Debug, Clone, Default)]
+pub struct Enqueue<'a> {
+    /// Not before this time (default: now).
+    pub run_at: Option<DateTime<Utc>>,
+    pub priority: i32,
+    /// At most one unfinished job of the kind with this key.
+    pub unique_key: Option<&'a str>,
+    /// With a key: at most one job with it ever (a period of a periodic job).
+    pub once_ever: bool,
+}
+
+/// Enqueues a job in the caller's transaction: it exists if and only if that transaction
+/// commits. `None` when its unique key is taken.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    kind: &JobKind,
+    payload: &impl Serialize,
+    options: &Enqueue<'_>,
+) -> Result<Option<String>, AppError> {
+    let now = Utc::now();
+    let job = NewJob {
+        kind: kind.name,
+        payload: serde_json::to_string(payload)?,
+        run_at: options.run_at.unwrap_or(now),
+        priority: options.priority,
+        max_attempts: kind.max_attempts,
+        unique_key: options.unique_key,
+        once_ever: options.once_ever,
+    };
+    Ok(jobs::enqueue(conn, &job, now)?)
+}
+
+/// Enqueues the period's purge once, however many processes ask: the key is the period.
+pub fn schedule_purge(store: &Store, retention: Retention, interval: Duration) -> Result<Option<String>, AppError> {
+    let period = Utc::now().timestamp() / i64::try_from(interval.as_secs().max(1)).unwrap_or(i64::MAX);
+    let key = format!("period-{period}");
+    let options = Enqueue { unique_key: Some(&key), once_ever: true, ..Enqueue::default() };
+    store.write(|conn| enqueue(conn, &PURGE, &retention, &options))
+}
+
+/// What one worker round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub claimed: usize,
+    pub completed: usize,
+    pub failed: usize,
+    /// Finishes refused because the claim was no longer this worker's.
+    pub fenced: usize,
+}
+
+/// Claims up to `batch` due jobs of `kinds` for `worker` and runs them one by one, each
+/// finished (completed, retried with backoff, or discarded) under its fencing token.
+pub fn work(store: &Store, worker: &str, kinds: &[&JobKind], batch: i64, lease: Duration) -> Result<Round, AppError> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+    let now = Utc::now();
+    let until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
+    let claimed = store.write(|conn| jobs::claim(conn, worker, &names, batch, until, now))?;
+    let mut round = Round { claimed: claimed.len(), ..Round::default() };
+    for job in &claimed {
+        let outcome = match kinds.iter().find(|k| k.name == job.kind) {
+            _ if job.attempt > job.max_attempts => Err("its lease expired on the last attempt".to_owned()),
+            Some(kind) => (kind.run)(&JobRun { store, job, lease }),
+            None => Err(format!("no handler for kind `{}`", job.kind)),
+        };
+        let now = Utc::now();
+        let finished = match &outcome {
+            Ok(()) => store.write(|conn| jobs::complete(conn, &job.id, job.fencing_token, now))?,
+            Err(error) => {
+                let attempt = u32::try_from(job.attempt).unwrap_or(u32::MAX);
+                let retry_at = (job.attempt < job.max_attempts).then(|| {
+                    let wait = backoff(attempt, jitter(&job.id, attempt));
+                    now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
+                });
+                log::warn!("job {} ({}) attempt {} failed: {error}", job.id, job.kind, job.attempt);
+                store.write(|conn| jobs::fail(conn, &job.id, job.fencing_token, error, retry_at, now))?
+            }
+        };
+        match (finished, outcome.is_ok()) {
+            (false, _) => round.fenced += 1,
+            (true, true) => round.completed += 1,
+            (true, false) => round.failed += 1,
+        }
+    }
+    Ok(round)
+}
+
+/// A jitter in -1.0..1.0 that differs between jobs and attempts (no random source needed:
+/// spreading retries apart is all it is for).
+fn jitter(id: &str, attempt: u32) -> f64 {
+    let hash = id
+        .bytes()
+        .chain(attempt.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    (hash % 2001) as f64 / 1000.0 - 1.0
+}
+
+/// Jobs for an admin, newest first: of a kind and a state if given, before the job `before`.
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    kind: Option<&str>,
+    state: Option<JobState>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Job>, AppError> {
+    actor.require_admin()?;
+    Ok(jobs::list(conn, kind, state, before, limit)?)
+}
+
+fn not_found(error: StoreError) -> AppError {
+    match error {
+        StoreError::NotFound => AppError::not_found("job"),
+        other => other.into(),
+    }
+}
+
+/// One job, for an admin.
+pub fn find(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
+    actor.require_admin()?;
+    jobs::find(conn, id).map_err(not_found)
+}
+
+/// Runs a failed, discarded or cancelled job again now (with one more attempt if it had none
+/// left); a job that is waiting, running or completed is a conflict.
+pub fn retry(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
+    actor.require_admin()?;
+    let job = jobs::find(conn, id).map_err(not_found)?;
+    jobs::retry(conn, id, Utc::now())?.ok_or_else(|| {
+        AppError::Conflict(format!(
+            "a {} job cannot be retried; only retryable, discarded or cancelled ones",
+            job.state.as_str()
+        ))
+    })
+}
+
+/// Cancels a job that has not finished; its worker, if it runs, can no longer finish it.
+pub fn cancel(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
+    actor.require_admin()?;
+    let job = jobs::find(conn, id).map_err(not_found)?;
+    jobs::cancel(conn, id, Utc::now())?
+        .ok_or_else(|| AppError::Conflict(format!("the job is {} already", job.state.as_str())))
+}

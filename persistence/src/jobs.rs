@@ -1,0 +1,363 @@
+//! The durable job queue: enqueued in the caller's transaction (a job exists if and only if
+//! the change that asked for it committed), claimed under a lease, finished under a fencing
+//! token.
+//!
+//! Claiming takes `FOR UPDATE SKIP LOCKED` on PostgreSQL, so processes claim different jobs
+//! without waiting on each other; SQLite has one writer (`Store::write` begins immediately),
+//! so the same statement without it is already exclusive. Every claim raises the job's
+//! `fencing_token`: a worker whose lease expired and whose job another worker took can no
+//! longer renew, finish or fail it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use domain::jobs::JobState;
+
+use crate::connection::Backend;
+use crate::error::{StoreError, StoreResult};
+use crate::schema::jobs;
+use crate::sql::{Dialect, placeholder};
+use crate::{DbConnection, from_db_time, new_id, to_db_time};
+
+/// States a worker may claim a job from (besides a running one whose lease expired).
+const WAITING: &str = "'available', 'scheduled', 'retryable'";
+/// Errors kept per job (the latest).
+const ERRORS_KEPT: usize = 20;
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    /// JSON.
+    pub payload: String,
+    pub run_at: DateTime<Utc>,
+    /// Higher runs first.
+    pub priority: i32,
+    pub max_attempts: i32,
+    /// At most one live job (not yet finished) of the kind has this key.
+    pub unique_key: Option<&'a str>,
+    /// With a unique key: at most one job with it ever (a periodic job's period).
+    pub once_ever: bool,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub state: JobState,
+    pub priority: i32,
+    pub run_at: DateTime<Utc>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub unique_key: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub fencing_token: i64,
+    /// JSON list of `{attempt, at, error}`, oldest first.
+    pub errors: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A job a worker holds: what to run, and the token its finish must name.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+    #[diesel(sql_type = Integer)]
+    pub attempt: i32,
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    pub fencing_token: i64,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = jobs)]
+struct JobRow {
+    id: String,
+    kind: String,
+    payload: String,
+    state: String,
+    priority: i32,
+    run_at: NaiveDateTime,
+    attempt: i32,
+    max_attempts: i32,
+    unique_key: Option<String>,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<NaiveDateTime>,
+    fencing_token: i64,
+    errors: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    finished_at: Option<NaiveDateTime>,
+}
+
+impl JobRow {
+    fn into_job(self) -> StoreResult<Job> {
+        let state = JobState::parse(&self.state)
+            .ok_or_else(|| StoreError::Internal(format!("a job has the unknown state `{}`", self.state)))?;
+        Ok(Job {
+            id: self.id,
+            kind: self.kind,
+            payload: self.payload,
+            state,
+            priority: self.priority,
+            run_at: from_db_time(self.run_at),
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            unique_key: self.unique_key,
+            lease_owner: self.lease_owner,
+            lease_expires_at: self.lease_expires_at.map(from_db_time),
+            fencing_token: self.fencing_token,
+            errors: self.errors,
+            created_at: from_db_time(self.created_at),
+            updated_at: from_db_time(self.updated_at),
+            finished_at: self.finished_at.map(from_db_time),
+        })
+    }
+}
+
+/// `n` placeholders from `first` on, comma-separated.
+fn placeholders(conn: &DbConnection, first: usize, n: usize) -> String {
+    (first..first + n).map(|i| placeholder(conn, i)).collect::<Vec<_>>().join(", ")
+}
+
+/// Enqueues a job; `None` when its unique key is already taken (nothing is written).
+pub fn enqueue(conn: &mut DbConnection, job: &NewJob<'_>, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+    let id = new_id();
+    let state = if job.run_at > now { JobState::Scheduled } else { JobState::Available };
+    let values = placeholders(conn, 1, 10);
+    let (kind, key) = (placeholder(conn, 11), placeholder(conn, 12));
+    let guard = if job.once_ever && job.unique_key.is_some() {
+        format!("NOT EXISTS (SELECT 1 FROM jobs WHERE kind = {kind} AND unique_key = {key})")
+    } else {
+        // Both bound, so the statement has one shape; SQLite needs a WHERE before ON CONFLICT.
+        format!("{kind} IS NOT NULL OR {key} IS NULL")
+    };
+    let statement = format!(
+        "INSERT INTO jobs (id, kind, payload, state, priority, run_at, max_attempts, unique_key, created_at, updated_at) \
+         SELECT {values} WHERE {guard} \
+         ON CONFLICT (kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable') \
+         DO NOTHING"
+    );
+    let now = to_db_time(now);
+    let inserted = diesel::sql_query(statement)
+        .into_boxed::<crate::Db>()
+        .bind::<Text, _>(id.clone())
+        .bind::<Text, _>(job.kind.to_owned())
+        .bind::<Text, _>(job.payload.clone())
+        .bind::<Text, _>(state.as_str())
+        .bind::<Integer, _>(job.priority)
+        .bind::<Timestamp, _>(to_db_time(job.run_at))
+        .bind::<Integer, _>(job.max_attempts)
+        .bind::<Nullable<Text>, _>(job.unique_key.map(str::to_owned))
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(job.kind.to_owned())
+        .bind::<Nullable<Text>, _>(job.unique_key.map(str::to_owned))
+        .execute(conn)?;
+    Ok((inserted == 1).then_some(id))
+}
+
+/// Claims up to `limit` jobs of the given kinds that are due (or whose lease expired) for
+/// `worker` until `lease_until`, most urgent first.
+pub fn claim(
+    conn: &mut DbConnection,
+    worker: &str,
+    kinds: &[&str],
+    limit: i64,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Claimed>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let p = |n| placeholder(conn, n);
+    let (owner, until, updated, due, expired) = (p(1), p(2), p(3), p(4), p(5));
+    let kind_list = placeholders(conn, 6, kinds.len());
+    let limit_at = p(6 + kinds.len());
+    let skip_locked = match Dialect::of(conn).0 {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let statement = format!(
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = {owner}, lease_expires_at = {until}, \
+         fencing_token = fencing_token + 1, updated_at = {updated} \
+         WHERE id IN (SELECT id FROM jobs WHERE \
+         ((state IN ({WAITING}) AND run_at <= {due}) OR (state = 'running' AND lease_expires_at < {expired})) \
+         AND kind IN ({kind_list}) ORDER BY priority DESC, run_at, id LIMIT {limit_at}{skip_locked}) \
+         RETURNING id, kind, payload, attempt, max_attempts, fencing_token"
+    );
+    let now = to_db_time(now);
+    let mut query = diesel::sql_query(statement)
+        .into_boxed::<crate::Db>()
+        .bind::<Text, _>(worker.to_owned())
+        .bind::<Timestamp, _>(to_db_time(lease_until))
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now);
+    for kind in kinds {
+        query = query.bind::<Text, _>((*kind).to_owned());
+    }
+    Ok(query.bind::<BigInt, _>(limit).load::<Claimed>(conn)?)
+}
+
+/// Extends a held lease; false when the job is no longer this claim's (fenced out).
+pub fn renew(
+    conn: &mut DbConnection,
+    id: &str,
+    token: i64,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let renewed = diesel::update(held(id, token))
+        .set((jobs::lease_expires_at.eq(Some(to_db_time(until))), jobs::updated_at.eq(to_db_time(now))))
+        .execute(conn)?;
+    Ok(renewed == 1)
+}
+
+type Held = diesel::dsl::Filter<
+    jobs::table,
+    diesel::dsl::And<
+        diesel::dsl::And<diesel::dsl::Eq<jobs::id, String>, diesel::dsl::Eq<jobs::fencing_token, i64>>,
+        diesel::dsl::Eq<jobs::state, &'static str>,
+    >,
+>;
+
+/// The job as this claim holds it: running, under this token.
+fn held(id: &str, token: i64) -> Held {
+    jobs::table.filter(jobs::id.eq(id.to_owned()).and(jobs::fencing_token.eq(token)).and(jobs::state.eq("running")))
+}
+
+/// Marks a held job completed; false when the claim was fenced out (nothing changes).
+pub fn complete(conn: &mut DbConnection, id: &str, token: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+    let now = to_db_time(now);
+    let done = diesel::update(held(id, token))
+        .set((
+            jobs::state.eq(JobState::Completed.as_str()),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(Some(now)),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(done == 1)
+}
+
+/// Records a held job's failure: it runs again at `retry_at`, or with none it is discarded.
+/// False when the claim was fenced out (nothing changes).
+pub fn fail(
+    conn: &mut DbConnection,
+    id: &str,
+    token: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some((attempt, errors)) =
+        held(id, token).select((jobs::attempt, jobs::errors)).first::<(i32, String)>(conn).optional()?
+    else {
+        return Ok(false);
+    };
+    let mut kept: Vec<serde_json::Value> = serde_json::from_str(&errors).unwrap_or_default();
+    kept.push(serde_json::json!({ "attempt": attempt, "at": now, "error": error }));
+    let skip = kept.len().saturating_sub(ERRORS_KEPT);
+    let errors = serde_json::Value::Array(kept.split_off(skip)).to_string();
+    let (state, finished) = match retry_at {
+        Some(_) => (JobState::Retryable, None),
+        None => (JobState::Discarded, Some(to_db_time(now))),
+    };
+    let failed = diesel::update(held(id, token))
+        .set((
+            jobs::state.eq(state.as_str()),
+            jobs::run_at.eq(to_db_time(retry_at.unwrap_or(now))),
+            jobs::errors.eq(errors),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(finished),
+            jobs::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(failed == 1)
+}
+
+/// One job.
+pub fn find(conn: &mut DbConnection, id: &str) -> StoreResult<Job> {
+    jobs::table.filter(jobs::id.eq(id)).select(JobRow::as_select()).first(conn)?.into_job()
+}
+
+/// Jobs newest first, after `before` (an id), of a kind and state if given.
+pub fn list(
+    conn: &mut DbConnection,
+    kind: Option<&str>,
+    state: Option<JobState>,
+    before: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<Job>> {
+    let mut query = jobs::table.select(JobRow::as_select()).order(jobs::id.desc()).limit(limit).into_boxed();
+    if let Some(kind) = kind {
+        query = query.filter(jobs::kind.eq(kind.to_owned()));
+    }
+    if let Some(state) = state {
+        query = query.filter(jobs::state.eq(state.as_str()));
+    }
+    if let Some(before) = before {
+        query = query.filter(jobs::id.lt(before.to_owned()));
+    }
+    query.load(conn)?.into_iter().map(JobRow::into_job).collect()
+}
+
+/// Makes a failed, discarded or cancelled job available now, with one more attempt if it had
+/// none left; `None` when its state does not allow it. A live job with the same unique key
+/// makes it a conflict.
+pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Job>> {
+    let job = find(conn, id)?;
+    if !matches!(job.state, JobState::Retryable | JobState::Discarded | JobState::Cancelled) {
+        return Ok(None);
+    }
+    let now = to_db_time(now);
+    diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
+        .set((
+            jobs::state.eq(JobState::Available.as_str()),
+            jobs::run_at.eq(now),
+            jobs::max_attempts.eq(job.max_attempts.max(job.attempt + 1)),
+            jobs::finished_at.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, id).map(Some)
+}
+
+/// Cancels a job that has not finished; a running one's worker is fenced out. `None` when it
+/// has finished already.
+pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Job>> {
+    let job = find(conn, id)?;
+    if !job.state.is_live() {
+        return Ok(None);
+    }
+    let now = to_db_time(now);
+    diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
+        .set((
+            jobs::state.eq(JobState::Cancelled.as_str()),
+            jobs::fencing_token.eq(jobs::fencing_token + 1),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(Some(now)),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, id).map(Some)
+}
+
+/// Removes jobs that finished before `cutoff`; returns how many.
+pub fn purge_finished_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::delete(jobs::table.filter(jobs::finished_at.lt(to_db_time(cutoff)))).execute(conn)?)
+}

@@ -1,0 +1,112 @@
+//! The durable job queue on both backends: unique keys, leases and fencing, retries and
+//! discard, the admin API, and the purge as a periodic job scheduled once per period however
+//! many servers ask.
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use e2e::{TestApp, on_both_backends};
+use persistence::jobs::{self, NewJob};
+use persistence::{Store, StoreError, StoreOptions};
+use serde_json::json;
+
+/// A job of a kind no server runs, so only the test claims it.
+fn probe(key: Option<&str>, once_ever: bool, max_attempts: i32, run_at: chrono::DateTime<Utc>) -> NewJob<'_> {
+    NewJob {
+        kind: "test.probe",
+        payload: json!({"n": 1}).to_string(),
+        run_at,
+        priority: 0,
+        max_attempts,
+        unique_key: key,
+        once_ever,
+    }
+}
+
+on_both_backends! {
+    async fn the_queue_keeps_unique_keys_fences_expired_leases_and_retries_then_discards(backend) {
+        let app = TestApp::spawn(backend).await;
+        let store = Store::open(&app.config.database_url, &StoreOptions::default()).expect("store opens");
+        let now = Utc::now();
+        let write = |f: &dyn Fn(&mut persistence::DbConnection) -> Result<Option<String>, StoreError>| store.write(f).expect("writes");
+
+        // A unique key holds while the job is unfinished; a once-ever key holds for good.
+        let first = write(&|conn| jobs::enqueue(conn, &probe(Some("k"), false, 3, now), now)).expect("enqueued");
+        assert_eq!(write(&|conn| jobs::enqueue(conn, &probe(Some("k"), false, 3, now), now)), None);
+        assert!(write(&|conn| jobs::enqueue(conn, &probe(Some("p"), true, 3, now), now)).is_some());
+        assert_eq!(write(&|conn| jobs::enqueue(conn, &probe(Some("p"), true, 3, now), now)), None);
+
+        // Worker A claims under a one-second lease; B gets nothing until it expires, then takes
+        // it with a newer token, and A's late finish changes nothing.
+        let lease = |from: chrono::DateTime<Utc>| from + TimeDelta::seconds(1);
+        let a = store.write(|conn| jobs::claim(conn, "worker-a", &["test.probe"], 1, lease(now), now)).expect("claims");
+        assert_eq!((a.len(), a[0].id.as_str(), a[0].attempt), (1, first.as_str(), 1));
+        let none = store.write(|conn| jobs::claim(conn, "worker-b", &["test.probe"], 5, lease(now), now)).expect("claims");
+        assert_eq!(none.iter().filter(|c| c.id == first).count(), 0, "a held lease is not taken");
+        let later = now + TimeDelta::seconds(2);
+        let b = store.write(|conn| jobs::claim(conn, "worker-b", &["test.probe"], 5, lease(later), later)).expect("claims");
+        let b = b.into_iter().find(|c| c.id == first).expect("an expired lease is taken over");
+        assert!(b.fencing_token > a[0].fencing_token && b.attempt == 2);
+        assert!(!store.write(|conn| jobs::renew(conn, &first, a[0].fencing_token, lease(later), later)).expect("runs"));
+        assert!(!store.write(|conn| jobs::complete(conn, &first, a[0].fencing_token, later)).expect("runs"), "a fenced-out worker cannot finish");
+        assert!(store.write(|conn| jobs::complete(conn, &first, b.fencing_token, later)).expect("runs"));
+        assert!(write(&|conn| jobs::enqueue(conn, &probe(Some("k"), false, 3, later), later)).is_some(), "a finished job frees its key");
+
+        // Failures: retried at the given time, then discarded with every error kept.
+        let failing = write(&|conn| jobs::enqueue(conn, &probe(None, false, 2, now), now)).expect("enqueued");
+        let claim_it = |at| store.write(|conn| jobs::claim(conn, "worker-a", &["test.probe"], 10, lease(at), at)).expect("claims").into_iter().find(|c| c.id == failing);
+        let one = claim_it(later).expect("due");
+        let retry_at = later + TimeDelta::seconds(30);
+        assert!(store.write(|conn| jobs::fail(conn, &failing, one.fencing_token, "boom 1", Some(retry_at), later)).expect("runs"));
+        assert!(claim_it(later + TimeDelta::seconds(5)).is_none(), "not before its retry time");
+        let two = claim_it(retry_at).expect("due again");
+        assert_eq!(two.attempt, 2);
+        assert!(store.write(|conn| jobs::fail(conn, &failing, two.fencing_token, "boom 2", None, retry_at)).expect("runs"));
+
+        // The admin API shows, retries and cancels it.
+        let admin = app.admin_token.clone();
+        let path = format!("/api/v1/jobs/{failing}");
+        let discarded = app.get(&path, &admin).await.assert_status(200);
+        assert_eq!(discarded.body["state"], "discarded");
+        let errors: Vec<&str> = discarded.body["errors"].as_array().map(|e| e.iter().filter_map(|e| e["error"].as_str()).collect()).unwrap_or_default();
+        assert_eq!(errors, ["boom 1", "boom 2"]);
+        let listed = app.get("/api/v1/jobs?state=discarded&kind=test.probe", &admin).await.assert_status(200);
+        assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1));
+        let retried = app.post(&format!("{path}/retry"), &admin, &json!({})).await.assert_status(200);
+        assert_eq!((retried.body["state"].as_str(), retried.body["max_attempts"].as_i64()), (Some("available"), Some(3)));
+        app.post(&format!("{path}/retry"), &admin, &json!({})).await.assert_problem(409);
+        let running = claim_it(Utc::now()).expect("available again");
+        let cancelled = app.post(&format!("{path}/cancel"), &admin, &json!({})).await.assert_status(200);
+        assert_eq!(cancelled.body["state"], "cancelled");
+        assert!(!store.write(|conn| jobs::complete(conn, &failing, running.fencing_token, Utc::now())).expect("runs"), "a cancelled job's worker is fenced out");
+        app.post(&format!("{path}/cancel"), &admin, &json!({})).await.assert_problem(409);
+        app.get("/api/v1/jobs/nope", &admin).await.assert_problem(404);
+        app.get("/api/v1/jobs?state=sleeping", &admin).await.assert_problem(400);
+        let (_, rep) = app.user_with_role("rep@example.com", "sales").await;
+        app.get("/api/v1/jobs", &rep).await.assert_problem(403);
+        app.post(&format!("{path}/retry"), &rep, &json!({})).await.assert_problem(403);
+    }
+
+    async fn the_purge_is_a_periodic_job_scheduled_once_per_period_however_many_servers_ask(backend) {
+        let app = TestApp::spawn_with(backend, |config| config.purge_interval = Duration::from_millis(1000)).await;
+        let _second = app.second_server();
+        let admin = app.admin_token.clone();
+        let mut completed = Vec::new();
+        for _ in 0..60 {
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            let listed = app.get("/api/v1/jobs?kind=maintenance.purge&limit=100", &admin).await.assert_status(200);
+            completed = listed.body["data"].as_array().cloned().unwrap_or_default();
+            if completed.iter().filter(|job| job["state"] == "completed").count() >= 3 {
+                break;
+            }
+        }
+        let done: Vec<&serde_json::Value> = completed.iter().filter(|job| job["state"] == "completed").collect();
+        assert!(done.len() >= 3, "the purge ran each period: {completed:?}");
+        let mut keys: Vec<&str> = completed.iter().filter_map(|job| job["unique_key"].as_str()).collect();
+        let all = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "two servers scheduled each period once: {completed:?}");
+        assert!(done.iter().all(|job| job["attempt"] == 1 && job["payload"]["record_days"] == 30));
+    }
+}

@@ -44,8 +44,6 @@ pub struct Config {
     pub import_max_bytes: usize,
     /// Rows an import takes per transaction (its unit of progress and of redo after a crash).
     pub import_batch_rows: usize,
-    /// How long a worker holds an import between batches before another may take it over.
-    pub import_lease: Duration,
     /// How often idle workers look for queued imports.
     pub job_poll_interval: Duration,
     /// How long a worker holds a claimed job before another may take it.
@@ -131,7 +129,6 @@ impl Config {
                 .map_err(|_| ConfigError("CRM_WORKERS must be a whole number".into()))?,
             import_max_bytes: number("CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024)?,
             import_batch_rows: number("CRM_IMPORT_BATCH_ROWS", 500_usize)?.max(1),
-            import_lease: Duration::from_secs(number("CRM_IMPORT_LEASE_SECONDS", 60)?.max(1)),
             job_poll_interval: Duration::from_millis(number("CRM_JOB_POLL_MS", 1000)?.max(10)),
             job_lease: Duration::from_secs(number("CRM_JOB_LEASE_SECONDS", 60)?.max(1)),
             max_requests_per_address: number("CRM_MAX_REQUESTS_PER_ADDRESS", 256)?.max(1),
@@ -167,7 +164,6 @@ impl Config {
             workers: Some(2),
             import_max_bytes: 50 * 1024 * 1024,
             import_batch_rows: 500,
-            import_lease: Duration::from_secs(60),
             job_poll_interval: Duration::from_millis(1000),
             job_lease: Duration::from_secs(60),
             max_requests_per_address: 256,

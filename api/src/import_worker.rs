@@ -1,25 +1,24 @@
-//! CSV imports as background jobs: each process runs a worker that claims queued imports and
-//! takes their rows in batches, each row through its record type's [`Importable`].
+//! CSV imports as jobs of the queue (kind `imports.run`): the run takes an import's rows in
+//! batches, each row through its record type's [`Importable`].
 //!
-//! A batch commits with the progress that covers it, under the worker's lease (see
-//! `persistence::imports`): a crash loses only the open batch, which the next worker redoes, so
-//! no row is lost or taken twice. Each row runs in a savepoint, so a failed row is reported and
-//! the rest go on.
+//! A batch commits with the progress that covers it and the job's renewed lease: a crash loses
+//! only the open batch, which the worker that takes the job over redoes, so no row is lost or
+//! taken twice. Each row runs in a savepoint, so a failed row is reported and the rest go on.
 
-use crate::error::ApiError;
-use crate::extract::{RequestContext, principal_of};
-use actix_web::web;
 use app::actor::Actor;
-use app::imports::CellProblem;
-use chrono::{TimeDelta, Utc};
+use app::error::AppError;
+use app::imports::{CellProblem, RunImport};
+use app::jobs::{JobKind, JobRun};
+use chrono::Utc;
 use domain::activity::RecordType;
 use domain::columns::{self, RowInput, Target};
 use domain::csv::{self, Row};
 use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
 use persistence::imports::{self, Counts, Import, RowError};
 use persistence::{DbConnection, Store, StoreError};
-use std::sync::Arc;
-use std::time::Duration;
+
+use crate::error::ApiError;
+use crate::extract::{RequestContext, principal_of};
 
 /// One row through the `Importable` of the import's record type.
 fn take_row(
@@ -34,22 +33,16 @@ fn take_row(
     Ok(step(conn, caller, row, policy)?)
 }
 
-/// How to reach an import's rows: the worker's identity, the lease it takes and the batch size.
-#[derive(Debug, Clone)]
-pub struct Worker {
-    pub id: String,
-    pub lease: TimeDelta,
-    pub batch_rows: usize,
-    pub poll: Duration,
-}
+/// Imports as jobs of the queue (`app::imports::start` enqueues one per import).
+pub static RUN_IMPORT: JobKind = JobKind { spec: app::imports::RUN, run: run_import };
 
 /// Why a batch did not commit.
 enum Stop {
-    /// Another worker holds the import now (this one was too slow, or thought dead).
+    /// The job is no longer this run's (its lease ran out and another worker took it).
     LostLease,
     /// The import cannot go on; it fails with this reason.
     Fail(String),
-    /// The database is unavailable; try again later.
+    /// The database is unavailable; the job is retried later from where it stands.
     Retry(ApiError),
 }
 
@@ -66,6 +59,12 @@ impl From<ApiError> for Stop {
     }
 }
 
+impl From<AppError> for Stop {
+    fn from(error: AppError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
 impl From<StoreError> for Stop {
     fn from(error: StoreError) -> Self {
         match error {
@@ -75,77 +74,44 @@ impl From<StoreError> for Stop {
     }
 }
 
-/// Runs queued imports for as long as the process lives: polls, claims, takes batches.
-pub fn spawn_worker(store: Store, worker: Worker) {
-    actix_web::rt::spawn(async move {
-        let mut ticks = actix_web::rt::time::interval(worker.poll);
-        loop {
-            ticks.tick().await;
-            // Drain every claimable import before sleeping again.
-            while let Some(import) = claim_next(&store, &worker).await {
-                run(&store, &worker, import).await;
-            }
-        }
+/// Takes an import's rows batch by batch from where it stands, each batch in its own
+/// transaction with the job's lease renewed in it: a process that dies loses only the open
+/// batch, which the worker that takes the job over redoes. An import that cannot go on is
+/// finished as failed (the job itself completes); a database outage fails the job, to be
+/// retried later.
+fn run_import(run: &JobRun<'_>) -> Result<(), String> {
+    let RunImport { import_id } = serde_json::from_str(&run.job.payload).map_err(|e| format!("bad payload: {e}"))?;
+    let store = run.store;
+    let started = store.write(|conn| {
+        imports::begin(conn, &import_id, Utc::now())?;
+        imports::find(conn, &import_id)
     });
-}
-
-async fn claim_next(store: &Store, worker: &Worker) -> Option<Import> {
-    let (store, worker) = (store.clone(), worker.clone());
-    let claimed = web::block(move || -> Result<Option<Import>, StoreError> {
-        let now = Utc::now();
-        let Some(candidate) = store.read(|conn| imports::next_claimable(conn, now))? else { return Ok(None) };
-        let taken = store.write(|conn| imports::claim(conn, &candidate, &worker.id, now, worker.lease))?;
-        Ok(taken.then_some(candidate))
-    })
-    .await;
-    match claimed {
-        Ok(Ok(found)) => found,
-        Ok(Err(error)) => {
-            log::warn!("could not claim an import: {error}");
-            None
-        }
-        Err(error) => {
-            log::warn!("import claim task failed: {error}");
-            None
-        }
-    }
-}
-
-/// Takes an import's rows batch by batch from where it stands. Each batch is its own blocking
-/// task, so a process that stops between batches leaves nothing half done.
-async fn run(store: &Store, worker: &Worker, import: Import) {
-    let loaded = {
-        let (store, id) = (store.clone(), import.id.clone());
-        web::block(move || store.read(|conn| imports::content(conn, &id)).map(|text| load_rows(&text))).await
+    let import = match started {
+        Ok(import) => import,
+        // Finished (or purged) already: nothing left to run.
+        Err(StoreError::Stale | StoreError::NotFound) => return Ok(()),
+        Err(error) => return Err(error.to_string()),
     };
-    let rows = match loaded {
-        Ok(Ok(Ok(rows))) => Arc::new(rows),
-        Ok(Ok(Err(reason))) => return finish(store, &import.id, ImportStatus::Failed, Some(reason)).await,
-        Ok(Err(error)) => return log::warn!("import {}: could not load its file: {error}", import.id),
-        Err(error) => return log::warn!("import {}: load task failed: {error}", import.id),
+    let text = store.read(|conn| imports::content(conn, &import.id)).map_err(|e| e.to_string())?;
+    let rows = match load_rows(&text) {
+        Ok(rows) => rows,
+        Err(reason) => return finish(store, &import.id, ImportStatus::Failed, Some(reason)),
     };
-    let import = Arc::new(import);
     let mut position = import.counts.processed;
     loop {
         let data_rows = rows.len().saturating_sub(1);
         if usize::try_from(position).unwrap_or(usize::MAX) >= data_rows {
             log::info!("import {} completed: {} rows", import.id, data_rows);
-            return finish(store, &import.id, ImportStatus::Completed, None).await;
+            return finish(store, &import.id, ImportStatus::Completed, None);
         }
-        let (s, w, i, r) = (store.clone(), worker.clone(), import.clone(), rows.clone());
-        let outcome = web::block(move || batch(&s, &w, &i, &r, position)).await;
-        match outcome {
-            Ok(Ok(done)) => position += done,
-            Ok(Err(Stop::LostLease)) => return log::warn!("import {}: lease lost; another worker goes on", import.id),
-            Ok(Err(Stop::Fail(reason))) => {
+        match batch(run, &import, &rows, position) {
+            Ok(done) => position += done,
+            Err(Stop::LostLease) => return Err("the job's lease was lost; another worker goes on".into()),
+            Err(Stop::Fail(reason)) => {
                 log::warn!("import {} failed: {reason}", import.id);
-                return finish(store, &import.id, ImportStatus::Failed, Some(reason)).await;
+                return finish(store, &import.id, ImportStatus::Failed, Some(reason));
             }
-            Ok(Err(Stop::Retry(error))) => {
-                // The lease runs out and a worker (this one, at its next poll) resumes here.
-                return log::warn!("import {}: paused at row {position}: {error}", import.id);
-            }
-            Err(error) => return log::warn!("import {}: batch task failed: {error}", import.id),
+            Err(Stop::Retry(error)) => return Err(format!("paused at row {position}: {error}")),
         }
     }
 }
@@ -155,12 +121,8 @@ fn load_rows(text: &str) -> Result<Vec<Row>, String> {
     csv::parse(text).map_err(|e| format!("the stored file cannot be read: {e}"))
 }
 
-async fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<String>) {
-    let (store, id) = (store.clone(), id.to_owned());
-    let done = web::block(move || store.write(|conn| app::imports::finish(conn, &id, status, reason.as_deref()))).await;
-    if !matches!(done, Ok(Ok(()))) {
-        log::warn!("could not record the end of an import: {done:?}");
-    }
+fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<String>) -> Result<(), String> {
+    store.write(|conn| app::imports::finish(conn, id, status, reason.as_deref())).map_err(|e| e.to_string())
 }
 
 /// The caller an import acts as: its uploader with the rights they have now, and the upload's
@@ -205,13 +167,16 @@ fn targets(conn: &mut DbConnection, record_type: RecordType, import: &Import) ->
 }
 
 /// One batch in one transaction: the rows after `position`, their errors and the progress.
-fn batch(store: &Store, worker: &Worker, import: &Import, rows: &[Row], position: i64) -> Result<i64, Stop> {
+fn batch(run: &JobRun<'_>, import: &Import, rows: &[Row], position: i64) -> Result<i64, Stop> {
     let record_type = import.record_type;
     let start = usize::try_from(position).unwrap_or(usize::MAX).saturating_add(1);
     let batch_rows = rows.get(start..).unwrap_or_default();
-    let batch_rows = &batch_rows[..batch_rows.len().min(worker.batch_rows)];
-    store.write(|conn| {
-        imports::hold(conn, &import.id, &worker.id, position, Utc::now() + worker.lease)?;
+    let batch_rows = &batch_rows[..batch_rows.len().min(run.worker.import_batch_rows.max(1))];
+    run.store.write(|conn| {
+        if !run.renew_in(conn)? {
+            return Err(Stop::LostLease);
+        }
+        imports::hold(conn, &import.id, position)?;
         let caller = acting_caller(conn, import)?;
         let targets = targets(conn, record_type, import)?;
         let header = &import.headers;

@@ -4,23 +4,21 @@
 use std::time::Duration;
 
 use actix_web::web;
-use app::jobs::{self, Retention};
+use app::jobs::{self, JobKind, Retention, Worker};
 use persistence::Store;
 
 /// How a process works the queue.
 #[derive(Debug, Clone)]
 pub struct JobWorker {
-    /// This process's worker id, named as the lease owner.
-    pub id: String,
+    pub worker: Worker,
     pub poll: Duration,
-    pub lease: Duration,
     /// How often the purge is scheduled, and what it keeps.
     pub purge_interval: Duration,
     pub retention: Retention,
 }
 
-/// Jobs claimed per round.
-const BATCH: i64 = 10;
+/// Every kind this version runs.
+pub static KINDS: [&JobKind; 3] = [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE];
 
 /// Starts the scheduler and the worker on the current actix system.
 pub fn spawn(store: Store, worker: JobWorker) {
@@ -44,8 +42,8 @@ pub fn spawn(store: Store, worker: JobWorker) {
             ticks.tick().await;
             // Drain what is due before sleeping again.
             loop {
-                let (store, id, lease) = (store.clone(), worker.id.clone(), worker.lease);
-                match web::block(move || jobs::work(&store, &id, &jobs::KINDS, BATCH, lease)).await {
+                let (store, worker) = (store.clone(), worker.worker.clone());
+                match web::block(move || jobs::work(&store, &worker, &KINDS)).await {
                     Ok(Ok(round)) if round.claimed > 0 => continue,
                     Ok(Ok(_)) => break,
                     Ok(Err(error)) => log::warn!("a job round failed: {error}"),

@@ -263,6 +263,8 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::jobs::get,
         routes::jobs::retry,
         routes::jobs::cancel,
+        routes::jobs::enqueue_probes,
+        routes::jobs::probe_report,
         routes::merge::contact_duplicates,
         routes::merge::company_duplicates,
         routes::merge::merge_contacts,

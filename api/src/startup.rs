@@ -17,7 +17,6 @@ use crate::config::Config;
 use crate::credentials::{TokenKeys, hash_password, random_token};
 use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
-use crate::import_worker;
 use crate::middleware::request_context;
 use crate::routes;
 use crate::state::{AppState, RateLimiter};
@@ -122,23 +121,18 @@ impl Application {
         crate::job_worker::spawn(
             store.clone(),
             crate::job_worker::JobWorker {
-                id: persistence::new_id(),
+                worker: app::jobs::Worker {
+                    id: persistence::new_id(),
+                    lease: config.job_lease,
+                    batch: 10,
+                    import_batch_rows: config.import_batch_rows,
+                },
                 poll: config.job_poll_interval,
-                lease: config.job_lease,
                 purge_interval: config.purge_interval,
                 retention: app::jobs::Retention {
                     record_days: config.retention_days,
                     event_days: config.event_retention_days,
                 },
-            },
-        );
-        import_worker::spawn_worker(
-            store.clone(),
-            import_worker::Worker {
-                id: persistence::new_id(),
-                lease: chrono::TimeDelta::from_std(config.import_lease).unwrap_or(chrono::TimeDelta::minutes(1)),
-                batch_rows: config.import_batch_rows,
-                poll: config.job_poll_interval,
             },
         );
         let header_timeout = config.header_timeout;

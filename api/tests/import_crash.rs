@@ -24,7 +24,7 @@ const LEASE_SECONDS: u64 = 3;
 async fn start_server(url: &DatabaseUrl) -> (ServerProcess, String) {
     let settings = [
         ("CRM_IMPORT_BATCH_ROWS", BATCH.to_string()),
-        ("CRM_IMPORT_LEASE_SECONDS", LEASE_SECONDS.to_string()),
+        ("CRM_JOB_LEASE_SECONDS", LEASE_SECONDS.to_string()),
         ("CRM_JOB_POLL_MS", "100".to_owned()),
     ];
     common::start_server(url, &settings).await

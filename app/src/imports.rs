@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::actor::Actor;
 use crate::error::AppError;
 use crate::events::{self, Cause, Happened};
+use crate::jobs::{self, Enqueue, JobSpec};
 use crate::records::{self, RecordData, RecordKind, WithCustom};
 
 /// What a new import asks for.
@@ -79,7 +80,18 @@ pub fn check_file(
     })
 }
 
-/// Stores the import of a checked file, to be run in the background as the actor.
+/// The job that runs an import (`api::import_worker` runs it: the record types' import steps
+/// are declared with their routes).
+pub const RUN: JobSpec = JobSpec { name: "imports.run", max_attempts: 20 };
+
+/// What an import's job names.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RunImport {
+    pub import_id: String,
+}
+
+/// Stores the import of a checked file and enqueues its job in the same transaction, to be run
+/// in the background as the actor.
 pub fn start(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -100,7 +112,10 @@ pub fn start(
         request_id: actor.context.request_id.as_deref(),
         client_address: actor.context.client_address.as_deref(),
     };
-    Ok(imports::insert(conn, &new, Utc::now())?)
+    let import = imports::insert(conn, &new, Utc::now())?;
+    let options = Enqueue { unique_key: Some(&import.id), ..Enqueue::default() };
+    jobs::enqueue(conn, &RUN, &RunImport { import_id: import.id.clone() }, &options)?;
+    Ok(import)
 }
 
 /// Stores new record data in the caller's transaction, audited as the given action.

@@ -13,37 +13,59 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::error::AppError;
 
-/// What a job's run may use: the store, and its lease to renew on long work.
+/// A process's worker: who it is, how long it holds a job, and how it cuts long work.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Named as the lease owner.
+    pub id: String,
+    pub lease: Duration,
+    /// Jobs claimed per round.
+    pub batch: i64,
+    /// Rows of a CSV import taken per transaction.
+    pub import_batch_rows: usize,
+}
+
+/// What a job's run may use: the store, the worker (its lease to renew on long work).
 pub struct JobRun<'a> {
     pub store: &'a Store,
     pub job: &'a Claimed,
-    lease: Duration,
+    pub worker: &'a Worker,
 }
 
 impl JobRun<'_> {
     /// Extends the lease; false when the job is no longer this run's (stop: another worker or
     /// an admin took it).
     pub fn renew(&self) -> Result<bool, AppError> {
+        self.store.write(|conn| self.renew_in(conn))
+    }
+
+    /// Extends the lease inside the caller's transaction, so the work it commits is this
+    /// claim's or nothing (on PostgreSQL the job row stays locked until that commit, and claims
+    /// skip locked rows).
+    pub fn renew_in(&self, conn: &mut DbConnection) -> Result<bool, AppError> {
         let now = Utc::now();
-        let until = now + TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX);
-        Ok(self.store.write(|conn| jobs::renew(conn, &self.job.id, self.job.fencing_token, until, now))?)
+        let until = now + TimeDelta::from_std(self.worker.lease).unwrap_or(TimeDelta::MAX);
+        Ok(jobs::renew(conn, &self.job.id, self.job.fencing_token, until, now)?)
     }
 }
 
-/// One kind of job: its name and what running it does. A run's error is kept on the job and
-/// retried with backoff until its attempts are spent.
-pub struct JobKind {
+/// What enqueueing a kind needs to know: its name and how many attempts a job gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSpec {
     pub name: &'static str,
     pub max_attempts: i32,
+}
+
+/// One kind of job: its spec and what running it does. A run's error is kept on the job and
+/// retried with backoff until its attempts are spent. A worker claims only the kinds it is
+/// given, so a process of an older version leaves newer kinds to the processes that know them.
+pub struct JobKind {
+    pub spec: JobSpec,
     pub run: fn(&JobRun<'_>) -> Result<(), String>,
 }
 
 /// The periodic purge of rows whose retention ended.
-pub static PURGE: JobKind = JobKind { name: "maintenance.purge", max_attempts: 5, run: purge };
-
-/// Every kind this version runs; a worker claims only these, so a process of an older version
-/// leaves newer kinds to the processes that know them.
-pub static KINDS: [&JobKind; 1] = [&PURGE];
+pub static PURGE: JobKind = JobKind { spec: JobSpec { name: "maintenance.purge", max_attempts: 5 }, run: purge };
 
 /// How long a purge keeps each kind of row, as its job's payload.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -85,7 +107,7 @@ pub struct Enqueue<'a> {
 /// commits. `None` when its unique key is taken.
 pub fn enqueue(
     conn: &mut DbConnection,
-    kind: &JobKind,
+    kind: &JobSpec,
     payload: &impl Serialize,
     options: &Enqueue<'_>,
 ) -> Result<Option<String>, AppError> {
@@ -107,7 +129,7 @@ pub fn schedule_purge(store: &Store, retention: Retention, interval: Duration) -
     let period = Utc::now().timestamp() / i64::try_from(interval.as_secs().max(1)).unwrap_or(i64::MAX);
     let key = format!("period-{period}");
     let options = Enqueue { unique_key: Some(&key), once_ever: true, ..Enqueue::default() };
-    store.write(|conn| enqueue(conn, &PURGE, &retention, &options))
+    store.write(|conn| enqueue(conn, &PURGE.spec, &retention, &options))
 }
 
 /// What one worker round did.
@@ -120,18 +142,18 @@ pub struct Round {
     pub fenced: usize,
 }
 
-/// Claims up to `batch` due jobs of `kinds` for `worker` and runs them one by one, each
+/// Claims up to a batch of due jobs of `kinds` for `worker` and runs them one by one, each
 /// finished (completed, retried with backoff, or discarded) under its fencing token.
-pub fn work(store: &Store, worker: &str, kinds: &[&JobKind], batch: i64, lease: Duration) -> Result<Round, AppError> {
-    let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round, AppError> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.spec.name).collect();
     let now = Utc::now();
-    let until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
-    let claimed = store.write(|conn| jobs::claim(conn, worker, &names, batch, until, now))?;
+    let until = now + TimeDelta::from_std(worker.lease).unwrap_or(TimeDelta::MAX);
+    let claimed = store.write(|conn| jobs::claim(conn, &worker.id, &names, worker.batch, until, now))?;
     let mut round = Round { claimed: claimed.len(), ..Round::default() };
     for job in &claimed {
-        let outcome = match kinds.iter().find(|k| k.name == job.kind) {
+        let outcome = match kinds.iter().find(|k| k.spec.name == job.kind) {
             _ if job.attempt > job.max_attempts => Err("its lease expired on the last attempt".to_owned()),
-            Some(kind) => (kind.run)(&JobRun { store, job, lease }),
+            Some(kind) => (kind.run)(&JobRun { store, job, worker }),
             None => Err(format!("no handler for kind `{}`", job.kind)),
         };
         let now = Utc::now();
@@ -211,4 +233,68 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, A
     let job = jobs::find(conn, id).map_err(not_found)?;
     jobs::cancel(conn, id, Utc::now())?
         .ok_or_else(|| AppError::Conflict(format!("the job is {} already", job.state.as_str())))
+}
+
+/// Probe jobs: each one's effect is a row of its own, so admins (and the multi-process test)
+/// see the queue run every job once across processes, and how long a job waits to start.
+pub static PROBE: JobKind = JobKind { spec: JobSpec { name: "diagnostics.probe", max_attempts: 5 }, run: probe };
+
+/// Most probes one request enqueues.
+pub const PROBES_MAX: u32 = 10_000;
+
+/// A probe's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Probe {
+    pub enqueued_at: DateTime<Utc>,
+}
+
+fn probe(run: &JobRun<'_>) -> Result<(), String> {
+    let probe: Probe = serde_json::from_str(&run.job.payload).map_err(|e| format!("bad payload: {e}"))?;
+    let started = Utc::now();
+    run.store
+        .write(|conn| jobs::record_probe(conn, &run.job.id, &run.worker.id, probe.enqueued_at, started))
+        .map_err(|e| e.to_string())
+}
+
+/// Enqueues `count` probes (admins), in one transaction.
+pub fn enqueue_probes(conn: &mut DbConnection, actor: &Actor, count: u32) -> Result<u32, AppError> {
+    actor.require_admin()?;
+    if !(1..=PROBES_MAX).contains(&count) {
+        return Err(AppError::invalid("count", "out_of_range", format!("must be between 1 and {PROBES_MAX}")));
+    }
+    let probe = Probe { enqueued_at: Utc::now() };
+    for _ in 0..count {
+        enqueue(conn, &PROBE.spec, &probe, &Enqueue::default())?;
+    }
+    Ok(count)
+}
+
+/// What the probes show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// Probe jobs by state.
+    pub jobs: Vec<(String, i64)>,
+    /// Probes whose effect exists.
+    pub effects: usize,
+    /// Effects reached by more than one run (a worker died between effect and completion).
+    pub rerun: usize,
+    /// From enqueueing to the start of the run that had the effect, in milliseconds.
+    pub wait_p50_ms: i64,
+    pub wait_p99_ms: i64,
+}
+
+/// The probes' report (admins).
+pub fn probe_report(conn: &mut DbConnection, actor: &Actor) -> Result<ProbeReport, AppError> {
+    actor.require_admin()?;
+    let effects = jobs::probes(conn)?;
+    let mut waits: Vec<i64> = effects.iter().map(|e| (e.started_at - e.enqueued_at).num_milliseconds()).collect();
+    waits.sort_unstable();
+    let at = |q: usize| waits.get((waits.len().saturating_sub(1) * q) / 100).copied().unwrap_or(0);
+    Ok(ProbeReport {
+        jobs: jobs::count_by_state(conn, PROBE.spec.name)?,
+        effects: effects.len(),
+        rerun: effects.iter().filter(|e| e.runs > 1).count(),
+        wait_p50_ms: at(50),
+        wait_p99_ms: at(99),
+    })
 }

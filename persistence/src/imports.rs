@@ -6,7 +6,7 @@
 //! lease at the position it read. A worker that crashed loses its open batch with it; the next
 //! one resumes at the committed position once the lease has run out.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::activity::RecordType;
 use domain::import::{DedupePolicy, ImportStatus};
@@ -171,68 +171,31 @@ pub fn content(conn: &mut DbConnection, id: &str) -> StoreResult<String> {
     Ok(imports::table.filter(imports::id.eq(id)).select(imports::content).first(conn)?)
 }
 
-fn claimable(
-    now: NaiveDateTime,
-) -> Box<dyn BoxableExpression<imports::table, crate::Db, SqlType = diesel::sql_types::Bool>> {
-    Box::new(
-        imports::status
-            .eq_any(["queued", "running"])
-            .and(imports::lease_until.is_null().or(imports::lease_until.lt(now).assume_not_null())),
-    )
-}
-
-/// The oldest import that is queued, or running under a lease that ran out (its worker
-/// stopped): a plain read, so idle workers poll without taking SQLite's write lock.
-pub fn next_claimable(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResult<Option<Import>> {
-    imports::table
-        .filter(claimable(to_db_time(now)))
-        .order(imports::created_at.asc())
-        .select(ImportRow::as_select())
-        .first::<ImportRow>(conn)
-        .optional()?
-        .map(into_import)
-        .transpose()
-}
-
-/// Takes `import` for `worker` until `now + lease` if it is still claimable; several workers
-/// may race, and one wins.
-pub fn claim(
-    conn: &mut DbConnection,
-    import: &Import,
-    worker: &str,
-    now: DateTime<Utc>,
-    lease: TimeDelta,
-) -> StoreResult<bool> {
-    let taken = diesel::update(imports::table.filter(imports::id.eq(&import.id)).filter(claimable(to_db_time(now))))
+/// Starts an import's run (again, after a crash): running from now on, started once.
+/// `Stale` when it has finished.
+pub fn begin(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    let live = || imports::table.filter(imports::id.eq(id)).filter(imports::status.eq_any(["queued", "running"]));
+    let Some(started) = live().select(imports::started_at).first::<Option<NaiveDateTime>>(conn).optional()? else {
+        return Err(StoreError::Stale);
+    };
+    diesel::update(live())
         .set((
             imports::status.eq(enum_text(&ImportStatus::Running)?),
-            imports::lease_owner.eq(worker),
-            imports::lease_until.eq(to_db_time(now + lease)),
-            imports::started_at.eq(to_db_time(import.started_at.unwrap_or(now))),
+            imports::started_at.eq(Some(started.unwrap_or(to_db_time(now)))),
         ))
         .execute(conn)?;
-    Ok(taken > 0)
+    Ok(())
 }
 
-/// Opens a batch: extends the lease, but only while `worker` holds it and the import is still
-/// at `position`. On PostgreSQL the row stays locked until the batch commits, so a worker that
-/// took over a lost lease waits, then finds the position moved. `Stale` otherwise.
-pub fn hold(
-    conn: &mut DbConnection,
-    id: &str,
-    worker: &str,
-    position: i64,
-    lease_until: DateTime<Utc>,
-) -> StoreResult<()> {
-    let held = diesel::update(
-        imports::table
-            .filter(imports::id.eq(id))
-            .filter(imports::lease_owner.eq(worker))
-            .filter(imports::processed_rows.eq(position))
-            .filter(imports::status.eq(enum_text(&ImportStatus::Running)?)),
-    )
-    .set(imports::lease_until.eq(to_db_time(lease_until)))
-    .execute(conn)?;
+/// Opens a batch: only while the import is running at `position` (the caller holds the job's
+/// claim, renewed in the same transaction). `Stale` otherwise.
+pub fn hold(conn: &mut DbConnection, id: &str, position: i64) -> StoreResult<()> {
+    let held = imports::table
+        .filter(imports::id.eq(id))
+        .filter(imports::processed_rows.eq(position))
+        .filter(imports::status.eq(enum_text(&ImportStatus::Running)?))
+        .count()
+        .get_result::<i64>(conn)?;
     if held == 0 { Err(StoreError::Stale) } else { Ok(()) }
 }
 
@@ -263,8 +226,6 @@ pub fn finish(
             imports::status.eq(enum_text(&status)?),
             imports::error.eq(error),
             imports::content.eq(""),
-            imports::lease_owner.eq(None::<String>),
-            imports::lease_until.eq(None::<NaiveDateTime>),
             imports::finished_at.eq(Some(to_db_time(now))),
         ))
         .execute(conn)?;

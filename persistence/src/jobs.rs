@@ -361,3 +361,62 @@ pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreRes
 pub fn purge_finished_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
     Ok(diesel::delete(jobs::table.filter(jobs::finished_at.lt(to_db_time(cutoff)))).execute(conn)?)
 }
+
+/// Records a probe job's effect: its row, or one more run of it.
+pub fn record_probe(
+    conn: &mut DbConnection,
+    job_id: &str,
+    worker: &str,
+    enqueued_at: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let values = placeholders(conn, 1, 4);
+    let statement = format!(
+        "INSERT INTO job_probes (job_id, worker_id, enqueued_at, started_at) VALUES ({values}) \
+         ON CONFLICT (job_id) DO UPDATE SET runs = job_probes.runs + 1"
+    );
+    diesel::sql_query(statement)
+        .into_boxed::<crate::Db>()
+        .bind::<Text, _>(job_id.to_owned())
+        .bind::<Text, _>(worker.to_owned())
+        .bind::<Timestamp, _>(to_db_time(enqueued_at))
+        .bind::<Timestamp, _>(to_db_time(started_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A probe job's effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeEffect {
+    pub job_id: String,
+    /// How many runs reached the effect.
+    pub runs: i32,
+    pub enqueued_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Every probe effect.
+pub fn probes(conn: &mut DbConnection) -> StoreResult<Vec<ProbeEffect>> {
+    use crate::schema::job_probes;
+    let rows: Vec<(String, i32, NaiveDateTime, NaiveDateTime)> = job_probes::table
+        .select((job_probes::job_id, job_probes::runs, job_probes::enqueued_at, job_probes::started_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(job_id, runs, at, started)| ProbeEffect {
+            job_id,
+            runs,
+            enqueued_at: from_db_time(at),
+            started_at: from_db_time(started),
+        })
+        .collect())
+}
+
+/// How many jobs of a kind are in each state.
+pub fn count_by_state(conn: &mut DbConnection, kind: &str) -> StoreResult<Vec<(String, i64)>> {
+    Ok(jobs::table
+        .filter(jobs::kind.eq(kind))
+        .group_by(jobs::state)
+        .select((jobs::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}

@@ -208,6 +208,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     events,
     jobs,
+    job_probes,
 );
 
 diesel::table! {
@@ -456,8 +457,6 @@ diesel::table! {
         api_key_id -> Nullable<Text>,
         request_id -> Nullable<Text>,
         client_address -> Nullable<Text>,
-        lease_owner -> Nullable<Text>,
-        lease_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
@@ -513,5 +512,15 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_probes (job_id) {
+        job_id -> Text,
+        worker_id -> Text,
+        runs -> Integer,
+        enqueued_at -> Timestamp,
+        started_at -> Timestamp,
     }
 }

@@ -186,10 +186,90 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
 }
 
-/// Registers the job routes.
+/// How many probes to enqueue.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeInput {
+    #[schema(minimum = 1, maximum = 10000, example = 100)]
+    pub count: u32,
+}
+
+/// Probes enqueued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbesEnqueued {
+    pub enqueued: u32,
+}
+
+/// Probe jobs in one state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateCount {
+    pub state: String,
+    pub count: i64,
+}
+
+/// What the probes show of the queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeReportView {
+    /// Probe jobs by state.
+    pub jobs: Vec<StateCount>,
+    /// Probes whose effect exists (one row per job, whatever ran it).
+    pub effects: usize,
+    /// Effects reached by more than one run: a worker died between the effect and the job's
+    /// completion, and another ran the job again.
+    pub rerun: usize,
+    /// From enqueueing to the start of the run, median and 99th percentile, in milliseconds.
+    pub wait_p50_ms: i64,
+    pub wait_p99_ms: i64,
+}
+
+/// Enqueues probe jobs.
+#[utoipa::path(
+    post, path = "/api/v1/jobs/probes", tag = "jobs", operation_id = "enqueue_probes", summary = "Enqueue probe jobs",
+    description = "Admins only. `count` (1 to 10,000) jobs of kind `diagnostics.probe`, whose effect is one row each: GET /api/v1/jobs/probes then shows that every process's workers ran each once and how long jobs wait to start.",
+    params(NoParams),
+    request_body(content = ProbeInput, example = json!({"count": 100})),
+    responses((status = 202, description = "Enqueued", body = ProbesEnqueued), crate::error::CreateErrors),
+    security(("bearer" = []))
+)]
+pub async fn enqueue_probes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+    body: web::Json<ProbeInput>,
+) -> Result<HttpResponse, ApiError> {
+    let count = body.count;
+    let enqueued = state.write(move |conn| Ok(app::jobs::enqueue_probes(conn, &caller, count)?)).await?;
+    Ok(HttpResponse::Accepted().json(ProbesEnqueued { enqueued }))
+}
+
+/// Reports on the probes.
+#[utoipa::path(
+    get, path = "/api/v1/jobs/probes", tag = "jobs", operation_id = "probe_report", summary = "Probe report",
+    description = "Admins only. Probe jobs by state, their effects, the ones run twice, and the wait from enqueueing to start.",
+    params(NoParams),
+    responses((status = 200, description = "The report", body = ProbeReportView), ReadErrors),
+    security(("bearer" = []))
+)]
+pub async fn probe_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    _: web::Query<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let report = state.read(move |conn| Ok(app::jobs::probe_report(conn, &caller)?)).await?;
+    Ok(HttpResponse::Ok().json(ProbeReportView {
+        jobs: report.jobs.into_iter().map(|(state, count)| StateCount { state, count }).collect(),
+        effects: report.effects,
+        rerun: report.rerun,
+        wait_p50_ms: report.wait_p50_ms,
+        wait_p99_ms: report.wait_p99_ms,
+    }))
+}
+
+/// Registers the job routes (probes before `{id}`, which would take the word).
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(web::resource("/jobs").route(web::get().to(list)))
+        .service(web::resource("/jobs/probes").route(web::get().to(probe_report)).route(web::post().to(enqueue_probes)))
         .service(web::resource("/jobs/{id}").route(web::get().to(get)))
         .service(web::resource("/jobs/{id}/retry").route(web::post().to(retry)))
         .service(web::resource("/jobs/{id}/cancel").route(web::post().to(cancel)));

@@ -26,3 +26,13 @@ CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_by_kind ON jobs (kind, state, id);
 CREATE INDEX jobs_by_state ON jobs (state, id);
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+-- The effects of `diagnostics.probe` jobs, by which admins (and the multi-process test) see the
+-- queue work end to end: one row per job, `runs` counting how often a run reached its effect.
+CREATE TABLE job_probes (
+    job_id TEXT COLLATE "C" PRIMARY KEY,
+    worker_id TEXT NOT NULL,
+    runs INTEGER NOT NULL DEFAULT 1,
+    enqueued_at TIMESTAMP NOT NULL,
+    started_at TIMESTAMP NOT NULL
+);

@@ -1,1 +1,2 @@
+DROP TABLE job_probes;
 DROP TABLE jobs;

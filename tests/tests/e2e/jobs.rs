@@ -85,6 +85,22 @@ on_both_backends! {
         let (_, rep) = app.user_with_role("rep@example.com", "sales").await;
         app.get("/api/v1/jobs", &rep).await.assert_problem(403);
         app.post(&format!("{path}/retry"), &rep, &json!({})).await.assert_problem(403);
+
+        // Probes: the server's own worker runs them; each leaves one effect.
+        app.post("/api/v1/jobs/probes", &rep, &json!({"count": 1})).await.assert_problem(403);
+        let refused = app.post("/api/v1/jobs/probes", &admin, &json!({"count": 0})).await.assert_problem(422);
+        assert_eq!(refused.error_fields(), ["count"]);
+        app.post("/api/v1/jobs/probes", &admin, &json!({"count": 3})).await.assert_status(202);
+        let mut report = serde_json::Value::Null;
+        for _ in 0..100 {
+            report = app.get("/api/v1/jobs/probes", &admin).await.assert_status(200).body;
+            if report["effects"] == 3 {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!((report["effects"].as_i64(), report["rerun"].as_i64()), (Some(3), Some(0)), "{report}");
+        assert_eq!(report["jobs"], json!([{"state": "completed", "count": 3}]), "{report}");
     }
 
     async fn the_purge_is_a_periodic_job_scheduled_once_per_period_however_many_servers_ask(backend) {

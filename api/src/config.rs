@@ -32,6 +32,8 @@ pub struct Config {
     pub db_checkout_timeout: Duration,
     /// Origins a browser app may call from (`CRM_CORS_ORIGINS`, comma-separated).
     pub cors_origins: Vec<String>,
+    /// The bearer token `GET /metrics` asks for; without one, metrics are not served.
+    pub metrics_token: Option<String>,
     /// Days a soft-deleted record stays restorable before it is purged.
     pub retention_days: u32,
     /// Days a domain event stays in the feed.
@@ -120,6 +122,7 @@ impl Config {
             db_max_connections: number("CRM_DB_MAX_CONNECTIONS", 8)?,
             db_checkout_timeout: Duration::from_millis(number("CRM_DB_TIMEOUT_MS", 5000)?),
             cors_origins,
+            metrics_token: var("CRM_METRICS_TOKEN").filter(|token| !token.is_empty()),
             retention_days: number("CRM_RETENTION_DAYS", 30)?,
             event_retention_days: number("CRM_EVENT_RETENTION_DAYS", 30)?,
             purge_interval: Duration::from_secs(number("CRM_PURGE_INTERVAL_SECONDS", 3600)?.max(1)),
@@ -158,6 +161,7 @@ impl Config {
             db_max_connections: 8,
             db_checkout_timeout: Duration::from_secs(5),
             cors_origins: Vec::new(),
+            metrics_token: None,
             retention_days: 30,
             event_retention_days: 30,
             purge_interval: Duration::from_secs(3600),

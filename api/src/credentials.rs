@@ -107,6 +107,13 @@ pub fn secret_hash(secret: &str) -> String {
     content_hash(secret.as_bytes())
 }
 
+/// Whether a presented secret is the expected one, in time that depends on neither: their
+/// digests (fixed length) are compared without stopping at the first difference.
+pub fn same_secret(presented: &str, expected: &str) -> bool {
+    let (a, b) = (secret_hash(presented), secret_hash(expected));
+    a.bytes().zip(b.bytes()).fold(0u8, |differ, (x, y)| differ | (x ^ y)) == 0
+}
+
 /// The hex SHA-256 of some bytes (an uploaded file, for idempotency).
 pub fn content_hash(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

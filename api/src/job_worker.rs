@@ -21,7 +21,7 @@ pub struct JobWorker {
 pub static KINDS: [&JobKind; 3] = [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE];
 
 /// Starts the scheduler and the worker on the current actix system.
-pub fn spawn(store: Store, worker: JobWorker) {
+pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, worker: JobWorker) {
     let scheduler = (store.clone(), worker.clone());
     actix_web::rt::spawn(async move {
         let (store, worker) = scheduler;
@@ -44,7 +44,10 @@ pub fn spawn(store: Store, worker: JobWorker) {
             loop {
                 let (store, worker) = (store.clone(), worker.worker.clone());
                 match web::block(move || jobs::work(&store, &worker, &KINDS)).await {
-                    Ok(Ok(round)) if round.claimed > 0 => continue,
+                    Ok(Ok(round)) if round.claimed > 0 => {
+                        metrics.count_jobs(round);
+                        continue;
+                    }
                     Ok(Ok(_)) => break,
                     Ok(Err(error)) => log::warn!("a job round failed: {error}"),
                     Err(error) => log::warn!("job worker task failed: {error}"),

@@ -118,8 +118,10 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartError::Bind { address: config.listen.clone(), source })?.port();
         let workers = config.workers;
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         crate::job_worker::spawn(
             store.clone(),
+            metrics.clone(),
             crate::job_worker::JobWorker {
                 worker: app::jobs::Worker {
                     id: persistence::new_id(),
@@ -147,6 +149,7 @@ impl Application {
             in_flight: std::sync::Arc::default(),
             principals,
             db_slots,
+            metrics: metrics.clone(),
         });
         crate::principals::follow_other_processes(std::sync::Arc::downgrade(&state), &database_url);
         // A client gets `header_timeout` to send its request head and a second to close after
@@ -212,10 +215,12 @@ pub fn app(
         .wrap(from_fn(crate::guard::screen))
         .wrap(from_fn(request_context))
         .wrap(Logger::new(r#"%{r}a "%r" %s %b %Dms request_id=%{x-request-id}o"#))
+        .wrap(from_fn(crate::metrics::observe))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", crate::openapi::document()))
         .service(web::redirect("/docs", "/docs/"))
         .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(crate::metrics::serve)))
         .service(web::scope("/api/v1").configure(routes::configure))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(

@@ -26,27 +26,68 @@ pub struct AppState {
     /// wait here, on the executor, instead of each holding a blocking thread while it waits
     /// for a connection (at 256 clients that was 273 threads).
     pub db_slots: DbSlots,
+    /// What `/metrics` reports of this process.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// A turn at the database for one request's work, waited for without a thread.
 #[derive(Debug)]
 pub struct DbSlots {
     slots: tokio::sync::Semaphore,
+    size: usize,
     wait: Duration,
+    waiting: std::sync::atomic::AtomicI64,
+    timeouts: std::sync::atomic::AtomicI64,
+}
+
+/// The database turns right now, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnFigures {
+    pub size: i64,
+    pub in_use: i64,
+    pub waiting: i64,
+    /// Requests told the database is busy since start.
+    pub timeouts: i64,
 }
 
 impl DbSlots {
     /// `slots` turns (the pool's size); a request that waits longer than `wait` is told the
     /// database is busy, as a pool checkout timeout would.
     pub fn new(slots: u32, wait: Duration) -> Self {
-        DbSlots { slots: tokio::sync::Semaphore::new(slots.max(1) as usize), wait }
+        let size = slots.max(1) as usize;
+        DbSlots {
+            slots: tokio::sync::Semaphore::new(size),
+            size,
+            wait,
+            waiting: std::sync::atomic::AtomicI64::new(0),
+            timeouts: std::sync::atomic::AtomicI64::new(0),
+        }
     }
 
     async fn take(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        let busy = || ApiError::Unavailable("the database is busy; retry shortly".into());
-        match actix_web::rt::time::timeout(self.wait, self.slots.acquire()).await {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waiting.fetch_add(1, Relaxed);
+        let taken = actix_web::rt::time::timeout(self.wait, self.slots.acquire()).await;
+        self.waiting.fetch_sub(1, Relaxed);
+        match taken {
             Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(busy()),
+            Ok(Err(_)) | Err(_) => {
+                self.timeouts.fetch_add(1, Relaxed);
+                Err(ApiError::Unavailable("the database is busy; retry shortly".into()))
+            }
+        }
+    }
+
+    /// Size, turns in use, requests waiting and timeouts so far.
+    pub fn figures(&self) -> TurnFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        let size = i64::try_from(self.size).unwrap_or(i64::MAX);
+        let free = i64::try_from(self.slots.available_permits()).unwrap_or(0);
+        TurnFigures {
+            size,
+            in_use: size - free,
+            waiting: self.waiting.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
         }
     }
 }

@@ -420,3 +420,31 @@ pub fn count_by_state(conn: &mut DbConnection, kind: &str) -> StoreResult<Vec<(S
         .select((jobs::state, diesel::dsl::count_star()))
         .load(conn)?)
 }
+
+/// The queue's figures for one kind and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueFigures {
+    pub kind: String,
+    pub state: JobState,
+    pub count: i64,
+    /// The earliest `run_at` among the waiting ones that are due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// Jobs by kind and state, with how long the oldest due one has waited.
+pub fn queue_figures(conn: &mut DbConnection) -> StoreResult<Vec<QueueFigures>> {
+    let rows: Vec<(String, String, i64, Option<NaiveDateTime>)> = jobs::table
+        .group_by((jobs::kind, jobs::state))
+        .select((jobs::kind, jobs::state, diesel::dsl::count_star(), diesel::dsl::min(jobs::run_at)))
+        .load(conn)?;
+    let now = Utc::now();
+    rows.into_iter()
+        .map(|(kind, state, count, oldest)| {
+            let state = JobState::parse(&state)
+                .ok_or_else(|| StoreError::Internal(format!("a job has the unknown state `{state}`")))?;
+            let waiting = matches!(state, JobState::Available | JobState::Scheduled | JobState::Retryable);
+            let oldest_due = oldest.map(from_db_time).filter(|at| waiting && *at <= now);
+            Ok(QueueFigures { kind, state, count, oldest_due })
+        })
+        .collect()
+}

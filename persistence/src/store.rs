@@ -86,6 +86,12 @@ impl Store {
         Ok(Self { pool, backend, sqlite_writer })
     }
 
+    /// The pool's connections: open, and idle among them.
+    pub fn pool_figures(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -15,6 +15,7 @@ mod e2e {
     mod jobs;
     mod limits;
     mod merge;
+    mod metrics;
     mod openapi;
     mod products;
     mod registry;

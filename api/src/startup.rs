@@ -129,6 +129,7 @@ impl Application {
                     batch: 10,
                     import_batch_rows: config.import_batch_rows,
                 },
+                database_url: config.database_url.clone(),
                 poll: config.job_poll_interval,
                 purge_interval: config.purge_interval,
                 retention: app::jobs::Retention {

@@ -8,6 +8,8 @@
 //! `fencing_token`: a worker whose lease expired and whose job another worker took can no
 //! longer renew, finish or fail it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
@@ -18,6 +20,23 @@ use crate::error::{StoreError, StoreResult};
 use crate::schema::jobs;
 use crate::sql::{Dialect, placeholder};
 use crate::{DbConnection, from_db_time, new_id, to_db_time};
+
+/// The notification channel of new jobs (PostgreSQL), so idle workers of every process wake.
+pub const CHANNEL: &str = "crm_jobs";
+
+/// Jobs enqueued in this process, or announced by another: a worker that sees it move runs a
+/// round at once instead of at its next poll.
+static ENQUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// How many jobs this process has heard of so far (only its changes mean anything).
+pub fn heard_of() -> u64 {
+    ENQUEUED.load(Ordering::Acquire)
+}
+
+/// Records that a job may be waiting (a notification from another process).
+pub fn hear_of_one() {
+    ENQUEUED.fetch_add(1, Ordering::AcqRel);
+}
 
 /// States a worker may claim a job from (besides a running one whose lease expired).
 const WAITING: &str = "'available', 'scheduled', 'retryable'";
@@ -164,7 +183,16 @@ pub fn enqueue(conn: &mut DbConnection, job: &NewJob<'_>, now: DateTime<Utc>) ->
         .bind::<Text, _>(job.kind.to_owned())
         .bind::<Nullable<Text>, _>(job.unique_key.map(str::to_owned))
         .execute(conn)?;
-    Ok((inserted == 1).then_some(id))
+    if inserted == 0 {
+        return Ok(None);
+    }
+    // Delivered when the transaction commits, to every listening process (this one included);
+    // on SQLite a woken worker's claim waits for the one writer, so it sees the commit.
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::connection::SimpleConnection::batch_execute(pg, &format!("NOTIFY {CHANNEL}"))?;
+    }
+    hear_of_one();
+    Ok(Some(id))
 }
 
 /// Claims up to `limit` jobs of the given kinds that are due (or whose lease expired) for

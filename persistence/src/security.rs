@@ -27,21 +27,21 @@ pub fn announce(conn: &mut DbConnection) -> StoreResult<()> {
     Ok(())
 }
 
-/// On PostgreSQL, starts a thread that checks for announcements every `poll` (reading a
-/// notification needs no query) and calls `heard(news)` each time: `news` is true when any
-/// process announced a change since, and after each reconnection (news may have been missed
-/// meanwhile). The thread ends when `heard` answers `false` (nobody listens any more) or the
-/// database is gone.
-pub fn listen(url: &DatabaseUrl, poll: Duration, heard: impl Fn(bool) -> bool + Send + 'static) {
+/// On PostgreSQL, starts a thread that checks for notifications on `channel` (this module's
+/// [`CHANNEL`], or `jobs::CHANNEL`) every `poll` (reading a notification needs no query) and
+/// calls `heard(news)` each time: `news` is true when any process notified since, and after
+/// each reconnection (news may have been missed meanwhile). The thread ends when `heard`
+/// answers `false` (nobody listens any more) or the database is gone.
+pub fn listen(url: &DatabaseUrl, channel: &'static str, poll: Duration, heard: impl Fn(bool) -> bool + Send + 'static) {
     if url.backend() != Backend::Postgres {
         return;
     }
     let target = url.target().to_owned();
-    let spawned = std::thread::Builder::new().name("security-listener".into()).spawn(move || {
+    let spawned = std::thread::Builder::new().name(format!("{channel}-listener")).spawn(move || {
         loop {
             match PgConnection::establish(&target) {
                 Ok(mut conn) => {
-                    if conn.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                    if conn.batch_execute(&format!("LISTEN {channel}")).is_ok() {
                         if !heard(true) {
                             return;
                         }
@@ -52,7 +52,7 @@ pub fn listen(url: &DatabaseUrl, poll: Duration, heard: impl Fn(bool) -> bool + 
                                 match notification {
                                     Ok(_) => news = true,
                                     Err(error) => {
-                                        log::warn!("security listener lost its connection: {error}");
+                                        log::warn!("{channel} listener lost its connection: {error}");
                                         break 'connected;
                                     }
                                 }
@@ -64,15 +64,15 @@ pub fn listen(url: &DatabaseUrl, poll: Duration, heard: impl Fn(bool) -> bool + 
                     }
                 }
                 Err(error) if error.to_string().contains("does not exist") => {
-                    log::warn!("security listener stops: {error}");
+                    log::warn!("{channel} listener stops: {error}");
                     return;
                 }
-                Err(error) => log::warn!("security listener cannot connect: {error}"),
+                Err(error) => log::warn!("{channel} listener cannot connect: {error}"),
             }
             std::thread::sleep(Duration::from_secs(1));
         }
     });
     if let Err(error) = spawned {
-        log::error!("security listener thread did not start: {error}");
+        log::error!("{channel} listener thread did not start: {error}");
     }
 }

@@ -5,8 +5,9 @@
 //!   each, from one thread (the work a job does, without the queue);
 //! - the same with three servers on one PostgreSQL database, against one server;
 //! - under light load (a job every 50 ms), the wait from enqueueing to start, p50 and p99,
-//!   against the worker's poll interval (the server's default, 1 s): the queue polls, so a job
-//!   waits up to one interval.
+//!   against the worker's poll interval (the server's default, 1 s), which bounds the wait when
+//!   no wake-up arrives (a worker wakes at once for a job enqueued in its process or announced
+//!   by another with PostgreSQL's NOTIFY).
 //!
 //! `cargo bench -p e2e --bench jobs`
 

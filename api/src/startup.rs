@@ -216,12 +216,12 @@ pub fn app(
         .wrap(from_fn(crate::guard::screen))
         .wrap(from_fn(request_context))
         .wrap(Logger::new(r#"%{r}a "%r" %s %b %Dms request_id=%{x-request-id}o"#))
-        .wrap(from_fn(crate::metrics::observe))
+        .wrap(from_fn(routes::metrics::observe))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", crate::openapi::document()))
         .service(web::redirect("/docs", "/docs/"))
         .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
-        .service(web::resource("/metrics").route(web::get().to(crate::metrics::serve)))
+        .service(web::resource("/metrics").route(web::get().to(routes::metrics::serve)))
         .service(web::scope("/api/v1").configure(routes::configure))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound(

@@ -20,6 +20,7 @@ pub mod imports;
 pub mod jobs;
 pub mod leads;
 pub mod merge;
+pub mod metrics;
 pub mod newest_first;
 pub mod pipelines;
 pub mod products;

@@ -44,7 +44,7 @@ impl JobRun<'_> {
     /// skip locked rows).
     pub fn renew_in(&self, conn: &mut DbConnection) -> Result<bool, AppError> {
         let now = Utc::now();
-        let until = now + TimeDelta::from_std(self.worker.lease).unwrap_or(TimeDelta::MAX);
+        let until = later(now, self.worker.lease);
         Ok(jobs::renew(conn, &self.job.id, self.job.fencing_token, until, now)?)
     }
 }
@@ -77,7 +77,9 @@ pub struct Retention {
 fn purge(run: &JobRun<'_>) -> Result<(), String> {
     let retention: Retention = serde_json::from_str(&run.job.payload).map_err(|e| format!("bad payload: {e}"))?;
     let now = Utc::now();
-    let days_ago = |days: u32| now - TimeDelta::days(i64::from(days));
+    // A retention too long to subtract keeps everything.
+    let days_ago =
+        |days: u32| now.checked_sub_signed(TimeDelta::days(i64::from(days))).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let cutoffs = maintenance::Cutoffs {
         records: days_ago(retention.record_days),
         idempotency_keys: days_ago(1),
@@ -147,7 +149,7 @@ pub struct Round {
 pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round, AppError> {
     let names: Vec<&str> = kinds.iter().map(|k| k.spec.name).collect();
     let now = Utc::now();
-    let until = now + TimeDelta::from_std(worker.lease).unwrap_or(TimeDelta::MAX);
+    let until = later(now, worker.lease);
     let claimed = store.write(|conn| jobs::claim(conn, &worker.id, &names, worker.batch, until, now))?;
     let mut round = Round { claimed: claimed.len(), ..Round::default() };
     for job in &claimed {
@@ -163,7 +165,7 @@ pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round,
                 let attempt = u32::try_from(job.attempt).unwrap_or(u32::MAX);
                 let retry_at = (job.attempt < job.max_attempts).then(|| {
                     let wait = backoff(attempt, jitter(&job.id, attempt));
-                    now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
+                    later(now, wait)
                 });
                 log::warn!("job {} ({}) attempt {} failed: {error}", job.id, job.kind, job.attempt);
                 store.write(|conn| jobs::fail(conn, &job.id, job.fencing_token, error, retry_at, now))?
@@ -176,6 +178,11 @@ pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round,
         }
     }
     Ok(round)
+}
+
+/// `wait` after `now`, or the end of time for a wait too long to add (a mistyped setting).
+fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(wait).ok().and_then(|wait| now.checked_add_signed(wait)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A jitter in -1.0..1.0 that differs between jobs and attempts (no random source needed:
@@ -297,4 +304,23 @@ pub fn probe_report(conn: &mut DbConnection, actor: &Actor) -> Result<ProbeRepor
         wait_p50_ms: at(50),
         wait_p99_ms: at(99),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_or_retry_too_long_to_add_ends_at_the_end_of_time_instead_of_panicking() {
+        let now = Utc::now();
+        assert_eq!(later(now, Duration::from_secs(60)), now + TimeDelta::seconds(60));
+        assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn jitter_stays_within_one_either_way_and_differs_between_attempts() {
+        let spread: Vec<f64> = (1..50).map(|attempt| jitter("0193a5b2-7c1e", attempt)).collect();
+        assert!(spread.iter().all(|j| (-1.0..=1.0).contains(j)));
+        assert!(spread.windows(2).any(|pair| pair[0] != pair[1]));
+    }
 }

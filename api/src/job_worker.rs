@@ -45,7 +45,7 @@ pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, wor
     // NOTIFY), else every `poll`: reading the in-memory count every WAKE_CHECK costs no query.
     let alive = std::sync::Arc::new(());
     let watching = std::sync::Arc::downgrade(&alive);
-    persistence::security::listen(&worker.database_url, persistence::jobs::CHANNEL, WAKE_CHECK, move |news| {
+    persistence::notify::listen(&worker.database_url, persistence::jobs::CHANNEL, WAKE_CHECK, move |news| {
         if news {
             persistence::jobs::hear_of_one();
         }

@@ -111,7 +111,7 @@ pub async fn announce_change(store: &persistence::Store) {
 
 /// Listens for other processes' announcements for as long as `state` lives.
 pub fn follow_other_processes<S: Send + Sync + 'static>(state: Weak<S>, url: &persistence::DatabaseUrl) {
-    persistence::security::listen(url, persistence::security::CHANNEL, Duration::from_millis(100), move |news| {
+    persistence::notify::listen(url, persistence::security::CHANNEL, Duration::from_millis(100), move |news| {
         if news {
             invalidate_all();
         }

@@ -24,6 +24,7 @@ pub mod leads;
 pub mod links;
 pub mod locks;
 pub mod maintenance;
+pub mod notify;
 pub mod pipelines;
 pub mod products;
 mod records;

@@ -3,17 +3,15 @@
 //! dropped at once rather than when they expire.
 //!
 //! PostgreSQL carries the news with `NOTIFY` on [`CHANNEL`], which the server delivers after
-//! the announcing transaction commits; each process listens on a connection of its own.
+//! the announcing transaction commits; each process listens on a connection of its own
+//! (`notify::listen`).
 //! SQLite has no such channel: there the cache's short lifetime is the bound across
 //! processes (in one process the announcer drops its own cache directly). This is one of the
 //! named places where the backends differ.
 
-use std::time::Duration;
-
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 
-use crate::connection::{Backend, DatabaseUrl, DbConnection};
+use crate::connection::DbConnection;
 use crate::error::StoreResult;
 
 /// The notification channel of security changes.
@@ -25,54 +23,4 @@ pub fn announce(conn: &mut DbConnection) -> StoreResult<()> {
         pg.batch_execute(&format!("NOTIFY {CHANNEL}"))?;
     }
     Ok(())
-}
-
-/// On PostgreSQL, starts a thread that checks for notifications on `channel` (this module's
-/// [`CHANNEL`], or `jobs::CHANNEL`) every `poll` (reading a notification needs no query) and
-/// calls `heard(news)` each time: `news` is true when any process notified since, and after
-/// each reconnection (news may have been missed meanwhile). The thread ends when `heard`
-/// answers `false` (nobody listens any more) or the database is gone.
-pub fn listen(url: &DatabaseUrl, channel: &'static str, poll: Duration, heard: impl Fn(bool) -> bool + Send + 'static) {
-    if url.backend() != Backend::Postgres {
-        return;
-    }
-    let target = url.target().to_owned();
-    let spawned = std::thread::Builder::new().name(format!("{channel}-listener")).spawn(move || {
-        loop {
-            match PgConnection::establish(&target) {
-                Ok(mut conn) => {
-                    if conn.batch_execute(&format!("LISTEN {channel}")).is_ok() {
-                        if !heard(true) {
-                            return;
-                        }
-                        'connected: loop {
-                            std::thread::sleep(poll);
-                            let mut news = false;
-                            for notification in conn.notifications_iter() {
-                                match notification {
-                                    Ok(_) => news = true,
-                                    Err(error) => {
-                                        log::warn!("{channel} listener lost its connection: {error}");
-                                        break 'connected;
-                                    }
-                                }
-                            }
-                            if !heard(news) {
-                                return;
-                            }
-                        }
-                    }
-                }
-                Err(error) if error.to_string().contains("does not exist") => {
-                    log::warn!("{channel} listener stops: {error}");
-                    return;
-                }
-                Err(error) => log::warn!("{channel} listener cannot connect: {error}"),
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    });
-    if let Err(error) = spawned {
-        log::error!("{channel} listener thread did not start: {error}");
-    }
 }

@@ -225,11 +225,10 @@ pub fn find(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, App
 /// left); a job that is waiting, running or completed is a conflict.
 pub fn retry(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
     actor.require_admin()?;
-    let job = jobs::find(conn, id).map_err(not_found)?;
-    jobs::retry(conn, id, Utc::now())?.ok_or_else(|| {
+    jobs::retry(conn, id, Utc::now()).map_err(not_found)?.map_err(|state| {
         AppError::Conflict(format!(
             "a {} job cannot be retried; only retryable, discarded or cancelled ones",
-            job.state.as_str()
+            state.as_str()
         ))
     })
 }
@@ -237,9 +236,9 @@ pub fn retry(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, Ap
 /// Cancels a job that has not finished; its worker, if it runs, can no longer finish it.
 pub fn cancel(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
     actor.require_admin()?;
-    let job = jobs::find(conn, id).map_err(not_found)?;
-    jobs::cancel(conn, id, Utc::now())?
-        .ok_or_else(|| AppError::Conflict(format!("the job is {} already", job.state.as_str())))
+    jobs::cancel(conn, id, Utc::now())
+        .map_err(not_found)?
+        .map_err(|state| AppError::Conflict(format!("the job is {} already", state.as_str())))
 }
 
 /// Probe jobs: each one's effect is a row of its own, so admins (and the multi-process test)
@@ -298,7 +297,11 @@ pub fn probe_report(conn: &mut DbConnection, actor: &Actor) -> Result<ProbeRepor
     waits.sort_unstable();
     let at = |q: usize| waits.get((waits.len().saturating_sub(1) * q) / 100).copied().unwrap_or(0);
     Ok(ProbeReport {
-        jobs: jobs::count_by_state(conn, PROBE.spec.name)?,
+        jobs: jobs::queue_figures(conn)?
+            .into_iter()
+            .filter(|figures| figures.kind == PROBE.spec.name)
+            .map(|figures| (figures.state.as_str().to_owned(), figures.count))
+            .collect(),
         effects: effects.len(),
         rerun: effects.iter().filter(|e| e.runs > 1).count(),
         wait_p50_ms: at(50),

@@ -343,16 +343,23 @@ pub fn list(
     query.load(conn)?.into_iter().map(JobRow::into_job).collect()
 }
 
+/// The job after a change that applies only in its state then: `Err` with the state it has
+/// when that state refused the change (or moved under it).
+fn changed_from(conn: &mut DbConnection, id: &str, updated: usize) -> StoreResult<Result<Job, JobState>> {
+    let job = find(conn, id)?;
+    Ok(if updated == 1 { Ok(job) } else { Err(job.state) })
+}
+
 /// Makes a failed, discarded or cancelled job available now, with one more attempt if it had
-/// none left; `None` when its state does not allow it. A live job with the same unique key
-/// makes it a conflict.
-pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Job>> {
+/// none left; `Err` with its state when that does not allow it. A live job with the same unique
+/// key makes it a conflict.
+pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Result<Job, JobState>> {
     let job = find(conn, id)?;
     if !matches!(job.state, JobState::Retryable | JobState::Discarded | JobState::Cancelled) {
-        return Ok(None);
+        return Ok(Err(job.state));
     }
     let now = to_db_time(now);
-    diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
+    let updated = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
         .set((
             jobs::state.eq(JobState::Available.as_str()),
             jobs::run_at.eq(now),
@@ -361,18 +368,18 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResu
             jobs::updated_at.eq(now),
         ))
         .execute(conn)?;
-    find(conn, id).map(Some)
+    changed_from(conn, id, updated)
 }
 
-/// Cancels a job that has not finished; a running one's worker is fenced out. `None` when it
-/// has finished already.
-pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Job>> {
+/// Cancels a job that has not finished; a running one's worker is fenced out. `Err` with its
+/// state when it has finished already.
+pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreResult<Result<Job, JobState>> {
     let job = find(conn, id)?;
     if !job.state.is_live() {
-        return Ok(None);
+        return Ok(Err(job.state));
     }
     let now = to_db_time(now);
-    diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
+    let updated = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
         .set((
             jobs::state.eq(JobState::Cancelled.as_str()),
             jobs::fencing_token.eq(jobs::fencing_token + 1),
@@ -382,7 +389,7 @@ pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreRes
             jobs::updated_at.eq(now),
         ))
         .execute(conn)?;
-    find(conn, id).map(Some)
+    changed_from(conn, id, updated)
 }
 
 /// Removes jobs that finished before `cutoff`; returns how many.
@@ -438,15 +445,6 @@ pub fn probes(conn: &mut DbConnection) -> StoreResult<Vec<ProbeEffect>> {
             started_at: from_db_time(started),
         })
         .collect())
-}
-
-/// How many jobs of a kind are in each state.
-pub fn count_by_state(conn: &mut DbConnection, kind: &str) -> StoreResult<Vec<(String, i64)>> {
-    Ok(jobs::table
-        .filter(jobs::kind.eq(kind))
-        .group_by(jobs::state)
-        .select((jobs::state, diesel::dsl::count_star()))
-        .load(conn)?)
 }
 
 /// The queue's figures for one kind and state.

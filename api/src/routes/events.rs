@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, ListErrors};
 use crate::extract::Caller;
 use crate::state::AppState;
+use crate::support::id_page_limit;
 
 /// Who caused an event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -158,11 +159,7 @@ pub async fn list(
     {
         return Err(ApiError::bad_field("record_type", "unknown_record_type", "names no record type of this CRM"));
     }
-    let limit = match params.limit {
-        None => 50,
-        Some(limit @ 1..=100) => i64::from(limit),
-        Some(_) => return Err(ApiError::bad_field("limit", "out_of_range", "must be between 1 and 100")),
-    };
+    let limit = id_page_limit(Some(params.limit.unwrap_or(50)))?;
     let query = EventQuery {
         after,
         event_type: params.event_type,
@@ -171,12 +168,7 @@ pub async fn list(
         limit,
     };
     let readable = readable(&caller);
-    let found = state
-        .read(move |conn| {
-            let readable: Vec<(&str, Visibility)> = readable.iter().map(|(t, v)| (*t, v.clone())).collect();
-            Ok(events::feed(conn, &readable, &query)?)
-        })
-        .await?;
+    let found = state.read(move |conn| Ok(events::feed(conn, &readable, &query)?)).await?;
     let next_cursor = found.last().map(|event| cursor_of(event.cursor)).or_else(|| after.map(cursor_of));
     let data = found.into_iter().map(EventView::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(EventPage { data, next_cursor }))

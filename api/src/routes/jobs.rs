@@ -10,6 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, NoParams};
 use crate::state::AppState;
+use crate::support::{id_page, id_page_limit};
+use app::actor::Actor;
+use app::error::AppError;
+use persistence::DbConnection;
 
 /// A background job.
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,21 +115,15 @@ pub async fn list(
     params: web::Query<JobListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
-    let limit = match params.limit {
-        None => 25,
-        Some(limit @ 1..=100) => i64::from(limit),
-        Some(_) => return Err(ApiError::bad_field("limit", "out_of_range", "must be between 1 and 100")),
-    };
+    let limit = id_page_limit(params.limit)?;
     let found = state
         .read(move |conn| {
             let (kind, before) = (params.kind.as_deref(), params.cursor.as_deref());
             Ok(app::jobs::list(conn, &caller, kind, params.state, before, limit + 1)?)
         })
         .await?;
-    let more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut data = found.into_iter().map(JobView::try_from).collect::<Result<Vec<_>, _>>()?;
-    data.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more.then(|| data.last().map(|job| job.id.clone())).flatten();
+    let (found, next_cursor) = id_page(found, limit, |job| &job.id);
+    let data = found.into_iter().map(JobView::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(JobPage { data, next_cursor }))
 }
 
@@ -162,8 +160,17 @@ pub async fn retry(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let job = state.write(move |conn| Ok(app::jobs::retry(conn, &caller, &id)?)).await?;
+    steer(&state, caller, id.into_inner(), app::jobs::retry).await
+}
+
+/// Runs an admin's step on one job and answers the job as it is after it.
+async fn steer(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    step: fn(&mut DbConnection, &Actor, &str) -> Result<Job, AppError>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state.write(move |conn| Ok(step(conn, &caller, &id)?)).await?;
     Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
 }
 
@@ -181,9 +188,7 @@ pub async fn cancel(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let job = state.write(move |conn| Ok(app::jobs::cancel(conn, &caller, &id)?)).await?;
-    Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
+    steer(&state, caller, id.into_inner(), app::jobs::cancel).await
 }
 
 /// How many probes to enqueue.

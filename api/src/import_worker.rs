@@ -15,7 +15,7 @@ use domain::columns::{self, RowInput, Target};
 use domain::csv::{self, Row};
 use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
 use persistence::imports::{self, Counts, Import, RowError};
-use persistence::{DbConnection, Store, StoreError};
+use persistence::{DbConnection, StoreError};
 
 use crate::error::ApiError;
 use crate::extract::{RequestContext, principal_of};
@@ -34,7 +34,8 @@ fn take_row(
 }
 
 /// Imports as jobs of the queue (`app::imports::start` enqueues one per import).
-pub static RUN_IMPORT: JobKind = JobKind { spec: app::imports::RUN, run: run_import };
+pub static RUN_IMPORT: JobKind =
+    JobKind { spec: app::imports::RUN, every: None, run: run_import, abandoned: Some(app::imports::abandoned) };
 
 /// Why a batch did not commit.
 enum Stop {
@@ -95,21 +96,21 @@ fn run_import(run: &JobRun<'_>) -> Result<(), String> {
     let text = store.read(|conn| imports::content(conn, &import.id)).map_err(|e| e.to_string())?;
     let rows = match load_rows(&text) {
         Ok(rows) => rows,
-        Err(reason) => return finish(store, &import.id, ImportStatus::Failed, Some(reason)),
+        Err(reason) => return finish(run, &import.id, ImportStatus::Failed, Some(reason)),
     };
     let mut position = import.counts.processed;
     loop {
         let data_rows = rows.len().saturating_sub(1);
         if usize::try_from(position).unwrap_or(usize::MAX) >= data_rows {
             log::info!("import {} completed: {} rows", import.id, data_rows);
-            return finish(store, &import.id, ImportStatus::Completed, None);
+            return finish(run, &import.id, ImportStatus::Completed, None);
         }
         match batch(run, &import, &rows, position) {
             Ok(done) => position += done,
             Err(Stop::LostLease) => return Err("the job's lease was lost; another worker goes on".into()),
             Err(Stop::Fail(reason)) => {
                 log::warn!("import {} failed: {reason}", import.id);
-                return finish(store, &import.id, ImportStatus::Failed, Some(reason));
+                return finish(run, &import.id, ImportStatus::Failed, Some(reason));
             }
             Err(Stop::Retry(error)) => return Err(format!("paused at row {position}: {error}")),
         }
@@ -121,8 +122,19 @@ fn load_rows(text: &str) -> Result<Vec<Row>, String> {
     csv::parse(text).map_err(|e| format!("the stored file cannot be read: {e}"))
 }
 
-fn finish(store: &Store, id: &str, status: ImportStatus, reason: Option<String>) -> Result<(), String> {
-    store.write(|conn| app::imports::finish(conn, id, status, reason.as_deref())).map_err(|e| e.to_string())
+/// Ends the import while the job is still this run's (a cancelled job's import has ended).
+fn finish(run: &JobRun<'_>, id: &str, status: ImportStatus, reason: Option<String>) -> Result<(), String> {
+    let finished = run.store.write(|conn| {
+        if !run.renew_in(conn)? {
+            return Ok(false);
+        }
+        app::imports::finish(conn, id, status, reason.as_deref()).map(|()| true)
+    });
+    match finished {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the job is no longer this run's".into()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// The caller an import acts as: its uploader with the rights they have now, and the upload's

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::web;
+use app::dispatch::{self, EventHandler};
 use app::jobs::{self, JobKind, Retention, Worker};
 use persistence::Store;
 
@@ -14,6 +15,8 @@ const WAKE_CHECK: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone)]
 pub struct JobWorker {
     pub worker: Worker,
+    /// Jobs run at once, each by its own loop.
+    pub loops: usize,
     /// Where other processes announce new jobs (PostgreSQL).
     pub database_url: persistence::DatabaseUrl,
     pub poll: Duration,
@@ -23,21 +26,34 @@ pub struct JobWorker {
 }
 
 /// Every kind this version runs.
-pub static KINDS: [&JobKind; 3] = [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE];
+pub static KINDS: [&JobKind; 5] =
+    [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE, &app::dispatch::DISPATCH, &app::sales::RESCORE];
+
+/// What committed events are turned into; the automation features register theirs here.
+pub static EVENT_HANDLERS: [&EventHandler; 0] = [];
+
+/// How often the scheduler makes sure the periodic jobs are queued.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the scheduler and the worker on the current actix system.
 pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, worker: JobWorker) {
     let scheduler = (store.clone(), worker.clone());
     actix_web::rt::spawn(async move {
         let (store, worker) = scheduler;
-        let mut ticks = actix_web::rt::time::interval(worker.purge_interval);
+        // Both are keyed (the purge by its period, the dispatcher by its name), so asking
+        // more often than they run, from every process, queues each once.
+        let mut ticks = actix_web::rt::time::interval(worker.purge_interval.min(SCHEDULE_EVERY));
         loop {
             ticks.tick().await;
             let (store, retention, interval) = (store.clone(), worker.retention, worker.purge_interval);
-            match web::block(move || jobs::schedule_purge(&store, retention, interval)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => log::warn!("could not schedule the purge: {error}"),
-                Err(error) => log::warn!("purge scheduling task failed: {error}"),
+            let scheduled = web::block(move || {
+                jobs::schedule_purge(&store, retention, interval)?;
+                dispatch::ensure_dispatcher(&store)
+            });
+            match scheduled.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => log::warn!("could not schedule the periodic jobs: {error}"),
+                Err(error) => log::warn!("job scheduling task failed: {error}"),
             }
         }
     });
@@ -51,31 +67,41 @@ pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, wor
         }
         watching.strong_count() > 0
     });
-    actix_web::rt::spawn(async move {
-        let _alive = alive;
-        let mut seen = persistence::jobs::heard_of();
-        let mut last_round: Option<Instant> = None;
-        loop {
-            let heard = persistence::jobs::heard_of();
-            if heard == seen && last_round.is_some_and(|at| at.elapsed() < worker.poll) {
-                actix_web::rt::time::sleep(WAKE_CHECK).await;
-                continue;
-            }
-            (seen, last_round) = (heard, Some(Instant::now()));
-            // Drain what is due before waiting again.
-            loop {
-                let (store, worker) = (store.clone(), worker.worker.clone());
-                match web::block(move || jobs::work(&store, &worker, &KINDS)).await {
-                    Ok(Ok(round)) if round.claimed > 0 => {
-                        metrics.count_jobs(round);
-                        continue;
-                    }
-                    Ok(Ok(_)) => break,
-                    Ok(Err(error)) => log::warn!("a job round failed: {error}"),
-                    Err(error) => log::warn!("job worker task failed: {error}"),
-                }
-                break;
-            }
+    for _ in 0..worker.loops.max(1) {
+        let (store, metrics, worker, alive) = (store.clone(), metrics.clone(), worker.clone(), alive.clone());
+        actix_web::rt::spawn(work_loop(store, metrics, worker, alive));
+    }
+}
+
+/// One loop of a process's worker: runs a round when a job was announced, else every `poll`,
+/// and drains what is due before waiting again.
+async fn work_loop(
+    store: Store,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    worker: JobWorker,
+    _alive: std::sync::Arc<()>,
+) {
+    let mut seen = persistence::jobs::heard_of();
+    let mut last_round: Option<Instant> = None;
+    loop {
+        let heard = persistence::jobs::heard_of();
+        if heard == seen && last_round.is_some_and(|at| at.elapsed() < worker.poll) {
+            actix_web::rt::time::sleep(WAKE_CHECK).await;
+            continue;
         }
-    });
+        (seen, last_round) = (heard, Some(Instant::now()));
+        loop {
+            let (store, worker) = (store.clone(), worker.worker.clone());
+            match web::block(move || jobs::work(&store, &worker, &KINDS)).await {
+                Ok(Ok(round)) if round.claimed > 0 => {
+                    metrics.count_jobs(round);
+                    continue;
+                }
+                Ok(Ok(_)) => break,
+                Ok(Err(error)) => log::warn!("a job round failed: {error}"),
+                Err(error) => log::warn!("job worker task failed: {error}"),
+            }
+            break;
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod openapi_examples;
 pub mod principals;
+pub mod rate_limits;
 pub mod records;
 pub mod routes;
 pub mod startup;

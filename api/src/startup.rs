@@ -18,8 +18,9 @@ use crate::credentials::{TokenKeys, hash_password, random_token};
 use crate::error::ApiError;
 use crate::extract::{json_error, path_error, query_error};
 use crate::middleware::request_context;
+use crate::rate_limits::RateLimiter;
 use crate::routes;
-use crate::state::{AppState, RateLimiter};
+use crate::state::AppState;
 
 /// Serialises start-up steps across processes sharing one database.
 const BOOTSTRAP_LOCK: i64 = 0x0c4d_0002;
@@ -128,7 +129,9 @@ impl Application {
                     lease: config.job_lease,
                     batch: 10,
                     import_batch_rows: config.import_batch_rows,
+                    event_handlers: config.event_handlers,
                 },
+                loops: config.job_workers,
                 database_url: config.database_url.clone(),
                 poll: config.job_poll_interval,
                 purge_interval: config.purge_interval,
@@ -153,6 +156,9 @@ impl Application {
             metrics: metrics.clone(),
         });
         crate::principals::follow_other_processes(std::sync::Arc::downgrade(&state), &database_url);
+        if state.store.backend() == persistence::Backend::Postgres {
+            crate::rate_limits::share(std::sync::Arc::downgrade(&state), state.config.rate_limit_sync);
+        }
         // A client gets `header_timeout` to send its request head and a second to close after
         // an answer; bodies are paced by `guard::screen`.
         let mut server = HttpServer::new(move || app(state.clone()))

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::web;
 use persistence::{DbConnection, Store};
@@ -17,7 +17,7 @@ pub struct AppState {
     pub store: Store,
     pub keys: TokenKeys,
     pub config: Config,
-    pub limiter: RateLimiter,
+    pub limiter: crate::rate_limits::RateLimiter,
     /// Requests in flight per client address.
     pub in_flight: std::sync::Arc<InFlight>,
     /// Callers resolved recently, by credential.
@@ -149,47 +149,6 @@ impl AppState {
 /// How often a write rolled back by a concurrent one is run before answering 503.
 pub const CONTENDED_ATTEMPTS: u32 = 3;
 
-/// The outcome of counting one request against a caller's budget.
-#[derive(Debug, Clone, Copy)]
-pub struct Quota {
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until the window resets.
-    pub reset_seconds: u64,
-    pub allowed: bool,
-}
-
-/// Fixed one-minute windows per caller key, in process memory. Several processes behind a
-/// load balancer each enforce the limit on their share of the traffic.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-const WINDOW: Duration = Duration::from_secs(60);
-const MAX_TRACKED_CALLERS: usize = 100_000;
-
-impl RateLimiter {
-    /// Counts one request for `key` against `limit` per minute.
-    pub fn check(&self, key: &str, limit: u32) -> Quota {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() >= MAX_TRACKED_CALLERS {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        let allowed = entry.1 < limit;
-        if allowed {
-            entry.1 += 1;
-        }
-        let reset_seconds = WINDOW.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
-        Quota { limit, remaining: limit.saturating_sub(entry.1), reset_seconds, allowed }
-    }
-}
-
 /// Requests in flight per client address.
 #[derive(Debug, Default)]
 pub struct InFlight {
@@ -235,7 +194,7 @@ mod tests {
     async fn a_request_beyond_the_pool_waits_its_turn_then_is_told_the_database_is_busy() {
         let slots = DbSlots::new(1, Duration::from_millis(50));
         let held = slots.take().await.expect("the first takes the only slot");
-        let waited = Instant::now();
+        let waited = std::time::Instant::now();
         assert!(matches!(slots.take().await, Err(ApiError::Unavailable(_))));
         assert!(waited.elapsed() >= Duration::from_millis(50));
         drop(held);

@@ -1,6 +1,6 @@
 //! Admin-defined documents (web forms, scoring and assignment rules), written once:
 //! admin-only, validated as a whole by the domain, merge-patched, versioned, and followed by
-//! what a change implies (a scoring rule change rescores every lead).
+//! what a change implies (a scoring rule change queues rescoring every lead).
 
 use chrono::Utc;
 use domain::form::WebForm;
@@ -44,13 +44,13 @@ pub static FORMS: DefinitionKind<WebForm> = DefinitionKind {
     after_change: nothing_after,
 };
 
-/// Scoring rules: every change rescores every lead.
+/// Scoring rules: every change queues rescoring every lead.
 pub static SCORING_RULES: DefinitionKind<ScoringRule> = DefinitionKind {
     kind: Kind::ScoringRule,
     noun: "scoring rule",
     validate: ScoringRule::validated,
     references: |_, _| Ok(()),
-    after_change: |conn| sales::rescore_all(conn).map(drop),
+    after_change: sales::queue_rescoring,
 };
 
 /// Assignment rules: whom they assign to must exist.

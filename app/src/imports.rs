@@ -12,8 +12,8 @@ use domain::columns::{self, RowInput};
 use domain::csv;
 use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
 use domain::record::{Patch, Stored};
-use persistence::DbConnection;
 use persistence::imports::{self, Import, NewImport};
+use persistence::{DbConnection, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -88,6 +88,18 @@ pub const RUN: JobSpec = JobSpec { name: "imports.run", max_attempts: 20 };
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunImport {
     pub import_id: String,
+}
+
+/// Fails an import whose job was given up on (cancelled, or out of attempts), unless it ended.
+pub fn abandoned(conn: &mut DbConnection, payload: &str, why: &str) -> Result<(), AppError> {
+    let run: RunImport = serde_json::from_str(payload)?;
+    match imports::find(conn, &run.import_id) {
+        Ok(import) if matches!(import.status, ImportStatus::Queued | ImportStatus::Running) => {
+            finish(conn, &import.id, ImportStatus::Failed, Some(why))
+        }
+        Ok(_) | Err(StoreError::NotFound) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Stores the import of a checked file and enqueues its job in the same transaction, to be run

@@ -23,6 +23,8 @@ pub struct Worker {
     pub batch: i64,
     /// Rows of a CSV import taken per transaction.
     pub import_batch_rows: usize,
+    /// What committed events are turned into, by the dispatcher.
+    pub event_handlers: &'static [&'static crate::dispatch::EventHandler],
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).
@@ -61,11 +63,20 @@ pub struct JobSpec {
 /// given, so a process of an older version leaves newer kinds to the processes that know them.
 pub struct JobKind {
     pub spec: JobSpec,
+    /// A recurring kind's job is not completed by a run but queued again this long after it.
+    pub every: Option<Duration>,
     pub run: fn(&JobRun<'_>) -> Result<(), String>,
+    /// What becomes of the job's subject when the job is given up on (cancelled, or discarded
+    /// after its last attempt), given its payload and why, in that change's transaction.
+    pub abandoned: Option<Abandoned>,
 }
 
+/// See [`JobKind::abandoned`].
+pub type Abandoned = fn(&mut DbConnection, &str, &str) -> Result<(), AppError>;
+
 /// The periodic purge of rows whose retention ended.
-pub static PURGE: JobKind = JobKind { spec: JobSpec { name: "maintenance.purge", max_attempts: 5 }, run: purge };
+pub static PURGE: JobKind =
+    JobKind { spec: JobSpec { name: "maintenance.purge", max_attempts: 5 }, every: None, run: purge, abandoned: None };
 
 /// How long a purge keeps each kind of row, as its job's payload.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -153,22 +164,32 @@ pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round,
     let claimed = store.write(|conn| jobs::claim(conn, &worker.id, &names, worker.batch, until, now))?;
     let mut round = Round { claimed: claimed.len(), ..Round::default() };
     for job in &claimed {
-        let outcome = match kinds.iter().find(|k| k.spec.name == job.kind) {
+        let kind = kinds.iter().find(|k| k.spec.name == job.kind);
+        let outcome = match kind {
             _ if job.attempt > job.max_attempts => Err("its lease expired on the last attempt".to_owned()),
             Some(kind) => (kind.run)(&JobRun { store, job, worker }),
             None => Err(format!("no handler for kind `{}`", job.kind)),
         };
         let now = Utc::now();
-        let finished = match &outcome {
-            Ok(()) => store.write(|conn| jobs::complete(conn, &job.id, job.fencing_token, now))?,
-            Err(error) => {
+        let finished = match (&outcome, kind.and_then(|kind| kind.every)) {
+            (Ok(()), Some(every)) => {
+                store.write(|conn| jobs::again(conn, &job.id, job.fencing_token, later(now, every), now))?
+            }
+            (Ok(()), None) => store.write(|conn| jobs::complete(conn, &job.id, job.fencing_token, now))?,
+            (Err(error), _) => {
                 let attempt = u32::try_from(job.attempt).unwrap_or(u32::MAX);
                 let retry_at = (job.attempt < job.max_attempts).then(|| {
                     let wait = backoff(attempt, jitter(&job.id, attempt));
                     later(now, wait)
                 });
                 log::warn!("job {} ({}) attempt {} failed: {error}", job.id, job.kind, job.attempt);
-                store.write(|conn| jobs::fail(conn, &job.id, job.fencing_token, error, retry_at, now))?
+                store.write(|conn| {
+                    let failed = jobs::fail(conn, &job.id, job.fencing_token, error, retry_at, now)?;
+                    if let (true, None, Some(abandoned)) = (failed, retry_at, kind.and_then(|kind| kind.abandoned)) {
+                        abandoned(conn, &job.payload, error)?;
+                    }
+                    Ok::<_, AppError>(failed)
+                })?
             }
         };
         match (finished, outcome.is_ok()) {
@@ -233,17 +254,23 @@ pub fn retry(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, Ap
     })
 }
 
-/// Cancels a job that has not finished; its worker, if it runs, can no longer finish it.
-pub fn cancel(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Job, AppError> {
+/// Cancels a job that has not finished; its worker, if it runs, can no longer finish it, and
+/// its subject is told (an import fails).
+pub fn cancel(conn: &mut DbConnection, actor: &Actor, id: &str, kinds: &[&JobKind]) -> Result<Job, AppError> {
     actor.require_admin()?;
-    jobs::cancel(conn, id, Utc::now())
+    let job = jobs::cancel(conn, id, Utc::now())
         .map_err(not_found)?
-        .map_err(|state| AppError::Conflict(format!("the job is {} already", state.as_str())))
+        .map_err(|state| AppError::Conflict(format!("the job is {} already", state.as_str())))?;
+    if let Some(abandoned) = kinds.iter().find(|kind| kind.spec.name == job.kind).and_then(|kind| kind.abandoned) {
+        abandoned(conn, &job.payload, "cancelled by an admin")?;
+    }
+    Ok(job)
 }
 
 /// Probe jobs: each one's effect is a row of its own, so admins (and the multi-process test)
 /// see the queue run every job once across processes, and how long a job waits to start.
-pub static PROBE: JobKind = JobKind { spec: JobSpec { name: "diagnostics.probe", max_attempts: 5 }, run: probe };
+pub static PROBE: JobKind =
+    JobKind { spec: JobSpec { name: "diagnostics.probe", max_attempts: 5 }, every: None, run: probe, abandoned: None };
 
 /// Most probes one request enqueues.
 pub const PROBES_MAX: u32 = 10_000;

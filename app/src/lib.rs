@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
 pub mod definitions;
+pub mod dispatch;
 pub mod duplicates;
 pub mod error;
 pub mod events;

@@ -12,6 +12,7 @@ use persistence::{DbConnection, teams};
 
 use crate::actor::Actor;
 use crate::error::AppError;
+use crate::jobs::{self, Enqueue, JobKind, JobRun, JobSpec};
 use crate::records::check_owner_and_team;
 
 /// The next member of a team whose turn it is, counted on definition `turns_of`.
@@ -86,20 +87,57 @@ pub fn rescore(conn: &mut DbConnection, lead_id: &str, data: &LeadData) -> Resul
     Ok(score)
 }
 
-/// Rescores every open lead (after the scoring rules changed): the rules and the leads are
-/// read once; each lead's events are one query.
-pub fn rescore_all(conn: &mut DbConnection) -> Result<usize, AppError> {
-    let rules = scoring_rules(conn)?;
-    let open = leads::open_leads(conn)?;
-    let now = Utc::now();
-    for lead in &open {
-        let events = leads::events(conn, &lead.id)?;
-        let score = domain::lead::score(&rules, &lead.data, &events, now).score;
-        if score != lead.data.score {
-            leads::set_score(conn, &lead.id, score)?;
+/// Rescores every open lead after the scoring rules changed, in batches of this many leads
+/// per transaction (the job renews its lease with each).
+const RESCORE_BATCH: i64 = 500;
+
+/// Rescoring every open lead, queued by each change of the scoring rules. A run that sees a
+/// newer one queued leaves the work to it; each batch reads the rules afresh, so a lead
+/// written after a change is scored by the changed rules.
+pub static RESCORE: JobKind = JobKind {
+    spec: JobSpec { name: "leads.rescore", max_attempts: 5 },
+    every: None,
+    run: rescore_all,
+    abandoned: None,
+};
+
+/// Queues rescoring every open lead, in the caller's transaction.
+pub fn queue_rescoring(conn: &mut DbConnection) -> Result<(), AppError> {
+    jobs::enqueue(conn, &RESCORE.spec, &serde_json::json!({}), &Enqueue::default()).map(drop)
+}
+
+fn rescore_all(run: &JobRun<'_>) -> Result<(), String> {
+    let superseded = run.store.read(|conn| persistence::jobs::newer_unfinished(conn, RESCORE.spec.name, &run.job.id));
+    if superseded.map_err(|error| error.to_string())? {
+        return Ok(());
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let last = run
+            .store
+            .write(|conn| {
+                if !run.renew_in(conn)? {
+                    return Ok(None);
+                }
+                let rules = scoring_rules(conn)?;
+                let open = leads::open_leads(conn, after.as_deref(), RESCORE_BATCH)?;
+                let now = Utc::now();
+                for lead in &open {
+                    let events = leads::events(conn, &lead.id)?;
+                    let score = domain::lead::score(&rules, &lead.data, &events, now).score;
+                    if score != lead.data.score {
+                        leads::set_score(conn, &lead.id, score)?;
+                    }
+                }
+                let full = i64::try_from(open.len()).unwrap_or(i64::MAX) == RESCORE_BATCH;
+                Ok::<_, AppError>(open.last().filter(|_| full).map(|lead| lead.id.clone()))
+            })
+            .map_err(|error| error.to_string())?;
+        match last {
+            Some(id) => after = Some(id),
+            None => return Ok(()),
         }
     }
-    Ok(open.len())
 }
 
 /// Records a lead's status change.

@@ -13,7 +13,7 @@ use domain::access::Visibility;
 
 use crate::connection::Backend;
 use crate::error::StoreResult;
-use crate::schema::events;
+use crate::schema::{event_cursors, events};
 use crate::search::visible_rows;
 use crate::sql::{Dialect, Fragment};
 use crate::{DbConnection, from_db_time, new_id, to_db_time};
@@ -162,6 +162,45 @@ pub fn feed(
             })
             .collect(),
     );
+    let mut select = in_feed_order(conn, query.after, query.limit).filter(visible);
+    if let Some(event_type) = &query.event_type {
+        select = select.filter(events::event_type.eq(event_type.clone()));
+    }
+    if let Some(record_type) = &query.record_type {
+        select = select.filter(events::record_type.eq(record_type.clone()));
+    }
+    if let Some(record_id) = &query.record_id {
+        select = select.filter(events::record_id.eq(record_id.clone()));
+    }
+    let rows: Vec<Row> = select.load(conn)?;
+    Ok(rows.into_iter().map(into_event).collect())
+}
+
+type FeedSelect<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Limit<diesel::dsl::Order<diesel::dsl::Select<events::table, RowColumns>, FeedOrder>>,
+    crate::Db,
+>;
+type RowColumns = (
+    events::tx_id,
+    events::position,
+    events::id,
+    events::event_type,
+    events::record_type,
+    events::record_id,
+    events::actor_kind,
+    events::actor_user_id,
+    events::actor_api_key_id,
+    events::request_id,
+    events::causation_id,
+    events::depth,
+    events::occurred_at,
+    events::payload,
+);
+type FeedOrder = (diesel::dsl::Asc<events::tx_id>, diesel::dsl::Asc<events::position>);
+
+/// Every event after `after` that no transaction still running can precede, in feed order.
+fn in_feed_order<'a>(conn: &mut DbConnection, after: Option<(i64, i64)>, limit: i64) -> FeedSelect<'a> {
     let mut select = events::table
         .select((
             events::tx_id,
@@ -179,29 +218,64 @@ pub fn feed(
             events::occurred_at,
             events::payload,
         ))
-        .filter(visible)
         .order((events::tx_id.asc(), events::position.asc()))
-        .limit(query.limit)
+        .limit(limit)
         .into_boxed();
     if Dialect::of(conn).0 == Backend::Postgres {
         select = select.filter(Fragment::sql("events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"));
     }
-    if let Some((tx_id, position)) = query.after {
+    if let Some((tx_id, position)) = after {
         select = select.filter(
             Fragment::sql("(events.tx_id, events.position) > (").integer(tx_id).push(", ").integer(position).push(")"),
         );
     }
-    if let Some(event_type) = &query.event_type {
-        select = select.filter(events::event_type.eq(event_type.clone()));
+    select
+}
+
+/// Where the consumer `name` of the feed has got; a new consumer starts at the beginning. One
+/// consumer reads and advances at a time (the dispatcher is one job, fenced).
+pub fn cursor(conn: &mut DbConnection, name: &str, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
+    let found = event_cursors::table
+        .filter(event_cursors::name.eq(name))
+        .select((event_cursors::tx_id, event_cursors::position))
+        .first(conn)
+        .optional()?;
+    if let Some(cursor) = found {
+        return Ok(cursor);
     }
-    if let Some(record_type) = &query.record_type {
-        select = select.filter(events::record_type.eq(record_type.clone()));
-    }
-    if let Some(record_id) = &query.record_id {
-        select = select.filter(events::record_id.eq(record_id.clone()));
-    }
-    let rows: Vec<Row> = select.load(conn)?;
+    diesel::insert_into(event_cursors::table)
+        .values((event_cursors::name.eq(name), event_cursors::updated_at.eq(to_db_time(now))))
+        .execute(conn)?;
+    Ok((0, 0))
+}
+
+/// Moves the consumer `name` past `cursor`.
+pub fn advance(conn: &mut DbConnection, name: &str, cursor: (i64, i64), now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::update(event_cursors::table.filter(event_cursors::name.eq(name)))
+        .set((
+            event_cursors::tx_id.eq(cursor.0),
+            event_cursors::position.eq(cursor.1),
+            event_cursors::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Up to `limit` events the consumer at `after` has not had yet, in feed order.
+pub fn pending(conn: &mut DbConnection, after: (i64, i64), limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<Row> = in_feed_order(conn, Some(after), limit).load(conn)?;
     Ok(rows.into_iter().map(into_event).collect())
+}
+
+/// When the oldest event the consumer `name` has not had yet happened (its lag).
+pub fn oldest_pending(conn: &mut DbConnection, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let after: Option<(i64, i64)> = event_cursors::table
+        .filter(event_cursors::name.eq(name))
+        .select((event_cursors::tx_id, event_cursors::position))
+        .first(conn)
+        .optional()?;
+    let oldest = in_feed_order(conn, Some(after.unwrap_or((0, 0))), 1).load::<Row>(conn)?;
+    Ok(oldest.into_iter().next().map(|row| from_db_time(row.12)))
 }
 
 /// Removes events that happened before `cutoff`; returns how many.

@@ -280,6 +280,37 @@ pub fn complete(conn: &mut DbConnection, id: &str, token: i64, now: DateTime<Utc
     Ok(done == 1)
 }
 
+/// Puts a held recurring job back in the queue for its next run at `run_at`, its attempts
+/// renewed: one row per recurring job instead of one per run. False when fenced out.
+pub fn again(
+    conn: &mut DbConnection,
+    id: &str,
+    token: i64,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let done = diesel::update(held(id, token))
+        .set((
+            jobs::state.eq(JobState::Scheduled.as_str()),
+            jobs::run_at.eq(to_db_time(run_at)),
+            jobs::attempt.eq(0),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(done == 1)
+}
+
+/// Whether a job of `kind` newer than `id` has yet to finish (it supersedes `id`).
+pub fn newer_unfinished(conn: &mut DbConnection, kind: &str, id: &str) -> StoreResult<bool> {
+    let live: Vec<&str> = JobState::ALL.into_iter().filter(|state| state.is_live()).map(JobState::as_str).collect();
+    Ok(diesel::select(diesel::dsl::exists(
+        jobs::table.filter(jobs::kind.eq(kind)).filter(jobs::id.gt(id)).filter(jobs::state.eq_any(live)),
+    ))
+    .get_result(conn)?)
+}
+
 /// Records a held job's failure: it runs again at `retry_at`, or with none it is discarded.
 /// False when the claim was fenced out (nothing changes).
 pub fn fail(

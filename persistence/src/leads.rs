@@ -224,11 +224,18 @@ pub fn events(conn: &mut DbConnection, lead_id: &str) -> StoreResult<Vec<LeadEve
     Ok(rows.into_iter().map(|(event_type, at)| LeadEvent { event_type, occurred_at: from_db_time(at) }).collect())
 }
 
-/// Live leads that are not converted, for rescoring after a rule change.
-pub fn open_leads(conn: &mut DbConnection) -> StoreResult<Vec<Lead>> {
-    let rows: Vec<LeadRow> = leads::table
+/// Up to `limit` live leads that are not converted, in id order after `after`, for rescoring
+/// after a rule change.
+pub fn open_leads(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> StoreResult<Vec<Lead>> {
+    let mut select = leads::table
         .filter(leads::deleted_at.is_null())
         .filter(leads::status.ne(enum_text(&LeadStatus::Converted)?))
-        .load(conn)?;
+        .order(leads::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        select = select.filter(leads::id.gt(after.to_owned()));
+    }
+    let rows: Vec<LeadRow> = select.load(conn)?;
     rows.into_iter().map(LeadRow::into_domain).collect()
 }

@@ -27,6 +27,7 @@ pub mod maintenance;
 pub mod notify;
 pub mod pipelines;
 pub mod products;
+pub mod rate_windows;
 mod records;
 pub mod roles;
 mod schema;

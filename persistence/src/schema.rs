@@ -524,3 +524,20 @@ diesel::table! {
         started_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    event_cursors (name) {
+        name -> Text,
+        tx_id -> BigInt,
+        position -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rate_windows (key, window_start) {
+        key -> Text,
+        window_start -> BigInt,
+        hits -> BigInt,
+    }
+}

@@ -2,6 +2,8 @@
 //! baseline measured in the same run:
 //! - `POST /contacts` throughput at `CRM_BENCH_CONNECTIONS` (default 16) against inserting a
 //!   contact row in its own transaction straight on the database, from as many threads;
+//! - what an event costs a write: that insert with its `contact.created` event row in the same
+//!   transaction, against the insert alone;
 //! - the same POSTs at 256 connections against that peak: throughput and p99;
 //! - a CSV import of `CRM_BENCH_ROWS` contacts (default 20,000) against inserting the same
 //!   number of rows in one statement (`tests/benches/common/seed.rs`);
@@ -69,8 +71,9 @@ async fn post_throughput(base: &str, token: &str, connections: usize, tag: &str)
     (rate, p99)
 }
 
-/// Rows per second `threads` threads insert, one contact row per transaction.
-fn insert_baseline(store: &Store, owner: &str, threads: usize) -> f64 {
+/// Rows per second `threads` threads insert, one contact row per transaction, and with
+/// `with_event` its `contact.created` event in the same transaction (what an event adds).
+fn insert_baseline(store: &Store, owner: &str, threads: usize, with_event: bool) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + WINDOW;
     let started = Instant::now();
@@ -89,9 +92,20 @@ fn insert_baseline(store: &Store, owner: &str, threads: usize) -> f64 {
                          'b.{thread}.{n}@bench.example', '{owner}', '[\"baseline\"]', 'acquisition', '{{}}', \
                          'bench baseline {n} b.{thread}.{n}@bench.example', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                     );
+                    let tag = if with_event { "evented" } else { "bare" };
+                    let statement = statement.replace("baseline-", &format!("{tag}-"));
+                    let event = format!(
+                        "INSERT INTO events (id, event_type, record_type, record_id, owner_id, actor_kind, \
+                         actor_user_id, depth, occurred_at, payload) VALUES ('{tag}-{thread}-{n}', 'contact.created', \
+                         'contact', '{tag}-{thread}-{n}', '{owner}', 'user', '{owner}', 0, CURRENT_TIMESTAMP, \
+                         '{{\"object\":{{\"id\":\"{tag}-{thread}-{n}\",\"last_name\":\"Baseline {n}\"}},\"previous\":null,\"changed_fields\":[]}}')"
+                    );
                     store
                         .write(|conn| {
                             diesel::sql_query(&statement).execute(conn)?;
+                            if with_event {
+                                diesel::sql_query(&event).execute(conn)?;
+                            }
                             Ok::<_, persistence::StoreError>(())
                         })
                         .expect("the baseline insert runs");
@@ -117,7 +131,8 @@ async fn bench(backend: Backend, rows: u64, connections: usize) {
     println!("\n{backend:?}:");
 
     // 1. Creates at the usual concurrency against the bare insert.
-    let baseline = insert_baseline(&store, &owner, connections);
+    let baseline = insert_baseline(&store, &owner, connections, false);
+    let evented = insert_baseline(&store, &owner, connections, true);
     let (peak, peak_p99) = post_throughput(&app.base, &admin, connections, "peak").await;
     println!(
         "  POST /contacts at {connections} connections: {peak:.0} req/s, p99 {:.1} ms",
@@ -126,6 +141,10 @@ async fn bench(backend: Backend, rows: u64, connections: usize) {
     println!(
         "    vs one-row-per-transaction INSERT from {connections} threads {baseline:.0} rows/s: x{:.3}",
         peak / baseline
+    );
+    println!(
+        "    an event in the same transaction: {evented:.0} rows/s, x{:.3} the bare insert (what an event adds to a write)",
+        evented / baseline
     );
 
     // 2. Far more clients than the pool has connections.

@@ -177,7 +177,7 @@ async fn steer(
 /// Cancels a job.
 #[utoipa::path(
     post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancel_job", summary = "Cancel a job",
-    description = "Admins only. A job that has not finished is cancelled; a running one's worker can no longer finish it. A finished job is 409.",
+    description = "Admins only. A job that has not finished is cancelled; a running one's worker can no longer finish it, and what it worked on is told (a cancelled import fails). A finished job is 409.",
     params(("id" = String, Path, description = "Job id"), NoParams),
     responses((status = 200, description = "The job", body = JobView), UpdateErrors),
     security(("bearer" = []))
@@ -188,7 +188,10 @@ pub async fn cancel(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    steer(&state, caller, id.into_inner(), app::jobs::cancel).await
+    steer(&state, caller, id.into_inner(), |conn, actor, id| {
+        app::jobs::cancel(conn, actor, id, &crate::job_worker::KINDS)
+    })
+    .await
 }
 
 /// How many probes to enqueue.

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use prometheus::{Encoder, IntCounter, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,11 +34,14 @@ pub async fn observe(
     Ok(response)
 }
 
-/// The gauges read at scrape time: the database turns and pool, the job queue.
-fn gauges(
-    state: &AppState,
-    queue: &[persistence::jobs::QueueFigures],
-) -> prometheus::Result<Vec<prometheus::proto::MetricFamily>> {
+/// What a scrape reads from the database.
+struct Stored {
+    queue: Vec<persistence::jobs::QueueFigures>,
+    oldest_undispatched: Option<chrono::DateTime<Utc>>,
+}
+
+/// The gauges read at scrape time: the database turns and pool, the job queue, the event lag.
+fn gauges(state: &AppState, stored: &Stored) -> prometheus::Result<Vec<prometheus::proto::MetricFamily>> {
     let registry = Registry::new();
     let db = IntGaugeVec::new(
         Opts::new("crm_db_turns", "Database turns (one per pooled connection): size, in use, waiting"),
@@ -61,13 +64,19 @@ fn gauges(
         &["kind", "state"],
     )?;
     let now = Utc::now();
-    for figures in queue {
+    for figures in &stored.queue {
         depth.with_label_values(&[&figures.kind, figures.state.as_str()]).set(figures.count);
         if let Some(oldest) = figures.oldest_due {
             age.with_label_values(&[&figures.kind, figures.state.as_str()]).set((now - oldest).num_seconds().max(0));
         }
     }
+    let lag = IntGauge::new(
+        "crm_event_dispatch_lag_seconds",
+        "How long ago the oldest event not yet handed to its handlers happened (0: none waiting)",
+    )?;
+    lag.set(stored.oldest_undispatched.map_or(0, |at| (now - at).num_seconds().max(0)));
     registry.register(Box::new(timeouts))?;
+    registry.register(Box::new(lag))?;
     for metric in [db, pool, depth, age] {
         registry.register(Box::new(metric))?;
     }
@@ -87,9 +96,16 @@ pub async fn serve(state: web::Data<AppState>, request: HttpRequest) -> Result<H
     if !presented.is_some_and(|token| crate::credentials::same_secret(token, expected)) {
         return Err(ApiError::Unauthorized("send the metrics token as `Authorization: Bearer <token>`".into()));
     }
-    let queue = state.read(|conn| Ok(persistence::jobs::queue_figures(conn)?)).await?;
+    let stored = state
+        .read(|conn| {
+            Ok(Stored {
+                queue: persistence::jobs::queue_figures(conn)?,
+                oldest_undispatched: app::dispatch::oldest_undispatched(conn)?,
+            })
+        })
+        .await?;
     let mut families = state.metrics.registry.gather();
-    families.extend(gauges(&state, &queue).map_err(|e| ApiError::Internal(format!("metrics: {e}")))?);
+    families.extend(gauges(&state, &stored).map_err(|e| ApiError::Internal(format!("metrics: {e}")))?);
     let mut body = Vec::new();
     TextEncoder::new().encode(&families, &mut body).map_err(|e| ApiError::Internal(format!("metrics: {e}")))?;
     Ok(HttpResponse::Ok().content_type(prometheus::TEXT_FORMAT).body(body))

@@ -77,10 +77,10 @@ pub async fn list_scoring(
         .json(Page { data: rules.into_iter().map(RuleView::from).collect::<Vec<_>>(), next_cursor: None }))
 }
 
-/// Creates a scoring rule; every open lead is rescored.
+/// Creates a scoring rule; every open lead is rescored in the background.
 #[utoipa::path(
     post, path = "/api/v1/scoring-rules", tag = "lead-rules", operation_id = "create_scoring_rule", summary = "Create a scoring rule",
-    description = "Admins only. A rule has a `condition` on a lead field or an `event` criterion, and points (-1000 to 1000). Every open lead is rescored in the same transaction.",
+    description = "Admins only. A rule has a `condition` on a lead field or an `event` criterion, and points (-1000 to 1000). Every open lead is then rescored by a background job (`leads.rescore`, see `GET /api/v1/jobs`), queued in the same transaction.",
     params(NoParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry (1 to 255 characters)")),
     request_body(content = ScoringRule, example = json!({"name": "Target industry", "points": 20, "condition": {"field": "industry", "op": "in", "value": ["software", "saas"]}})),
     responses((status = 201, description = "Created", body = RuleView<ScoringRule>, headers(("Location" = String, description = "URL of the new rule"), ("ETag" = String, description = "Version"))), CreateErrors),
@@ -113,7 +113,7 @@ pub async fn get_scoring(
     Ok(one(SCORING.get(&state, caller, id.into_inner()).await?))
 }
 
-/// Changes a scoring rule; every open lead is rescored.
+/// Changes a scoring rule; every open lead is rescored in the background.
 #[utoipa::path(
     patch, path = "/api/v1/scoring-rules/{id}", tag = "lead-rules", operation_id = "update_scoring_rule", summary = "Update a scoring rule (merge-patch)",
     description = "Admins only. A JSON merge-patch of the rule; `position` (a whole number) moves it.",
@@ -133,7 +133,7 @@ pub async fn update_scoring(
     Ok(one(SCORING.update(&state, caller, id.into_inner(), if_match, body.into_inner()).await?))
 }
 
-/// Deletes a scoring rule; every open lead is rescored.
+/// Deletes a scoring rule; every open lead is rescored in the background.
 #[utoipa::path(
     delete, path = "/api/v1/scoring-rules/{id}", tag = "lead-rules", operation_id = "delete_scoring_rule", summary = "Delete a scoring rule",
     description = "Admins only.",

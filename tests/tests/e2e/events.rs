@@ -6,6 +6,20 @@ use diesel::connection::SimpleConnection;
 use e2e::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
+/// A handler as the automation features register them: every contact event asks for one
+/// probe job (no unique key, so an event routed twice would show as two jobs).
+static PROBE_PER_CONTACT_EVENT: app::dispatch::EventHandler = app::dispatch::EventHandler {
+    name: "test.probe_per_contact_event",
+    route: |conn, event| {
+        if event.record_type == "contact" {
+            let probe = app::jobs::Probe { enqueued_at: chrono::Utc::now() };
+            app::jobs::enqueue(conn, &app::jobs::PROBE.spec, &probe, &app::jobs::Enqueue::default())?;
+        }
+        Ok(())
+    },
+};
+static TEST_HANDLERS: [&app::dispatch::EventHandler; 1] = [&PROBE_PER_CONTACT_EVENT];
+
 /// One read of the feed: its events and `next_cursor`.
 async fn read(app: &TestApp, token: &str, query: &str) -> (Vec<Value>, Option<String>) {
     let reply = app.get(&format!("/api/v1/events?{query}"), token).await.assert_status(200);
@@ -158,5 +172,48 @@ on_both_backends! {
             .map(|e| e["data"]["object"]["first_name"].as_str().map_or_else(|| e["record_id"].as_str().unwrap_or_default().to_owned(), str::to_owned))
             .collect();
         assert_eq!(names, expected, "the poller read every event once, none skipped");
+    }
+
+    async fn the_dispatcher_hands_each_committed_event_to_every_handler_once_across_servers(backend) {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.event_handlers = &TEST_HANDLERS;
+            config.metrics_token = Some("metrics-secret".into());
+        })
+        .await;
+        let _second = app.second_server();
+        let admin = app.admin_token.clone();
+        let mut ids = Vec::new();
+        for n in 0..20 {
+            ids.push(app.post("/api/v1/contacts", &admin, &json!({"last_name": format!("D{n}")})).await.assert_status(201).str("id"));
+        }
+        for id in &ids[..5] {
+            app.patch(&format!("/api/v1/contacts/{id}"), &admin, &json!({"first_name": "Changed"})).await.assert_status(200);
+        }
+        // A refused write has no event, so it asks for nothing.
+        app.post("/api/v1/contacts", &admin, &json!({"emails": [{"email": "not an email"}]})).await.assert_problem(422);
+
+        let mut report = Value::Null;
+        for _ in 0..400 {
+            report = app.get("/api/v1/jobs/probes", &admin).await.assert_status(200).body;
+            if report["effects"] == 25 {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(report["effects"], 25, "{report}");
+        // Both servers run workers; give a second routing the time it would need to show.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let report = app.get("/api/v1/jobs/probes", &admin).await.assert_status(200).body;
+        assert_eq!((report["effects"].as_i64(), report["rerun"].as_i64()), (Some(25), Some(0)), "{report}");
+        assert_eq!(report["jobs"], json!([{"state": "completed", "count": 25}]), "one job per event: {report}");
+
+        // One dispatcher job however many servers, queued again after each run.
+        let dispatchers = app.get("/api/v1/jobs?kind=events.dispatch", &admin).await.assert_status(200);
+        let dispatchers = dispatchers.body["data"].as_array().cloned().unwrap_or_default();
+        assert_eq!(dispatchers.len(), 1, "{dispatchers:?}");
+        assert!(["scheduled", "available", "running"].contains(&dispatchers[0]["state"].as_str().unwrap_or_default()), "{dispatchers:?}");
+
+        let metrics = app.request(actix_web::http::Method::GET, "/metrics").header("authorization", "Bearer metrics-secret").send().await.assert_status(200);
+        assert!(metrics.text.lines().any(|line| line.starts_with("crm_event_dispatch_lag_seconds ")), "{}", metrics.text);
     }
 }

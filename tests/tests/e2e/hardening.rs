@@ -211,4 +211,38 @@ on_both_backends! {
             assert_eq!(paged, all, "sort {sort}: pages of 7 and of 100 disagree");
         }
     }
+
+    async fn on_postgresql_servers_share_one_rate_limit_and_on_sqlite_each_counts_its_own(backend) {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.login_rate_limit_per_minute = 6;
+            config.rate_limit_sync = std::time::Duration::from_millis(50);
+        })
+        .await;
+        let second = app.second_server();
+        // Windows follow the clock minute: start well inside one.
+        let into_minute = chrono::Utc::now().timestamp().rem_euclid(60);
+        if into_minute > 50 {
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(u64::try_from(61 - into_minute).unwrap_or(1))).await;
+        }
+        // The test's own sign-in counted once on the first server.
+        for _ in 0..5 {
+            app.login_reply("admin@example.com", "wrong-password-1").await.assert_problem(401);
+        }
+        app.login_reply("admin@example.com", "wrong-password-1").await.assert_problem(429);
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(400)).await;
+        // The second server learns a key's shared count when it first syncs it: it may let one
+        // attempt through before that, never the limit over again.
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(second.login_reply("admin@example.com", "wrong-password-1").await.status);
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        match backend {
+            e2e::Backend::Postgres => {
+                assert!(statuses.iter().filter(|status| **status == 401).count() <= 1, "{statuses:?}");
+                assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+            }
+            e2e::Backend::Sqlite => assert_eq!(statuses, [401, 401, 401], "SQLite is one process; a second counts its own"),
+        }
+    }
 }

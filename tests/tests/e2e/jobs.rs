@@ -23,6 +23,15 @@ fn probe(key: Option<&str>, once_ever: bool, max_attempts: i32, run_at: chrono::
     }
 }
 
+/// Every lead's score, as the admin's list shows them.
+async fn lead_scores(app: &TestApp) -> Vec<Option<i64>> {
+    let leads = app.get("/api/v1/leads?limit=100", &app.admin_token).await.assert_status(200);
+    leads.body["data"]
+        .as_array()
+        .map(|leads| leads.iter().map(|lead| lead["score"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
 on_both_backends! {
     async fn the_queue_keeps_unique_keys_fences_expired_leases_and_retries_then_discards(backend) {
         let app = TestApp::spawn(backend).await;
@@ -124,5 +133,67 @@ on_both_backends! {
         keys.dedup();
         assert_eq!(keys.len(), all, "two servers scheduled each period once: {completed:?}");
         assert!(done.iter().all(|job| job["attempt"] == 1 && job["payload"]["record_days"] == 30));
+    }
+
+    async fn cancelling_an_imports_job_fails_the_import_and_its_worker_stops(backend) {
+        let app = TestApp::spawn_with(backend, |config| config.import_batch_rows = 1).await;
+        let admin = app.admin_token.clone();
+        let mut file = String::from("first_name,last_name,job_title\n");
+        for n in 0..3000 {
+            file.push_str(&format!("Row,{n},Engineer\n"));
+        }
+        let accepted = app.upload_import(&admin, &json!({"record_type": "contact", "dedupe": "create"}), file.as_bytes()).await.assert_status(202);
+        let import_id = accepted.str("id");
+        let listed = app.get("/api/v1/jobs?kind=imports.run", &admin).await.assert_status(200);
+        let job = listed.body["data"].as_array().and_then(|jobs| jobs.iter().find(|job| job["unique_key"] == import_id.as_str())).cloned().expect("the import's job");
+        let job_id = job["id"].as_str().unwrap_or_default().to_owned();
+
+        let cancelled = app.post(&format!("/api/v1/jobs/{job_id}/cancel"), &admin, &json!({})).await.assert_status(200);
+        assert_eq!(cancelled.body["state"], "cancelled");
+        let import = app.get(&format!("/api/v1/imports/{import_id}"), &admin).await.assert_status(200).body;
+        assert_eq!((import["status"].as_str(), import["error"].as_str()), (Some("failed"), Some("cancelled by an admin")), "{import}");
+        let processed = import["counts"]["processed"].as_i64().unwrap_or(-1);
+        assert!((0..3000).contains(&processed), "{import}");
+        // The worker that held the job can commit at most the batch it had open.
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        let later = app.get(&format!("/api/v1/imports/{import_id}"), &admin).await.assert_status(200).body;
+        assert_eq!(later["status"], "failed");
+        assert!(later["counts"]["processed"].as_i64().unwrap_or(i64::MAX) <= processed + 1, "{later}");
+        let finished = app.get(&format!("/api/v1/events?type=import.finished&record_id={import_id}"), &admin).await.assert_status(200);
+        assert!(finished.body["data"].as_array().is_some_and(|events| events.len() <= 1));
+    }
+
+    async fn a_scoring_rule_change_rescores_every_open_lead_in_a_background_job(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        for n in 0..5 {
+            let lead = app.post("/api/v1/leads", &admin, &json!({"last_name": format!("L{n}"), "industry": "software"})).await.assert_status(201);
+            assert_eq!(lead.body["score"], 0);
+        }
+        let rule = app.post("/api/v1/scoring-rules", &admin, &json!({
+            "name": "Software", "points": 20, "condition": {"field": "industry", "op": "eq", "value": "software"}
+        })).await.assert_status(201);
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            seen = lead_scores(&app).await;
+            if seen.iter().all(|score| *score == Some(20)) {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(seen.len() == 5 && seen.iter().all(|score| *score == Some(20)), "{seen:?}");
+        let jobs = app.get("/api/v1/jobs?kind=leads.rescore", &admin).await.assert_status(200);
+        assert!(jobs.body["data"].as_array().is_some_and(|jobs| !jobs.is_empty() && jobs.iter().all(|job| job["state"] != "discarded")), "{}", jobs.body);
+
+        // Deleting the rule takes the points away again.
+        app.delete(&format!("/api/v1/scoring-rules/{}", rule.str("id")), &admin).await.assert_status(204);
+        for _ in 0..200 {
+            seen = lead_scores(&app).await;
+            if seen.iter().all(|score| *score == Some(0)) {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(seen.iter().all(|score| *score == Some(0)), "{seen:?}");
     }
 }

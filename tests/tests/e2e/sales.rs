@@ -64,7 +64,7 @@ on_both_backends! {
         let reasons: Vec<bool> = score.body["rules"].as_array().map(|r| r.iter().map(|x| x["matched"] == true).collect()).unwrap_or_default();
         assert_eq!(reasons, [true, true]);
 
-        // A new rule rescores open leads at once; an engagement event counts too.
+        // Engagement events count, up to a rule's most occurrences, and rescore their lead at once.
         app.post("/api/v1/scoring-rules", &admin, &json!({
             "name": "Clicks", "points": 5, "event": {"type": "email_clicked", "max_occurrences": 2}
         })).await.assert_status(201);

@@ -1,0 +1,2 @@
+DROP TABLE rate_windows;
+DROP TABLE event_cursors;

@@ -213,7 +213,7 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
     Ok(caller)
 }
 
-/// The version named by `If-Match` (`"3"` or `W/"3"`); `None` when absent or `*`.
+/// The version named by `If-Match` (`"3"`, `W/"3"`, or a bare `3`); `None` when absent or `*`.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i64>);
 
@@ -236,10 +236,12 @@ impl FromRequest for IfMatch {
                 if raw == "*" {
                     Ok(IfMatch(None))
                 } else {
-                    raw.trim_start_matches("W/")
-                        .strip_prefix('"')
+                    // A bare number is taken too: clients that drop the quotes mean the same.
+                    let tag = raw.trim_start_matches("W/");
+                    tag.strip_prefix('"')
                         .and_then(|r| r.strip_suffix('"'))
-                        .and_then(|v| v.parse().ok())
+                        .or(Some(tag))
+                        .and_then(|v| v.parse::<i64>().ok())
                         .map(|v| IfMatch(Some(v)))
                         .ok_or_else(|| {
                             ApiError::bad_request("If-Match must be an ETag given by this API, such as \"3\"")

@@ -54,6 +54,7 @@ impl Modify for Finish {
         if let Some(components) = openapi.components.as_mut() {
             refer_page_items(&mut components.schemas);
             for (name, schema) in &mut components.schemas {
+                constrain_schema(name, schema);
                 if let RefOr::T(Schema::Object(object)) = schema {
                     for (property, value) in &mut object.properties {
                         if is_uuid(property) && !NOT_UUIDS.contains(&(name.as_str(), property.as_str())) {
@@ -73,6 +74,7 @@ impl Modify for Finish {
             {
                 finish_operation(operation, &mut shared);
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    constrain_parameter(path, parameter);
                     // Query filters take any text (an unknown id matches nothing); path ids
                     // that are not UUIDs answer 404, as the document allows.
                     if matches!(parameter.parameter_in, ParameterIn::Path)
@@ -89,6 +91,82 @@ impl Modify for Finish {
         if let Some(components) = openapi.components.as_mut() {
             components.responses.extend(shared);
         }
+    }
+}
+
+/// Text without control characters, which the server refuses in every query parameter.
+const PLAIN_TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// A tag filter: not blank, no quotes or backslashes (see `Tags::parse_one`).
+const TAG: &str =
+    r#"^[^"\\\u0000-\u001F\u007F-\u009F]*[^\s"\\\u0000-\u001F\u007F-\u009F][^"\\\u0000-\u001F\u007F-\u009F]*$"#;
+/// A domain name, optionally with a scheme or trailing slash (see `DomainName::parse`).
+const DOMAIN: &str =
+    r"^ *(https?://)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?/? *$";
+/// An ETag this API gave (its quotes may be left out), or `*`.
+const ETAG: &str = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#;
+/// What an `Idempotency-Key` may be.
+const IDEMPOTENCY_KEY: &str = r"^[!-~]{1,255}$";
+/// A timeline's `type` filter: a comma-separated list of the kinds it shows.
+const TIMELINE_KINDS: &str = r"^(email|call|meeting|chat|social|note|stage_change|status_change)(,(email|call|meeting|chat|social|note|stage_change|status_change))*$";
+
+/// States on a text parameter what the server refuses (400), so that a request the document
+/// allows is one the server takes: generated clients and fuzzers rely on it.
+fn constrain_parameter(path: &str, parameter: &mut utoipa::openapi::path::Parameter) {
+    let (pattern, max_length) = match (&parameter.parameter_in, parameter.name.as_str()) {
+        (ParameterIn::Header, "If-Match") => (ETAG, None),
+        (ParameterIn::Header, "Idempotency-Key") => (IDEMPOTENCY_KEY, None),
+        (ParameterIn::Query, "type") if path.ends_with("/timeline") => (TIMELINE_KINDS, None),
+        (ParameterIn::Query, "tag") => (TAG, Some(domain::values::TAG_MAX)),
+        (ParameterIn::Query, "domain") => (DOMAIN, Some(253)),
+        (ParameterIn::Query, "q") => (PLAIN_TEXT, Some(domain::listing::MAX_QUERY_LEN)),
+        (ParameterIn::Query, _) => (PLAIN_TEXT, None),
+        _ => return,
+    };
+    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+        && is_string(&object.schema_type)
+    {
+        // A header is sent or not; it is never `null`.
+        if matches!(parameter.parameter_in, ParameterIn::Header) {
+            object.schema_type = SchemaType::Type(Type::String);
+        }
+    }
+    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+        && is_string(&object.schema_type)
+        && object.format.is_none()
+        && object.enum_values.is_none()
+        && object.pattern.is_none()
+    {
+        object.pattern = Some(pattern.into());
+        if max_length.is_some() && object.max_length.is_none() {
+            object.max_length = max_length;
+        }
+    }
+}
+
+/// The same for bodies: a batch operation is one of its variants exactly (each refuses
+/// unknown fields) with an ETag as `if_match`; a search's `q` is plain text.
+fn constrain_schema(name: &str, schema: &mut RefOr<Schema>) {
+    match schema {
+        RefOr::T(Schema::OneOf(one_of)) if name.ends_with("BatchOperation") => {
+            for variant in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = variant {
+                    object.additional_properties =
+                        Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+                    if let Some(RefOr::T(Schema::Object(if_match))) = object.properties.get_mut("if_match") {
+                        if_match.pattern = Some(ETAG.into());
+                    }
+                }
+            }
+        }
+        RefOr::T(Schema::Object(object)) => {
+            if let Some(RefOr::T(Schema::Object(q))) = object.properties.get_mut("q")
+                && is_string(&q.schema_type)
+                && q.pattern.is_none()
+            {
+                q.pattern = Some(PLAIN_TEXT.into());
+            }
+        }
+        _ => {}
     }
 }
 

@@ -67,8 +67,9 @@ on_both_backends! {
         };
         assert_eq!(report["effects"], json!(JOBS), "every job's effect exists once: {report}");
         // Only jobs that had their effect when the killed process died, and not yet their
-        // completion, may have run twice: at most the one it was running.
-        assert!(report["rerun"].as_i64().unwrap_or(i64::MAX) <= 1, "{report}");
+        // completion, may have run twice: at most the ones it was running, one per worker loop
+        // (`CRM_JOB_WORKERS`, 2 by default).
+        assert!(report["rerun"].as_i64().unwrap_or(i64::MAX) <= 2, "{report}");
         let running = app.get("/api/v1/jobs?state=running", &app.admin_token).await.assert_status(200).body;
         assert_eq!(running["data"], json!([]), "no job stays running");
         let discarded = app.get("/api/v1/jobs?state=discarded", &app.admin_token).await.assert_status(200).body;

@@ -355,8 +355,8 @@ impl Parser<'_> {
                 format!("{path}.field"),
                 "unknown_field",
                 format!(
-                    "`{name}` is not a field of {}s; use one of: {}",
-                    self.catalogue.record_type.as_str(),
+                    "`{name}` is not a field of {}; use one of: {}",
+                    crate::registry::linked(self.catalogue.record_type).collection,
                     self.catalogue.field_names().join(", ")
                 ),
             )
@@ -619,7 +619,7 @@ impl SearchSort {
             None => Err(FieldError::new(
                 "sort",
                 "unknown_sort_field",
-                format!("`{name}` is not a field of {}s", catalogue.record_type.as_str()),
+                format!("`{name}` is not a field of {}", crate::registry::linked(catalogue.record_type).collection),
             )),
         }
     }

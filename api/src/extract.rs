@@ -237,10 +237,11 @@ impl FromRequest for IfMatch {
                     Ok(IfMatch(None))
                 } else {
                     // A bare number is taken too: clients that drop the quotes mean the same.
-                    let tag = raw.trim_start_matches("W/");
-                    tag.strip_prefix('"')
-                        .and_then(|r| r.strip_suffix('"'))
-                        .or(Some(tag))
+                    // Exactly what the document's pattern says: 1 to 18 digits.
+                    let tag = raw.strip_prefix("W/").unwrap_or(raw);
+                    let quoted = tag.strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+                    Some(quoted.unwrap_or(tag))
+                        .filter(|v| (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
                         .and_then(|v| v.parse::<i64>().ok())
                         .map(|v| IfMatch(Some(v)))
                         .ok_or_else(|| {

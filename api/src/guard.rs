@@ -204,6 +204,10 @@ pub async fn screen(
     if is_json(&req) {
         let mut payload = payload;
         match read_json_body(&mut payload, pace, state.config.max_body_bytes).await {
+            // serde reads a struct from an array of its fields in order; no body here is one.
+            Ok(body) if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {
+                return Ok(refuse(req, &ApiError::bad_request("the body must be a JSON object")));
+            }
             Ok(body) if holds_nul_escape(&body) => {
                 // Invalid JSON is left to the extractor, which says what is wrong with it.
                 if let Some(field) = serde_json::from_slice(&body).ok().and_then(|value| nul_path(&value, "")) {

@@ -58,7 +58,12 @@ impl Modify for Finish {
                 if let RefOr::T(Schema::Object(object)) = schema {
                     for (property, value) in &mut object.properties {
                         if is_uuid(property) && !NOT_UUIDS.contains(&(name.as_str(), property.as_str())) {
-                            mark_uuid(value);
+                            if name.ends_with("Input") && !property.ends_with("_ids") && property != "id" {
+                                // A record body's reference may be sent blank, which clears it.
+                                mark_uuid_or_blank(value);
+                            } else {
+                                mark_uuid(value);
+                            }
                         }
                     }
                 }
@@ -96,29 +101,30 @@ impl Modify for Finish {
 
 /// Text without control characters, which the server refuses in every query parameter.
 const PLAIN_TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+// Each pattern takes at least everything the server takes (what it refuses beyond a pattern is
+// still refused with 400), so that no request the server accepts violates the document.
+
 /// A tag filter: not blank, no quotes or backslashes (see `Tags::parse_one`).
 const TAG: &str =
     r#"^[^"\\\u0000-\u001F\u007F-\u009F]*[^\s"\\\u0000-\u001F\u007F-\u009F][^"\\\u0000-\u001F\u007F-\u009F]*$"#;
 /// A domain name, optionally with a scheme or trailing slash (see `DomainName::parse`).
-const DOMAIN: &str =
-    r"^ *(https?://)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?/? *$";
+const DOMAIN: &str = r"^\s*([Hh][Tt][Tt][Pp][Ss]?://)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?/*\s*$";
 /// An ETag this API gave (its quotes may be left out), or `*`.
-const ETAG: &str = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#;
+const ETAG: &str = r#"^ *(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18}) *$"#;
 /// What an `Idempotency-Key` may be.
-const IDEMPOTENCY_KEY: &str = r"^[!-~]{1,255}$";
+const IDEMPOTENCY_KEY: &str = r"^[\t -~]*[!-~][\t -~]*$";
 /// A timeline's `type` filter: a comma-separated list of the kinds it shows.
-const TIMELINE_KINDS: &str = r"^(email|call|meeting|chat|social|note|stage_change|status_change)(,(email|call|meeting|chat|social|note|stage_change|status_change))*$";
+const TIMELINE_KINDS: &str = r"^\s*((email|call|meeting|chat|social|note|stage_change|status_change)\s*(,\s*(email|call|meeting|chat|social|note|stage_change|status_change)\s*)*)?$";
 
 /// States on a text parameter what the server refuses (400), so that a request the document
 /// allows is one the server takes: generated clients and fuzzers rely on it.
 fn constrain_parameter(path: &str, parameter: &mut utoipa::openapi::path::Parameter) {
     let (pattern, max_length) = match (&parameter.parameter_in, parameter.name.as_str()) {
         (ParameterIn::Header, "If-Match") => (ETAG, None),
-        (ParameterIn::Header, "Idempotency-Key") => (IDEMPOTENCY_KEY, None),
+        (ParameterIn::Header, "Idempotency-Key") => (IDEMPOTENCY_KEY, Some(255)),
         (ParameterIn::Query, "type") if path.ends_with("/timeline") => (TIMELINE_KINDS, None),
-        (ParameterIn::Query, "tag") => (TAG, Some(domain::values::TAG_MAX)),
-        (ParameterIn::Query, "domain") => (DOMAIN, Some(253)),
-        (ParameterIn::Query, "q") => (PLAIN_TEXT, Some(domain::listing::MAX_QUERY_LEN)),
+        (ParameterIn::Query, "tag") => (TAG, None),
+        (ParameterIn::Query, "domain") => (DOMAIN, None),
         (ParameterIn::Query, _) => (PLAIN_TEXT, None),
         _ => return,
     };
@@ -144,7 +150,7 @@ fn constrain_parameter(path: &str, parameter: &mut utoipa::openapi::path::Parame
 }
 
 /// The same for bodies: a batch operation is one of its variants exactly (each refuses
-/// unknown fields) with an ETag as `if_match`; a search's `q` is plain text.
+/// unknown fields); a search's `q` is plain text.
 fn constrain_schema(name: &str, schema: &mut RefOr<Schema>) {
     match schema {
         RefOr::T(Schema::OneOf(one_of)) if name.ends_with("BatchOperation") => {
@@ -152,9 +158,6 @@ fn constrain_schema(name: &str, schema: &mut RefOr<Schema>) {
                 if let RefOr::T(Schema::Object(object)) = variant {
                     object.additional_properties =
                         Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
-                    if let Some(RefOr::T(Schema::Object(if_match))) = object.properties.get_mut("if_match") {
-                        if_match.pattern = Some(ETAG.into());
-                    }
                 }
             }
         }
@@ -196,6 +199,21 @@ fn finish_operation(
         .iter()
         .flatten()
         .any(|p| p.name == "Idempotency-Key" && matches!(p.parameter_in, ParameterIn::Header));
+    // Every body can come too big or in another type; the server says so the same way.
+    if operation.request_body.is_some() {
+        for (status, description) in [("413", "Body too large"), ("415", "Body is not JSON")] {
+            operation.responses.responses.entry(status.into()).or_insert_with(|| {
+                utoipa::openapi::ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        utoipa::openapi::ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                    )
+                    .build()
+                    .into()
+            });
+        }
+    }
     for (status, response) in &mut operation.responses.responses {
         let RefOr::T(response) = response else { continue };
         let headers = &mut response.headers;
@@ -241,11 +259,23 @@ fn finish_operation(
 
 /// Id-named properties that hold something else: a role's id is its name, and the forecast
 /// echoes its `owner_id` filter as given.
-const NOT_UUIDS: [(&str, &str); 2] = [("RoleView", "id"), ("ForecastView", "owner_id")];
+const NOT_UUIDS: [(&str, &str); 3] =
+    [("RoleView", "id"), ("ForecastView", "owner_id"), ("ForecastView", "pipeline_id")];
 
 /// Every record, user, team, key and definition id is a UUID (v7); a role's id is its name.
 fn is_uuid(name: &str) -> bool {
     (name == "id" || name.ends_with("_id") || name.ends_with("_ids")) && name != "role_id"
+}
+
+/// A UUID, or the empty string (in a record body: the reference cleared).
+const UUID_OR_BLANK: &str = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$";
+
+fn mark_uuid_or_blank(schema: &mut RefOr<Schema>) {
+    if let RefOr::T(Schema::Object(object)) = schema
+        && is_string(&object.schema_type)
+    {
+        object.pattern = Some(UUID_OR_BLANK.into());
+    }
 }
 
 /// Declares a string (or a list of strings) as `format: uuid`.

@@ -146,7 +146,7 @@ macro_rules! record_list_params {
             /// `next_cursor` of the previous page.
             pub cursor: Option<String>,
             /// Comma-separated keys, `-` for descending: `created_at`, `updated_at`, `name`. Default `-created_at`.
-            #[param(example = "-created_at", pattern = r"^ *-?(created_at|updated_at|name) *(, *-?(created_at|updated_at|name) *){0,2}$")]
+            #[param(example = "-created_at", pattern = r"^\s*(-?(created_at|updated_at|name)\s*(,\s*-?(created_at|updated_at|name)\s*){0,2})?$")]
             pub sort: Option<String>,
             pub owner_id: Option<String>,
             pub tag: Option<String>,

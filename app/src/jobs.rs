@@ -74,7 +74,8 @@ pub struct JobKind {
 /// See [`JobKind::abandoned`].
 pub type Abandoned = fn(&mut DbConnection, &str, &str) -> Result<(), AppError>;
 
-/// The periodic purge of rows whose retention ended.
+/// The periodic maintenance: the purge of rows whose retention ended, then the search text
+/// figures (`persistence::text_search`).
 pub static PURGE: JobKind =
     JobKind { spec: JobSpec { name: "maintenance.purge", max_attempts: 5 }, every: None, run: purge, abandoned: None };
 
@@ -101,6 +102,8 @@ fn purge(run: &JobRun<'_>) -> Result<(), String> {
     if purged != maintenance::Purged::default() {
         log::info!("purged {purged:?}");
     }
+    // What substring searches need to know about the texts, refreshed as they change.
+    run.store.write(persistence::text_search::refresh_shares).map_err(|e| e.to_string())?;
     Ok(())
 }
 

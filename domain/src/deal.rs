@@ -510,13 +510,15 @@ pub fn forecast(deals: &[ForecastDeal], ranges: &[(NaiveDate, NaiveDate)], perio
                 let figures = by_currency
                     .entry(deal.currency.as_str())
                     .or_insert_with(|| CurrencyForecast { currency: deal.currency.clone(), ..Default::default() });
-                figures.best_case += deal.amount_minor;
+                // Amounts may be as large as i64 holds; a sum beyond it stays at the bound
+                // instead of wrapping (or panicking).
+                figures.best_case = figures.best_case.saturating_add(deal.amount_minor);
                 if deal.kind == StageKind::Won {
-                    figures.committed += deal.amount_minor;
+                    figures.committed = figures.committed.saturating_add(deal.amount_minor);
                     figures.won_deals += 1;
                 } else {
-                    figures.weighted += weighted(deal.amount_minor, deal.probability);
-                    figures.open_pipeline += deal.amount_minor;
+                    figures.weighted = figures.weighted.saturating_add(weighted(deal.amount_minor, deal.probability));
+                    figures.open_pipeline = figures.open_pipeline.saturating_add(deal.amount_minor);
                     figures.open_deals += 1;
                 }
             }
@@ -628,6 +630,24 @@ mod tests {
         ];
         assert!(check_pipeline("P", &twice).is_err());
         assert!(check_pipeline("P", &default_stages()).is_ok());
+    }
+
+    #[test]
+    fn forecast_sums_beyond_what_an_i64_holds_stay_at_the_bound_instead_of_overflowing() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
+        let huge = |kind| ForecastDeal {
+            kind,
+            probability: 100,
+            amount_minor: i64::MAX / 2 + 1,
+            currency: "EUR".into(),
+            expected_close_date: Some(day),
+            closed_on: Some(day),
+        };
+        let ranges = periods(day, day, Period::Month).expect("one month");
+        let result =
+            forecast(&[huge(StageKind::Won), huge(StageKind::Won), huge(StageKind::Open)], &ranges, Period::Month);
+        let eur = &result[0].currencies[0];
+        assert_eq!((eur.committed, eur.best_case, eur.open_pipeline), (i64::MAX, i64::MAX, i64::MAX / 2 + 1));
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub fn list(
     filters: &ActivityFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Activity>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(kind) = &filters.activity_type {
         query = query.filter(activities::activity_type.eq(enum_text(kind)?));
     }

@@ -132,7 +132,7 @@ pub fn list(
     filters: &CompanyFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Company>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(domain) = &filters.domain {
         query = query.filter(companies::domain.eq(domain.clone()));
     }

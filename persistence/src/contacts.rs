@@ -138,7 +138,7 @@ pub fn list(
     filters: &ContactFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Contact>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(company_id) = &filters.company_id {
         query = query.filter(contacts::company_id.eq(company_id.clone()));
     }

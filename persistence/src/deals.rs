@@ -145,8 +145,12 @@ impl DealColumns {
     }
 }
 
-fn filtered<'a>(visibility: &Visibility, filters: &DealFilters, conn: &mut crate::DbConnection) -> queries::Query<'a> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+fn filtered<'a>(
+    visibility: &Visibility,
+    filters: &DealFilters,
+    conn: &mut crate::DbConnection,
+) -> StoreResult<queries::Query<'a>> {
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(pipeline_id) = &filters.pipeline_id {
         query = query.filter(deals::pipeline_id.eq(pipeline_id.clone()));
     }
@@ -160,7 +164,7 @@ fn filtered<'a>(visibility: &Visibility, filters: &DealFilters, conn: &mut crate
         // Contact ids are UUID text, so the JSON element is exactly `"id"`.
         query = query.filter(deals::contact_ids.like(crate::records::tag_pattern(contact_id)).escape('\\'));
     }
-    query
+    Ok(query)
 }
 
 /// One page of deals the visibility reaches, filtered and sorted.
@@ -172,7 +176,7 @@ pub fn list(
 ) -> StoreResult<Page<Deal>> {
     let limit = page.limit.get() as usize;
     let rows: Vec<DealRow> =
-        queries::paged(filtered(visibility, filters, conn), &page.sort, page.after.as_ref(), limit as i64 + 1)?
+        queries::paged(filtered(visibility, filters, conn)?, &page.sort, page.after.as_ref(), limit as i64 + 1)?
             .load(conn)?;
     crate::records::into_page(rows, &page.sort, limit)
 }
@@ -193,7 +197,7 @@ pub fn stage_figures(
     visibility: &Visibility,
     filters: &DealFilters,
 ) -> StoreResult<std::collections::BTreeMap<String, StageFigures>> {
-    let rows: Vec<(String, Option<String>, Option<i64>)> = filtered(visibility, filters, conn)
+    let rows: Vec<(String, Option<String>, Option<i64>)> = filtered(visibility, filters, conn)?
         .select((deals::stage_id, deals::currency, deals::amount_minor))
         .load(conn)?;
     let mut sums: std::collections::BTreeMap<String, (i64, std::collections::BTreeMap<String, i64>)> =
@@ -228,7 +232,7 @@ pub fn forecast_rows(
     let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default();
     let stage_of =
         |kind: &'static str| pipeline_stages::table.filter(pipeline_stages::kind.eq(kind)).select(pipeline_stages::id);
-    let ids: Vec<String> = filtered(visibility, filters, conn)
+    let ids: Vec<String> = filtered(visibility, filters, conn)?
         .filter(deals::amount_minor.is_not_null())
         .filter(
             deals::stage_id.eq_any(stage_of("won")).and(deals::closed_at.ge(start)).and(deals::closed_at.lt(end)).or(

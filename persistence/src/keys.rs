@@ -59,23 +59,46 @@ pub fn matching(
     exclude: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<(String, DuplicateReason)>> {
-    // One lookup per key, each an equality on the whole covering index. An OR of keys or an
-    // ORDER BY makes SQLite scan every key of the record type; `kind IN .. AND value IN ..`
-    // gets a PostgreSQL generic plan (prepared statements) that scans too.
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for key in keys {
-        let mut query = record_keys::table
-            .filter(record_keys::record_type.eq(record_type.to_owned()))
-            .filter(record_keys::kind.eq(key.reason.as_str()))
-            .filter(record_keys::value.eq(key.value.clone()))
-            .select((record_keys::record_id, record_keys::kind))
-            .limit(limit)
-            .into_boxed();
-        if let Some(exclude) = exclude {
-            query = query.filter(record_keys::record_id.ne(exclude.to_owned()));
-        }
-        rows.extend(query.load::<(String, String)>(conn)?);
+    // One statement, one lookup per key: each branch is an equality on the whole covering
+    // index. An OR of keys or an ORDER BY makes SQLite scan every key of the record type, and
+    // `kind IN .. AND value IN ..` gets a PostgreSQL generic plan that scans too; a raw
+    // statement is never cached as a prepared statement, so every run is planned with its values.
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = Text)]
+        record_id: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+    }
+    let per_key = 3 + usize::from(exclude.is_some());
+    let branches: Vec<String> = (0..keys.len())
+        .map(|key| {
+            let at = |n: usize| crate::sql::placeholder(conn, key * per_key + n);
+            let excluded = if exclude.is_some() { format!(" AND record_id <> {}", at(4)) } else { String::new() };
+            format!(
+                "SELECT * FROM (SELECT record_id, kind FROM record_keys WHERE record_type = {} AND kind = {} \
+                 AND value = {}{excluded} LIMIT {limit}) AS key{key}",
+                at(1),
+                at(2),
+                at(3)
+            )
+        })
+        .collect();
+    let mut query = diesel::sql_query(branches.join(" UNION ALL ")).into_boxed::<crate::Db>();
+    for key in keys {
+        query = query
+            .bind::<Text, _>(record_type.to_owned())
+            .bind::<Text, _>(key.reason.as_str().to_owned())
+            .bind::<Text, _>(key.value.clone());
+        if let Some(exclude) = exclude {
+            query = query.bind::<Text, _>(exclude.to_owned());
+        }
+    }
+    let mut rows: Vec<(String, String)> =
+        query.load::<Found>(conn)?.into_iter().map(|found| (found.record_id, found.kind)).collect();
     rows.sort();
     rows.dedup();
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));

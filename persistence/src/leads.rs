@@ -157,7 +157,7 @@ pub fn list(
     filters: &LeadFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Lead>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(status) = &filters.status {
         query = query.filter(leads::status.eq(enum_text(status)?));
     }

@@ -38,6 +38,7 @@ mod sql;
 pub mod store;
 pub mod tasks;
 pub mod teams;
+pub mod text_search;
 pub mod users;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};

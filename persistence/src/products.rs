@@ -118,7 +118,7 @@ pub fn list(
     filters: &ProductFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Product>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(sku) = &filters.sku {
         query = query.filter(products::sku.eq(sku.clone()));
     }

@@ -231,7 +231,6 @@ macro_rules! record_queries {
             use domain::listing::{CommonFilters, Direction, Position, RecordSort, SortKey};
 
             use crate::Db;
-            use crate::contains_pattern;
             use crate::error::StoreResult;
             use crate::records::{tag_pattern, tie_direction};
             use crate::schema::$table;
@@ -260,7 +259,7 @@ macro_rules! record_queries {
                 mut query: Query<'a>,
                 filters: &CommonFilters,
                 conn: &mut crate::DbConnection,
-            ) -> Query<'a> {
+            ) -> StoreResult<Query<'a>> {
                 if let Some(owner_id) = &filters.owner_id {
                     query = query.filter($table::owner_id.eq(owner_id.clone()));
                 }
@@ -274,12 +273,9 @@ macro_rules! record_queries {
                     query = query.filter($table::created_at.lt(crate::to_db_time(before)));
                 }
                 if let Some(q) = &filters.q {
-                    query = query.filter($table::search_text.like(contains_pattern(q)).escape('\\'));
-                    if let Some(indexed) = crate::search::text_prefilter(conn, stringify!($table), q) {
-                        query = query.filter(indexed);
-                    }
+                    query = query.filter(crate::text_search::contains(conn, stringify!($table), q)?);
                 }
-                query
+                Ok(query)
             }
 
             /// Orders by the sort keys plus `id`, and starts after `position` when given
@@ -349,7 +345,7 @@ macro_rules! searchable_records {
             let text = domain::listing::CommonFilters { q: request.q.clone(), ..Default::default() };
             let (order, keyset) =
                 crate::search::ordering(dialect, $record_type, &request.sort, request.after.as_ref())?;
-            let mut query = queries::filtered(queries::visible(visibility, false), &text, conn)
+            let mut query = queries::filtered(queries::visible(visibility, false), &text, conn)?
                 .filter(crate::search::compile(dialect, $record_type, &request.filter, &request.related)?);
             if let Some(keyset) = keyset {
                 query = query.filter(keyset);

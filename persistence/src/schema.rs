@@ -541,3 +541,11 @@ diesel::table! {
         hits -> BigInt,
     }
 }
+
+diesel::table! {
+    search_trigrams (table_name, trigram) {
+        table_name -> Text,
+        trigram -> Text,
+        share -> Double,
+    }
+}

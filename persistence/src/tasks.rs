@@ -146,7 +146,7 @@ pub fn list(
     filters: &TaskFilters,
     page: &PageRequest,
 ) -> StoreResult<Page<Task>> {
-    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn);
+    let mut query = queries::filtered(queries::visible(visibility, filters.common.deleted), &filters.common, conn)?;
     if let Some(status) = &filters.status {
         query = query.filter(tasks::status.eq(enum_text(status)?));
     }

@@ -115,6 +115,8 @@ async fn bench(backend: Backend, rows: u64, connections: usize) {
             Ok::<_, persistence::StoreError>(())
         })
         .expect("seeding works");
+    // What the maintenance job would sample for substring searches (PostgreSQL).
+    store.write(persistence::text_search::refresh_shares).expect("the search figures are sampled");
     println!("\n{backend:?}: seeded {rows} contacts in {:.1} s", started.elapsed().as_secs_f64());
     let id = format!("00000000-0000-7000-8000-{:012}", rows / 2);
     let point = format!("/api/v1/contacts/{id}");

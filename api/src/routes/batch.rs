@@ -122,7 +122,8 @@ macro_rules! batch_route {
             },
             /// As `PATCH …/{id}` (a merge-patch), with `if_match` as the `If-Match` header.
             Update {
-                #[schema(format = "uuid", example = "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61")]
+                // Any text: an id that names no record fails that operation alone (404).
+                #[schema(example = "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61")]
                 id: String,
                 #[schema(example = "\"3\"")]
                 if_match: Option<String>,
@@ -130,7 +131,8 @@ macro_rules! batch_route {
             },
             /// As `DELETE …/{id}`.
             Delete {
-                #[schema(format = "uuid", example = "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61")]
+                // Any text: an id that names no record fails that operation alone (404).
+                #[schema(example = "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61")]
                 id: String,
                 #[schema(example = "\"3\"")]
                 if_match: Option<String>,

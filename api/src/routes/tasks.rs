@@ -232,13 +232,7 @@ pub async fn list(
     let linked_to = match (params.record_type, params.record_id) {
         (Some(record_type), Some(id)) => Some(RecordRef { record_type, id }),
         (None, None) => None,
-        _ => {
-            return Err(ApiError::invalid_field(
-                "record_id",
-                "incomplete",
-                "`record_type` and `record_id` go together",
-            ));
-        }
+        _ => return Err(ApiError::bad_field("record_id", "incomplete", "`record_type` and `record_id` go together")),
     };
     let filters = TaskFilters {
         common: CommonFilters {

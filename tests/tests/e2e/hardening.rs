@@ -253,4 +253,18 @@ on_both_backends! {
             e2e::Backend::Sqlite => assert_eq!(statuses, [401, 401, 401], "SQLite is one process; a second counts its own"),
         }
     }
+
+    async fn a_json_array_where_an_object_belongs_is_refused_and_changes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let created = app.post("/api/v1/contacts", &admin, &json!({"last_name": "Kept"})).await.assert_status(201);
+        let path = format!("/api/v1/contacts/{}", created.str("id"));
+        // serde would read `["x", "y"]` as the body's first two fields in order.
+        let refused = app.post("/api/v1/contacts", &admin, &json!(["Ada", "Lovelace"])).await.assert_problem(400);
+        assert!(refused.text.contains("JSON object"), "{}", refused.text);
+        app.patch(&path, &admin, &json!([null, null])).await.assert_problem(400);
+        let contacts = app.get("/api/v1/contacts", &admin).await.assert_status(200);
+        assert_eq!(contacts.body["data"].as_array().map(Vec::len), Some(1));
+        assert_eq!(app.get(&path, &admin).await.assert_status(200).str("last_name"), "Kept");
+    }
 }

@@ -209,6 +209,40 @@ on_both_backends! {
         assert_eq!(deals.body["data"][0]["name"], "Big");
         app.post("/api/v1/leads/search", &admin, &json!({"filter": {"field": "company.industry", "op": "eq", "value": "x"}})).await.assert_problem(422);
     }
+
+    async fn a_search_for_a_term_whose_trigrams_most_texts_share_finds_exactly_what_it_holds(backend) {
+        let app = TestApp::spawn_with(backend, |config| config.purge_interval = std::time::Duration::from_millis(500)).await;
+        let admin = app.admin_token.clone();
+        for n in 0..60 {
+            app.post("/api/v1/contacts", &admin, &json!({
+                "first_name": format!("Person{n}"), "emails": [{"email": format!("person{n}@example.com")}]
+            })).await.assert_status(201);
+        }
+        // The maintenance job samples which trigrams are common ("per", "son", "exa", ...):
+        // wait for a run that started after the last contact.
+        let written = chrono::Utc::now();
+        for _ in 0..100 {
+            let jobs = app.get("/api/v1/jobs?kind=maintenance.purge&state=completed", &admin).await.assert_status(200);
+            let after = |job: &Value| {
+                job["finished_at"].as_str().and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok()).is_some_and(|at| at > written + chrono::TimeDelta::milliseconds(100))
+            };
+            if jobs.body["data"].as_array().is_some_and(|jobs| jobs.iter().any(after)) {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let found = |q: &'static str| {
+            let app = &app;
+            async move { names(&app.get(&format!("/api/v1/contacts?q={q}&limit=100"), &app.admin_token).await.assert_status(200)) }
+        };
+        assert_eq!(found("person42").await, ["Person42"]);
+        assert_eq!(found("person42%40example").await, ["Person42"]);
+        let mut fours = found("son4").await;
+        fours.sort_unstable();
+        assert_eq!(fours, ["Person4", "Person40", "Person41", "Person42", "Person43", "Person44", "Person45", "Person46", "Person47", "Person48", "Person49"]);
+        assert_eq!(found("person").await.len(), 60);
+        assert!(found("person60").await.is_empty());
+    }
 }
 
 /// The contact custom field definitions, as the domain reads them.

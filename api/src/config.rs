@@ -60,8 +60,8 @@ pub struct Config {
     pub principal_cache_lifetime: Duration,
     /// Jobs a process runs at once (a long import then does not hold up the rest).
     pub job_workers: usize,
-    /// What committed events are turned into (the product's handlers; tests add their own).
-    pub event_handlers: &'static [&'static app::dispatch::EventHandler],
+    /// Event handlers besides the product's own (`job_worker::EVENT_HANDLERS`): tests add theirs.
+    pub extra_event_handlers: &'static [&'static app::events::EventHandler],
     /// How often a process adds its rate-limit counts to the totals shared on PostgreSQL.
     pub rate_limit_sync: Duration,
 }
@@ -148,7 +148,7 @@ impl Config {
             header_timeout: Duration::from_secs(number("CRM_HEADER_TIMEOUT_SECONDS", 5)?.max(1)),
             principal_cache_lifetime: Duration::from_secs(number("CRM_PRINCIPAL_CACHE_SECONDS", 30)?),
             job_workers: number("CRM_JOB_WORKERS", 2_usize)?.max(1),
-            event_handlers: &crate::job_worker::EVENT_HANDLERS,
+            extra_event_handlers: &[],
             rate_limit_sync: Duration::from_millis(number("CRM_RATE_LIMIT_SYNC_MS", 500)?.max(10)),
         })
     }
@@ -184,7 +184,7 @@ impl Config {
             header_timeout: Duration::from_secs(5),
             principal_cache_lifetime: Duration::from_secs(30),
             job_workers: 2,
-            event_handlers: &crate::job_worker::EVENT_HANDLERS,
+            extra_event_handlers: &[],
             rate_limit_sync: Duration::from_millis(500),
         }
     }

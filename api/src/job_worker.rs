@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use app::dispatch::{self, EventHandler};
+use app::dispatch;
+use app::events::EventHandler;
 use app::jobs::{self, JobKind, Retention, Worker};
 use persistence::Store;
 

@@ -5,14 +5,13 @@
 //! syncs a process can let through at most what it receives in one sync interval beyond it.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web;
 use chrono::Utc;
+use persistence::Store;
 use persistence::rate_windows::{self, Hits, Total};
-
-use crate::state::AppState;
 
 /// The outcome of counting one request against a caller's budget.
 #[derive(Debug, Clone, Copy)]
@@ -98,15 +97,16 @@ impl RateLimiter {
 }
 
 /// Keeps this process's limiter in step with the others on the database, every `interval`,
-/// while the state lives (PostgreSQL only: SQLite has one process).
-pub fn share(state: Weak<AppState>, interval: Duration) {
+/// while the limiter is in use (PostgreSQL only: SQLite has one process).
+pub fn share(limiter: &Arc<RateLimiter>, store: Store, interval: Duration) {
+    let limiter = Arc::downgrade(limiter);
     actix_web::rt::spawn(async move {
         let mut ticks = actix_web::rt::time::interval(interval);
         let mut purged_before = 0;
         loop {
             ticks.tick().await;
-            let Some(state) = state.upgrade() else { return };
-            let hits = state.limiter.take_unsynced();
+            let Some(limiter) = limiter.upgrade() else { return };
+            let hits = limiter.take_unsynced();
             let now = Utc::now().timestamp();
             // Windows two minutes old can no longer be counted against.
             let stale = now - now.rem_euclid(WINDOW_SECONDS) - WINDOW_SECONDS;
@@ -114,7 +114,7 @@ pub fn share(state: Weak<AppState>, interval: Duration) {
             if hits.is_empty() && purge.is_none() {
                 continue;
             }
-            let store = state.store.clone();
+            let store = store.clone();
             let synced = web::block(move || {
                 store.write(|conn| {
                     if let Some(before) = purge {
@@ -126,7 +126,7 @@ pub fn share(state: Weak<AppState>, interval: Duration) {
             .await;
             match synced {
                 Ok(Ok(totals)) => {
-                    state.limiter.learn(&totals);
+                    limiter.learn(&totals);
                     purged_before = purge.unwrap_or(purged_before);
                 }
                 // What was not added stays uncounted elsewhere; the limit is then per process

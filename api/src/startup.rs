@@ -129,7 +129,11 @@ impl Application {
                     lease: config.job_lease,
                     batch: 10,
                     import_batch_rows: config.import_batch_rows,
-                    event_handlers: config.event_handlers,
+                    event_handlers: crate::job_worker::EVENT_HANDLERS
+                        .iter()
+                        .chain(config.extra_event_handlers)
+                        .copied()
+                        .collect(),
                 },
                 loops: config.job_workers,
                 database_url: config.database_url.clone(),
@@ -149,7 +153,8 @@ impl Application {
             store,
             keys,
             config,
-            limiter: RateLimiter::default(),
+            limiter: std::sync::Arc::new(RateLimiter::default()),
+            job_kinds: &crate::job_worker::KINDS,
             in_flight: std::sync::Arc::default(),
             principals,
             db_slots,
@@ -157,7 +162,7 @@ impl Application {
         });
         crate::principals::follow_other_processes(std::sync::Arc::downgrade(&state), &database_url);
         if state.store.backend() == persistence::Backend::Postgres {
-            crate::rate_limits::share(std::sync::Arc::downgrade(&state), state.config.rate_limit_sync);
+            crate::rate_limits::share(&state.limiter, state.store.clone(), state.config.rate_limit_sync);
         }
         // A client gets `header_timeout` to send its request head and a second to close after
         // an answer; bodies are paced by `guard::screen`.

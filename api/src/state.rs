@@ -17,7 +17,7 @@ pub struct AppState {
     pub store: Store,
     pub keys: TokenKeys,
     pub config: Config,
-    pub limiter: crate::rate_limits::RateLimiter,
+    pub limiter: Arc<crate::rate_limits::RateLimiter>,
     /// Requests in flight per client address.
     pub in_flight: std::sync::Arc<InFlight>,
     /// Callers resolved recently, by credential.
@@ -26,6 +26,8 @@ pub struct AppState {
     /// wait here, on the executor, instead of each holding a blocking thread while it waits
     /// for a connection (at 256 clients that was 273 threads).
     pub db_slots: DbSlots,
+    /// The job kinds this process runs (what cancelling one of them tells its subject).
+    pub job_kinds: &'static [&'static app::jobs::JobKind],
     /// What `/metrics` reports of this process.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }

@@ -7,21 +7,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use persistence::events::{self, StoredEvent};
+use persistence::events;
 use persistence::{DbConnection, Store};
 
 use crate::error::AppError;
 use crate::jobs::{self, Enqueue, JobKind, JobRun, JobSpec};
-
-/// One consumer of committed events.
-#[derive(Debug)]
-pub struct EventHandler {
-    /// Names the handler in logs and in the keys of what it enqueues.
-    pub name: &'static str,
-    /// Enqueues, in the dispatcher's transaction, what `event` asks of this handler (often
-    /// nothing).
-    pub route: fn(&mut DbConnection, &StoredEvent) -> Result<(), AppError>,
-}
 
 /// The dispatcher's cursor in the event feed.
 const CURSOR: &str = "dispatcher";
@@ -51,7 +41,7 @@ fn dispatch(run: &JobRun<'_>) -> Result<(), String> {
                 let after = events::cursor(conn, CURSOR, now)?;
                 let batch = events::pending(conn, after, BATCH)?;
                 for event in &batch {
-                    for handler in run.worker.event_handlers {
+                    for handler in &run.worker.event_handlers {
                         (handler.route)(conn, event).map_err(|error| {
                             log::warn!(
                                 "event {} ({}): handler {} failed: {error}",

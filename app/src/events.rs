@@ -6,11 +6,21 @@ use domain::audit::AuditAction;
 use domain::events::{implied_events, record_event_type};
 use domain::registry::RECORD_TYPES;
 use persistence::DbConnection;
-use persistence::events::{self, NewEvent};
+use persistence::events::{self, NewEvent, StoredEvent};
 use serde_json::{Map, Value, json};
 
 use crate::actor::{Actor, RequestContext};
 use crate::error::AppError;
+
+/// One consumer of committed events, handed each by the dispatcher (`crate::dispatch`).
+#[derive(Debug)]
+pub struct EventHandler {
+    /// Names the handler in logs and in the keys of what it enqueues.
+    pub name: &'static str,
+    /// Enqueues, in the dispatcher's transaction, what `event` asks of this handler (often
+    /// nothing).
+    pub route: fn(&mut DbConnection, &StoredEvent) -> Result<(), AppError>,
+}
 
 /// Who caused an event.
 #[derive(Debug, Clone, Copy)]

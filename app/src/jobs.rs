@@ -24,7 +24,7 @@ pub struct Worker {
     /// Rows of a CSV import taken per transaction.
     pub import_batch_rows: usize,
     /// What committed events are turned into, by the dispatcher.
-    pub event_handlers: &'static [&'static crate::dispatch::EventHandler],
+    pub event_handlers: Vec<&'static crate::events::EventHandler>,
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).
@@ -61,6 +61,7 @@ pub struct JobSpec {
 /// One kind of job: its spec and what running it does. A run's error is kept on the job and
 /// retried with backoff until its attempts are spent. A worker claims only the kinds it is
 /// given, so a process of an older version leaves newer kinds to the processes that know them.
+#[derive(Debug)]
 pub struct JobKind {
     pub spec: JobSpec,
     /// A recurring kind's job is not completed by a run but queued again this long after it.

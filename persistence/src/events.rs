@@ -181,28 +181,10 @@ type FeedSelect<'a> = diesel::dsl::IntoBoxed<
     diesel::dsl::Limit<diesel::dsl::Order<diesel::dsl::Select<events::table, RowColumns>, FeedOrder>>,
     crate::Db,
 >;
-type RowColumns = (
-    events::tx_id,
-    events::position,
-    events::id,
-    events::event_type,
-    events::record_type,
-    events::record_id,
-    events::actor_kind,
-    events::actor_user_id,
-    events::actor_api_key_id,
-    events::request_id,
-    events::causation_id,
-    events::depth,
-    events::occurred_at,
-    events::payload,
-);
-type FeedOrder = (diesel::dsl::Asc<events::tx_id>, diesel::dsl::Asc<events::position>);
-
-/// Every event after `after` that no transaction still running can precede, in feed order.
-fn in_feed_order<'a>(conn: &mut DbConnection, after: Option<(i64, i64)>, limit: i64) -> FeedSelect<'a> {
-    let mut select = events::table
-        .select((
+/// The columns of [`Row`], in its order, as a type and as a selection.
+macro_rules! feed_columns {
+    () => {
+        (
             events::tx_id,
             events::position,
             events::id,
@@ -217,7 +199,16 @@ fn in_feed_order<'a>(conn: &mut DbConnection, after: Option<(i64, i64)>, limit: 
             events::depth,
             events::occurred_at,
             events::payload,
-        ))
+        )
+    };
+}
+type RowColumns = feed_columns!();
+type FeedOrder = (diesel::dsl::Asc<events::tx_id>, diesel::dsl::Asc<events::position>);
+
+/// Every event after `after` that no transaction still running can precede, in feed order.
+fn in_feed_order<'a>(conn: &mut DbConnection, after: Option<(i64, i64)>, limit: i64) -> FeedSelect<'a> {
+    let mut select = events::table
+        .select(feed_columns!())
         .order((events::tx_id.asc(), events::position.asc()))
         .limit(limit)
         .into_boxed();

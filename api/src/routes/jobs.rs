@@ -168,7 +168,7 @@ async fn steer(
     state: &AppState,
     caller: Caller,
     id: String,
-    step: fn(&mut DbConnection, &Actor, &str) -> Result<Job, AppError>,
+    step: impl FnOnce(&mut DbConnection, &Actor, &str) -> Result<Job, AppError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.write(move |conn| Ok(step(conn, &caller, &id)?)).await?;
     Ok(HttpResponse::Ok().json(JobView::try_from(job)?))
@@ -188,10 +188,8 @@ pub async fn cancel(
     id: web::Path<String>,
     _: web::Query<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    steer(&state, caller, id.into_inner(), |conn, actor, id| {
-        app::jobs::cancel(conn, actor, id, &crate::job_worker::KINDS)
-    })
-    .await
+    let kinds = state.job_kinds;
+    steer(&state, caller, id.into_inner(), move |conn, actor, id| app::jobs::cancel(conn, actor, id, kinds)).await
 }
 
 /// How many probes to enqueue.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 /// A handler as the automation features register them: every contact event asks for one
 /// probe job (no unique key, so an event routed twice would show as two jobs).
-static PROBE_PER_CONTACT_EVENT: app::dispatch::EventHandler = app::dispatch::EventHandler {
+static PROBE_PER_CONTACT_EVENT: app::events::EventHandler = app::events::EventHandler {
     name: "test.probe_per_contact_event",
     route: |conn, event| {
         if event.record_type == "contact" {
@@ -18,7 +18,7 @@ static PROBE_PER_CONTACT_EVENT: app::dispatch::EventHandler = app::dispatch::Eve
         Ok(())
     },
 };
-static TEST_HANDLERS: [&app::dispatch::EventHandler; 1] = [&PROBE_PER_CONTACT_EVENT];
+static TEST_HANDLERS: [&app::events::EventHandler; 1] = [&PROBE_PER_CONTACT_EVENT];
 
 /// One read of the feed: its events and `next_cursor`.
 async fn read(app: &TestApp, token: &str, query: &str) -> (Vec<Value>, Option<String>) {
@@ -176,7 +176,7 @@ on_both_backends! {
 
     async fn the_dispatcher_hands_each_committed_event_to_every_handler_once_across_servers(backend) {
         let app = TestApp::spawn_with(backend, |config| {
-            config.event_handlers = &TEST_HANDLERS;
+            config.extra_event_handlers = &TEST_HANDLERS;
             config.metrics_token = Some("metrics-secret".into());
         })
         .await;

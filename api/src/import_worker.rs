@@ -124,15 +124,9 @@ fn load_rows(text: &str) -> Result<Vec<Row>, String> {
 
 /// Ends the import while the job is still this run's (a cancelled job's import has ended).
 fn finish(run: &JobRun<'_>, id: &str, status: ImportStatus, reason: Option<String>) -> Result<(), String> {
-    let finished = run.store.write(|conn| {
-        if !run.renew_in(conn)? {
-            return Ok(false);
-        }
-        app::imports::finish(conn, id, status, reason.as_deref()).map(|()| true)
-    });
-    match finished {
-        Ok(true) => Ok(()),
-        Ok(false) => Err("the job is no longer this run's".into()),
+    match run.write_held(|conn| app::imports::finish(conn, id, status, reason.as_deref())) {
+        Ok(Some(())) => Ok(()),
+        Ok(None) => Err("the job is no longer this run's".into()),
         Err(error) => Err(error.to_string()),
     }
 }
@@ -184,10 +178,7 @@ fn batch(run: &JobRun<'_>, import: &Import, rows: &[Row], position: i64) -> Resu
     let start = usize::try_from(position).unwrap_or(usize::MAX).saturating_add(1);
     let batch_rows = rows.get(start..).unwrap_or_default();
     let batch_rows = &batch_rows[..batch_rows.len().min(run.worker.import_batch_rows.max(1))];
-    run.store.write(|conn| {
-        if !run.renew_in(conn)? {
-            return Err(Stop::LostLease);
-        }
+    let done = run.write_held(|conn| {
         imports::hold(conn, &import.id, position)?;
         let caller = acting_caller(conn, import)?;
         let targets = targets(conn, record_type, import)?;
@@ -230,7 +221,8 @@ fn batch(run: &JobRun<'_>, import: &Import, rows: &[Row], position: i64) -> Resu
         imports::add_errors(conn, &import.id, &reported)?;
         imports::advance(conn, &import.id, counts)?;
         Ok(counts.processed)
-    })
+    })?;
+    done.ok_or(Stop::LostLease)
 }
 
 /// Why a row failed, column by column where the error names fields.

@@ -30,13 +30,9 @@ pub static DISPATCH: JobKind = JobKind {
 
 fn dispatch(run: &JobRun<'_>) -> Result<(), String> {
     loop {
+        // `None`: fenced out, another worker holds the dispatcher now.
         let routed = run
-            .store
-            .write(|conn| {
-                // Fenced out: another worker holds the dispatcher now; commit nothing.
-                if !run.renew_in(conn)? {
-                    return Ok(None);
-                }
+            .write_held(|conn| {
                 let now = Utc::now();
                 let after = events::cursor(conn, CURSOR, now)?;
                 let batch = events::pending(conn, after, BATCH)?;
@@ -56,7 +52,7 @@ fn dispatch(run: &JobRun<'_>) -> Result<(), String> {
                 if let Some(last) = batch.last() {
                     events::advance(conn, CURSOR, last.cursor, now)?;
                 }
-                Ok::<_, AppError>(Some(batch.len()))
+                Ok::<_, AppError>(batch.len())
             })
             .map_err(|error| error.to_string())?;
         if routed.is_none_or(|count| i64::try_from(count).unwrap_or(i64::MAX) < BATCH) {

@@ -35,10 +35,14 @@ pub struct JobRun<'a> {
 }
 
 impl JobRun<'_> {
-    /// Extends the lease; false when the job is no longer this run's (stop: another worker or
-    /// an admin took it).
-    pub fn renew(&self) -> Result<bool, AppError> {
-        self.store.write(|conn| self.renew_in(conn))
+    /// Runs `work` in one transaction that first extends the lease, so what it commits is this
+    /// claim's or nothing: `None` (nothing written) when the job is no longer this run's
+    /// (another worker or an admin took it; stop).
+    pub fn write_held<T, E: From<StoreError> + From<AppError>>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        self.store.write(|conn| if self.renew_in(conn)? { work(conn).map(Some) } else { Ok(None) })
     }
 
     /// Extends the lease inside the caller's transaction, so the work it commits is this

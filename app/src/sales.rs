@@ -114,11 +114,7 @@ fn rescore_all(run: &JobRun<'_>) -> Result<(), String> {
     let mut after: Option<String> = None;
     loop {
         let last = run
-            .store
-            .write(|conn| {
-                if !run.renew_in(conn)? {
-                    return Ok(None);
-                }
+            .write_held(|conn| {
                 let rules = scoring_rules(conn)?;
                 let open = leads::open_leads(conn, after.as_deref(), RESCORE_BATCH)?;
                 let now = Utc::now();
@@ -133,7 +129,8 @@ fn rescore_all(run: &JobRun<'_>) -> Result<(), String> {
                 Ok::<_, AppError>(open.last().filter(|_| full).map(|lead| lead.id.clone()))
             })
             .map_err(|error| error.to_string())?;
-        match last {
+        // Done, or fenced out (another run has the job).
+        match last.flatten() {
             Some(id) => after = Some(id),
             None => return Ok(()),
         }

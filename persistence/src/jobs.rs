@@ -302,11 +302,15 @@ pub fn again(
     Ok(done == 1)
 }
 
+/// The states of a job that has not finished.
+fn live_states() -> Vec<&'static str> {
+    JobState::ALL.into_iter().filter(|state| state.is_live()).map(JobState::as_str).collect()
+}
+
 /// Whether a job of `kind` newer than `id` has yet to finish (it supersedes `id`).
 pub fn newer_unfinished(conn: &mut DbConnection, kind: &str, id: &str) -> StoreResult<bool> {
-    let live: Vec<&str> = JobState::ALL.into_iter().filter(|state| state.is_live()).map(JobState::as_str).collect();
     Ok(diesel::select(diesel::dsl::exists(
-        jobs::table.filter(jobs::kind.eq(kind)).filter(jobs::id.gt(id)).filter(jobs::state.eq_any(live)),
+        jobs::table.filter(jobs::kind.eq(kind)).filter(jobs::id.gt(id)).filter(jobs::state.eq_any(live_states())),
     ))
     .get_result(conn)?)
 }
@@ -410,7 +414,9 @@ pub fn cancel(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> StoreRes
         return Ok(Err(job.state));
     }
     let now = to_db_time(now);
-    let updated = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq(job.state.as_str())))
+    // Any unfinished state, not only the one just read: a worker may claim the job in between,
+    // and a running job is cancelled as well.
+    let updated = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq_any(live_states())))
         .set((
             jobs::state.eq(JobState::Cancelled.as_str()),
             jobs::fencing_token.eq(jobs::fencing_token + 1),

@@ -7,30 +7,23 @@
 
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::{CellProblem, RunImport};
+use app::imports::{CellProblem, ImportStep, RunImport};
 use app::jobs::{JobKind, JobRun};
 use chrono::Utc;
 use domain::activity::RecordType;
-use domain::columns::{self, RowInput, Target};
+use domain::columns::{self, Target};
 use domain::csv::{self, Row};
-use domain::import::{DedupePolicy, ImportStatus, RowOutcome};
+use domain::import::{ImportStatus, RowOutcome};
 use persistence::imports::{self, Counts, Import, RowError};
 use persistence::{DbConnection, StoreError};
 
 use crate::error::ApiError;
 use crate::extract::{RequestContext, principal_of};
 
-/// One row through the `Importable` of the import's record type.
-fn take_row(
-    conn: &mut DbConnection,
-    caller: &Actor,
-    record_type: RecordType,
-    row: RowInput,
-    policy: DedupePolicy,
-) -> Result<RowOutcome, ApiError> {
+/// The import step of a record type (its `Importable`, declared with its routes).
+fn import_step(record_type: RecordType) -> Result<ImportStep, ApiError> {
     let step = crate::routes::record_api(domain::registry::linked(record_type)).and_then(|api| api.import);
-    let step = step.ok_or_else(|| ApiError::Internal(format!("{} has no import step", record_type.as_str())))?;
-    Ok(step(conn, caller, row, policy)?)
+    step.ok_or_else(|| ApiError::Internal(format!("{} has no import step", record_type.as_str())))
 }
 
 /// Imports as jobs of the queue (`app::imports::start` enqueues one per import).
@@ -178,24 +171,33 @@ fn batch(run: &JobRun<'_>, import: &Import, rows: &[Row], position: i64) -> Resu
     let start = usize::try_from(position).unwrap_or(usize::MAX).saturating_add(1);
     let batch_rows = rows.get(start..).unwrap_or_default();
     let batch_rows = &batch_rows[..batch_rows.len().min(run.worker.import_batch_rows.max(1))];
+    let step = import_step(record_type)?;
     let done = run.write_held(|conn| {
         imports::hold(conn, &import.id, position)?;
         let caller = acting_caller(conn, import)?;
         let targets = targets(conn, record_type, import)?;
         let header = &import.headers;
+        // Rows of the wrong shape are reported as they are; the others go through the step
+        // together.
+        let mut inputs = Vec::with_capacity(batch_rows.len());
+        let read: Vec<Result<(), ApiError>> = batch_rows
+            .iter()
+            .map(|row| {
+                domain::import::check_row(row, header.len())?;
+                inputs.push(columns::read_row(header, &targets, &row.cells)?);
+                Ok(())
+            })
+            .collect();
+        let mut stepped = step(conn, &caller, inputs, import.dedupe).into_iter();
         let mut counts = Counts::default();
         let mut reported = Vec::new();
-        for (offset, row) in batch_rows.iter().enumerate() {
+        for (offset, (row, read)) in batch_rows.iter().zip(read).enumerate() {
             let row_number = position + 1 + offset as i64;
             counts.processed += 1;
-            let taken = domain::import::check_row(row, header.len())
-                .map_err(ApiError::from)
-                .and_then(|()| columns::read_row(header, &targets, &row.cells).map_err(ApiError::from))
-                .and_then(|input| {
-                    persistence::store::savepoint(conn, |conn| {
-                        take_row(conn, &caller, record_type, input, import.dedupe)
-                    })
-                });
+            let taken = read.and_then(|()| match stepped.next() {
+                Some(outcome) => outcome.map_err(ApiError::from),
+                None => Err(ApiError::Internal("the import step gave fewer outcomes than rows".into())),
+            });
             match taken {
                 Ok(RowOutcome::Created) => counts.created += 1,
                 Ok(RowOutcome::Updated) => counts.updated += 1,

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::actor::{Actor, RequestContext};
 use crate::error::AppError;
-use crate::events::{self, Cause};
+use crate::events::{self, Cause, ChangeEvents, Happened};
+use serde_json::{Map, Value};
 
 fn as_object<V: Serialize>(view: &V) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
     match serde_json::to_value(view).map_err(|e| AppError::Internal(e.to_string()))? {
@@ -31,9 +32,51 @@ pub fn record_change<V: Serialize>(
 ) -> Result<(), AppError> {
     let before = before.map(as_object).transpose()?;
     let after = after.map(as_object).transpose()?;
+    let (changes, announced) = entry(action, record.0, before.as_ref(), after.as_ref())?;
+    if let Some(announced) = &announced {
+        events::record_many(conn, Cause::Actor(caller), &announced.happened(record).collect::<Vec<_>>())?;
+    }
+    append(conn, &caller.context, action, Some(record), Some(caller), changes, None)
+}
+
+/// [`record_change`] for new records of one type (an import's batch, `records` as id and
+/// view): their audit rows and events in a few multi-row statements.
+pub fn record_creations<V: Serialize>(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    action: AuditAction,
+    noun: &str,
+    records: &[(String, V)],
+) -> Result<(), AppError> {
+    let mut entries = Vec::with_capacity(records.len());
+    for (id, view) in records {
+        let after = as_object(view)?;
+        entries.push((id.as_str(), entry(action, noun, None, Some(&after))?));
+    }
+    let happened: Vec<Happened<'_>> = entries
+        .iter()
+        .filter_map(|(id, (_, announced))| announced.as_ref().map(|a| (id, a)))
+        .flat_map(|(id, announced)| announced.happened((noun, id)))
+        .collect();
+    events::record_many(conn, Cause::Actor(caller), &happened)?;
+    let rows: Vec<NewAuditEvent<'_>> = entries
+        .into_iter()
+        .map(|(id, (changes, _))| new_row(&caller.context, action, Some((noun, id)), Some(caller), changes, None))
+        .collect();
+    Ok(audit::append_many(conn, &rows, Utc::now())?)
+}
+
+/// A change's audit entry (its field-level before/after as JSON, if any field changed) and
+/// the events it is announced as.
+fn entry(
+    action: AuditAction,
+    noun: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> Result<(Option<String>, Option<ChangeEvents>), AppError> {
     // A restore's history names no fields: the record is back as it was.
-    let fields = match &after {
-        Some(after) if action != AuditAction::Restore => diff(before.as_ref(), after),
+    let fields = match after {
+        Some(after) if action != AuditAction::Restore => diff(before, after),
         _ => Default::default(),
     };
     let changes = (!fields.is_empty())
@@ -41,8 +84,7 @@ pub fn record_change<V: Serialize>(
         .transpose()
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let changed_fields = fields.into_keys().collect();
-    events::record_change(conn, Cause::Actor(caller), action, record, before.as_ref(), after.as_ref(), changed_fields)?;
-    append(conn, &caller.context, action, Some(record), Some(caller), changes, None)
+    Ok((changes, ChangeEvents::of(action, noun, before, after, changed_fields)))
 }
 
 /// Records a change made without a signed-in caller (a public web form).
@@ -57,15 +99,9 @@ pub fn record_anonymous<V: Serialize>(
     let fields = diff(None, &view);
     let changes = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
     let changed_fields = fields.into_keys().collect();
-    events::record_change(
-        conn,
-        Cause::Visitor(context),
-        AuditAction::Create,
-        record,
-        None,
-        Some(&view),
-        changed_fields,
-    )?;
+    if let Some(announced) = ChangeEvents::of(AuditAction::Create, record.0, None, Some(&view), changed_fields) {
+        events::record_many(conn, Cause::Visitor(context), &announced.happened(record).collect::<Vec<_>>())?;
+    }
     append(conn, context, AuditAction::Create, Some(record), None, Some(changes), Some(detail))
 }
 
@@ -100,7 +136,19 @@ fn append(
     changes: Option<String>,
     detail: Option<String>,
 ) -> Result<(), AppError> {
-    let event = NewAuditEvent {
+    let row = new_row(context, action, record, caller, changes, detail);
+    Ok(audit::append(conn, &row, Utc::now())?)
+}
+
+fn new_row<'a>(
+    context: &'a RequestContext,
+    action: AuditAction,
+    record: Option<(&'a str, &'a str)>,
+    caller: Option<&'a Actor>,
+    changes: Option<String>,
+    detail: Option<String>,
+) -> NewAuditEvent<'a> {
+    NewAuditEvent {
         action,
         record,
         actor_user_id: caller.map(|c| c.principal.user_id.as_str()),
@@ -109,6 +157,5 @@ fn append(
         client_address: context.client_address.as_deref(),
         changes,
         detail,
-    };
-    Ok(audit::append(conn, &event, Utc::now())?)
+    }
 }

@@ -97,6 +97,27 @@ pub fn company_duplicate(
     Ok(company_candidates(conn, caller, data, None)?.into_iter().next().map(|found| found.id))
 }
 
+/// Which of many new contacts may look like a stored one (`false`: certainly none), in one
+/// statement: the prefilter of an import batch before the exact check of each candidate.
+pub fn contacts_maybe_duplicated(conn: &mut DbConnection, data: &[&ContactData]) -> Result<Vec<bool>, AppError> {
+    maybe_duplicated(conn, "contact", data.iter().map(|d| duplicates::contact_keys(d)).collect())
+}
+
+/// Which of many new companies may look like a stored one (`false`: certainly none).
+pub fn companies_maybe_duplicated(conn: &mut DbConnection, data: &[&CompanyData]) -> Result<Vec<bool>, AppError> {
+    maybe_duplicated(conn, "company", data.iter().map(|d| duplicates::company_keys(d)).collect())
+}
+
+fn maybe_duplicated(
+    conn: &mut DbConnection,
+    record_type: &str,
+    keys: Vec<Vec<MatchKey>>,
+) -> Result<Vec<bool>, AppError> {
+    let all: Vec<MatchKey> = keys.iter().flatten().cloned().collect();
+    let stored: std::collections::BTreeSet<MatchKey> = keys::stored(conn, record_type, &all)?.into_iter().collect();
+    Ok(keys.iter().map(|keys| keys.iter().any(|key| stored.contains(key))).collect())
+}
+
 /// The create-time check of contacts: 409 naming visible look-alikes unless allowed.
 pub fn check_new_contact(
     conn: &mut DbConnection,

@@ -7,7 +7,7 @@ use domain::events::{implied_events, record_event_type};
 use domain::registry::RECORD_TYPES;
 use persistence::DbConnection;
 use persistence::events::{self, NewEvent, StoredEvent};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::actor::{Actor, RequestContext};
 use crate::error::AppError;
@@ -51,11 +51,17 @@ pub struct Happened<'a> {
     pub record: (&'a str, &'a str),
     /// The record's owner and team when it happened, which decide who may read the event.
     pub ownership: (Option<&'a str>, Option<&'a str>),
-    pub payload: Value,
+    /// The event's JSON.
+    pub payload: &'a str,
 }
 
 /// Appends an event caused by `cause`.
 pub fn record(conn: &mut DbConnection, cause: Cause<'_>, happened: &Happened<'_>) -> Result<(), AppError> {
+    record_many(conn, cause, std::slice::from_ref(happened))
+}
+
+/// Appends events caused by `cause`, in their order, in a few multi-row statements.
+pub fn record_many(conn: &mut DbConnection, cause: Cause<'_>, happened: &[Happened<'_>]) -> Result<(), AppError> {
     let (user, key, request_id) = match cause {
         Cause::Actor(actor) => (
             Some(actor.principal.user_id.as_str()),
@@ -65,49 +71,86 @@ pub fn record(conn: &mut DbConnection, cause: Cause<'_>, happened: &Happened<'_>
         Cause::Visitor(context) => (None, None, context.request_id.as_deref()),
         Cause::Job { for_user, request_id } => (Some(for_user), None, request_id),
     };
-    let event = NewEvent {
-        event_type: happened.event_type,
-        record_type: happened.record.0,
-        record_id: happened.record.1,
-        owner_id: happened.ownership.0,
-        team_id: happened.ownership.1,
-        actor_kind: cause.kind(),
-        actor_user_id: user,
-        actor_api_key_id: key,
-        request_id,
-        causation_id: None,
-        depth: 0,
-        payload: happened.payload.to_string(),
-    };
-    events::append(conn, &event, Utc::now())?;
+    let new: Vec<NewEvent<'_>> = happened
+        .iter()
+        .map(|happened| NewEvent {
+            event_type: happened.event_type,
+            record_type: happened.record.0,
+            record_id: happened.record.1,
+            owner_id: happened.ownership.0,
+            team_id: happened.ownership.1,
+            actor_kind: cause.kind(),
+            actor_user_id: user,
+            actor_api_key_id: key,
+            request_id,
+            causation_id: None,
+            depth: 0,
+            payload: happened.payload,
+        })
+        .collect();
+    events::append_many(conn, &new, Utc::now())?;
     Ok(())
 }
 
-/// The events of one audited record change: the change itself (`contact.updated`) and what it
-/// implies (`deal.stage_changed`), each with `{object, previous, changed_fields}` built from
-/// the API views. Types outside the registry (custom field definitions) have no events.
-pub fn record_change(
-    conn: &mut DbConnection,
-    cause: Cause<'_>,
-    action: AuditAction,
-    record: (&str, &str),
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
-    changed_fields: Vec<String>,
-) -> Result<(), AppError> {
-    let Some(spec) = RECORD_TYPES.iter().find(|spec| spec.noun == record.0) else { return Ok(()) };
-    let Some(event_type) = record_event_type(spec.noun, action, before.is_some()) else { return Ok(()) };
-    // Only a change of an existing record implies more: a new deal did not change stage.
-    let implied = match (before, after) {
-        (Some(_), Some(after)) => implied_events(spec.noun, &changed_fields, after),
-        _ => Vec::new(),
-    };
-    let latest = after.or(before);
-    let text = |field: &str| latest.and_then(|view| view.get(field)).and_then(Value::as_str);
-    let ownership = (text(spec.owner_field), text("team_id"));
-    let payload = json!({ "object": after, "previous": before, "changed_fields": changed_fields });
-    for event_type in std::iter::once(event_type.as_str()).chain(implied) {
-        self::record(conn, cause, &Happened { event_type, record, ownership, payload: payload.clone() })?;
+/// The payload of a record change's events, serialised straight from the views.
+#[derive(serde::Serialize)]
+struct ChangePayload<'a> {
+    object: Option<&'a Map<String, Value>>,
+    previous: Option<&'a Map<String, Value>>,
+    changed_fields: &'a [String],
+}
+
+impl ChangePayload<'_> {
+    fn to_json(&self) -> String {
+        // A map of JSON values always serialises.
+        serde_json::to_string(self).unwrap_or_default()
     }
-    Ok(())
+}
+
+/// What one audited record change is announced as: the change itself (`contact.updated`) and
+/// what it implies (`deal.stage_changed`), with the record's owner and team and the payload
+/// `{object, previous, changed_fields}` they share, built from the API views.
+#[derive(Debug)]
+pub struct ChangeEvents {
+    event_types: Vec<String>,
+    owner_id: Option<String>,
+    team_id: Option<String>,
+    payload: String,
+}
+
+impl ChangeEvents {
+    /// The events of a change; none for types outside the registry (custom field definitions).
+    pub fn of(
+        action: AuditAction,
+        noun: &str,
+        before: Option<&Map<String, Value>>,
+        after: Option<&Map<String, Value>>,
+        changed_fields: Vec<String>,
+    ) -> Option<Self> {
+        let spec = RECORD_TYPES.iter().find(|spec| spec.noun == noun)?;
+        let event_type = record_event_type(spec.noun, action, before.is_some())?;
+        // Only a change of an existing record implies more: a new deal did not change stage.
+        let implied = match (before, after) {
+            (Some(_), Some(after)) => implied_events(spec.noun, &changed_fields, after),
+            _ => Vec::new(),
+        };
+        let latest = after.or(before);
+        let text = |field: &str| latest.and_then(|view| view.get(field)).and_then(Value::as_str).map(str::to_owned);
+        Some(ChangeEvents {
+            event_types: std::iter::once(event_type).chain(implied.into_iter().map(str::to_owned)).collect(),
+            owner_id: text(spec.owner_field),
+            team_id: text("team_id"),
+            payload: ChangePayload { object: after, previous: before, changed_fields: &changed_fields }.to_json(),
+        })
+    }
+
+    /// The events to append for the record `record` (noun, id).
+    pub fn happened<'a>(&'a self, record: (&'a str, &'a str)) -> impl Iterator<Item = Happened<'a>> {
+        self.event_types.iter().map(move |event_type| Happened {
+            event_type,
+            record,
+            ownership: (self.owner_id.as_deref(), self.team_id.as_deref()),
+            payload: &self.payload,
+        })
+    }
 }

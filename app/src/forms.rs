@@ -89,7 +89,7 @@ pub fn take<V: Views>(
         event_type: "form.submitted",
         record: ("lead", &lead.id),
         ownership: (lead.data.owner_id.as_deref(), lead.data.team_id.as_deref()),
-        payload: serde_json::json!({ "form_id": form.id, "lead_id": lead.id, "new_lead": new_lead }),
+        payload: &serde_json::json!({ "form_id": form.id, "lead_id": lead.id, "new_lead": new_lead }).to_string(),
     };
     events::record(conn, Cause::Visitor(context), &submitted)?;
     Ok(lead)

@@ -22,7 +22,8 @@ use crate::actor::Actor;
 use crate::error::AppError;
 use crate::events::{self, Cause, Happened};
 use crate::jobs::{self, Enqueue, JobSpec};
-use crate::records::{self, RecordData, RecordKind, WithCustom};
+use crate::records::{self, CheckFn, RecordData, RecordKind, WithCustom};
+use persistence::InsertManyFn;
 
 /// What a new import asks for.
 #[derive(Debug, Clone)]
@@ -133,8 +134,26 @@ pub fn start(
 /// Stores new record data in the caller's transaction, audited as the given action.
 pub type InsertFn<D> = fn(&mut DbConnection, &Actor, WithCustom<D>, AuditAction) -> Result<Stored<D>, AppError>;
 
-/// One CSV row through a record type's [`Importable`], in the batch's transaction.
-pub type ImportStep = fn(&mut DbConnection, &Actor, RowInput, DedupePolicy) -> Result<RowOutcome, AppError>;
+/// A batch of CSV rows through a record type's [`Importable`], in the batch's transaction:
+/// one outcome per row, in order.
+pub type ImportStep = fn(&mut DbConnection, &Actor, Vec<RowInput>, DedupePolicy) -> Vec<Result<RowOutcome, AppError>>;
+
+/// How a record type stores an imported row's new record.
+pub enum Creation<D: 'static> {
+    /// As POST does with the shared flow (`records::create_in`): the type's reference checks,
+    /// then the insert; many rows can be checked and stored at once, those whose match keys
+    /// (what its `duplicate_of` compares) no earlier row of the batch shares.
+    Checked {
+        check: CheckFn<D>,
+        insert_many: InsertManyFn<D>,
+        match_keys: MatchKeysFn<D>,
+        /// Which of many new records may have a stored duplicate (`false`: certainly none), so
+        /// only those are looked up one by one; without it every row is.
+        maybe_duplicated: Option<MaybeDuplicatedFn<D>>,
+    },
+    /// By the type's own step, one row at a time (leads: assignment and scoring follow).
+    Own(InsertFn<D>),
+}
 
 /// How rows of one record type become records: the steps its POST and PATCH take.
 pub struct Importable<D: 'static, I: 'static> {
@@ -144,9 +163,9 @@ pub struct Importable<D: 'static, I: 'static> {
     pub new: fn(&mut DbConnection, &Actor, &I) -> Result<D, AppError>,
     /// The custom field values a body carries.
     pub custom: fn(&I) -> Patch<Map<String, Value>>,
-    /// Stores new data as POST does (references checked, what follows recorded, audited as
-    /// `action`), in the caller's transaction.
-    pub insert: InsertFn<D>,
+    /// Stores new data as POST does (references checked, what follows recorded), audited as
+    /// an import.
+    pub create: Creation<D>,
     /// The data after a merge-patch body, as PATCH computes it.
     pub patch: fn(&mut DbConnection, &str, I, &D) -> Result<D, AppError>,
     /// PATCH's checks and follow-ups of a change.
@@ -165,9 +184,164 @@ fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, AppError>
         .map_err(|error| AppError::invalid("row", "invalid", format!("cannot be read: {error}")))
 }
 
+/// A batch of rows, in order: one outcome per row. A type that stores new records through the
+/// shared flow has its new rows checked and stored together ([`records::create_many_in`]),
+/// each after one duplicate lookup; rows that could depend on another row of the batch (they
+/// share a match key with an earlier row), rows that update a record, and every row of a
+/// batch with an `id` column go one by one after them, as do all rows should storing them
+/// together fail (a unique index two rows collide on, say: it is rolled back first). Each row
+/// that goes alone runs in a savepoint, so a failed row changes nothing.
+pub fn import_rows<D, I, V>(
+    steps: &Importable<D, I>,
+    conn: &mut DbConnection,
+    caller: &Actor,
+    rows: Vec<RowInput>,
+    policy: DedupePolicy,
+) -> Vec<Result<RowOutcome, AppError>>
+where
+    D: RecordData,
+    I: DeserializeOwned,
+    V: Serialize + From<Stored<D>>,
+{
+    let mut outcomes: Vec<Option<Result<RowOutcome, AppError>>> = match steps.create {
+        Creation::Checked { check, insert_many, match_keys, maybe_duplicated }
+            if rows.iter().all(|row| row.id.is_none()) =>
+        {
+            let together = persistence::store::savepoint(conn, |conn| {
+                let steps_together = Together { check, insert_many, match_keys, maybe_duplicated };
+                store_together::<D, I, V>(steps, conn, caller, &rows, policy, &steps_together)
+            });
+            together.unwrap_or_else(|error| {
+                log::info!("an import batch goes row by row: stored together it failed with {error}");
+                rows.iter().map(|_| None).collect()
+            })
+        }
+        _ => rows.iter().map(|_| None).collect(),
+    };
+    for (slot, row) in outcomes.iter_mut().zip(rows) {
+        if slot.is_none() {
+            let alone =
+                persistence::store::savepoint(conn, |conn| import_row::<D, I, V>(steps, conn, caller, row, policy));
+            *slot = Some(alone);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| Err(AppError::Internal("a row was not taken".into()))))
+        .collect()
+}
+
+/// The match keys of new data (equal keys are how a duplicate is found).
+pub type MatchKeysFn<D> = fn(&D) -> Vec<String>;
+
+/// Which of many new records may have a stored duplicate.
+pub type MaybeDuplicatedFn<D> = fn(&mut DbConnection, &[&D]) -> Result<Vec<bool>, AppError>;
+
+/// What storing rows together takes from a `Creation::Checked`.
+struct Together<D: 'static> {
+    check: CheckFn<D>,
+    insert_many: InsertManyFn<D>,
+    match_keys: MatchKeysFn<D>,
+    maybe_duplicated: Option<MaybeDuplicatedFn<D>>,
+}
+
+/// The rows of a batch that depend on no other row, stored together: `None` for each row left
+/// to go alone afterwards.
+fn store_together<D, I, V>(
+    steps: &Importable<D, I>,
+    conn: &mut DbConnection,
+    caller: &Actor,
+    rows: &[RowInput],
+    policy: DedupePolicy,
+    together: &Together<D>,
+) -> Result<Vec<Option<Result<RowOutcome, AppError>>>, AppError>
+where
+    D: RecordData,
+    I: DeserializeOwned,
+    V: Serialize + From<Stored<D>>,
+{
+    let read: Vec<Result<WithCustom<D>, AppError>> =
+        rows.iter().map(|row| new_input(steps, conn, caller, row.body.clone())).collect();
+    let looked_up = policy != DedupePolicy::Create;
+    let mut maybe = match together.maybe_duplicated {
+        Some(prefilter) if looked_up => {
+            let data: Vec<&D> = read.iter().filter_map(|new| new.as_ref().ok()).map(|new| &new.data).collect();
+            prefilter(conn, &data)?
+        }
+        _ => Vec::new(),
+    }
+    .into_iter();
+    let mut earlier_keys = std::collections::HashSet::new();
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut creating = Vec::with_capacity(rows.len());
+    for new in read {
+        let new = match new {
+            Ok(new) => new,
+            Err(error) => {
+                outcomes.push(Some(Err(error)));
+                continue;
+            }
+        };
+        let may_have_duplicate = looked_up && maybe.next().unwrap_or(true);
+        let keys = (together.match_keys)(&new.data);
+        let alone = keys.iter().any(|key| earlier_keys.contains(key));
+        earlier_keys.extend(keys);
+        if alone {
+            outcomes.push(None);
+            continue;
+        }
+        let duplicate = if may_have_duplicate { (steps.duplicate_of)(conn, caller, &new.data) } else { Ok(None) };
+        match duplicate {
+            Err(error) => outcomes.push(Some(Err(error))),
+            Ok(Some(existing)) if policy == DedupePolicy::Skip => {
+                outcomes.push(Some(Ok(RowOutcome::Skipped { existing })))
+            }
+            Ok(Some(_)) => outcomes.push(None),
+            Ok(None) => {
+                creating.push(new);
+                outcomes.push(Some(Ok(RowOutcome::Created)));
+            }
+        }
+    }
+    let created = records::create_many_in::<D, V>(
+        conn,
+        steps.kind,
+        caller,
+        creating,
+        (together.check, together.insert_many),
+        AuditAction::Import,
+    )?;
+    let mut created = created.into_iter();
+    for outcome in &mut outcomes {
+        if let Some(Ok(RowOutcome::Created)) = outcome
+            && let Some(Err(error)) = created.next()
+        {
+            *outcome = Some(Err(error));
+        }
+    }
+    Ok(outcomes)
+}
+
+/// A create body's new record data and custom values, as POST reads them (with source `import`
+/// where the type has one).
+fn new_input<D, I: DeserializeOwned>(
+    steps: &Importable<D, I>,
+    conn: &mut DbConnection,
+    caller: &Actor,
+    mut body: Map<String, Value>,
+) -> Result<WithCustom<D>, AppError> {
+    if columns::standard(steps.record_type).iter().any(|c| c.name == "source") {
+        body.entry("source").or_insert_with(|| Value::String("import".into()));
+    }
+    let input: I = body_of(body)?;
+    let data = (steps.new)(conn, caller, &input)?;
+    let custom = (steps.custom)(&input);
+    Ok(WithCustom { data, custom })
+}
+
 /// One row: the record its `id` names or that it looks like is skipped or updated as the policy
-/// says; otherwise a new record is created (with source `import` where the type has one).
-pub fn import_row<D, I, V>(
+/// says; otherwise a new record is created.
+fn import_row<D, I, V>(
     steps: &Importable<D, I>,
     conn: &mut DbConnection,
     caller: &Actor,
@@ -192,26 +366,27 @@ where
     let existing = match named {
         Some(record) => record.id,
         None => {
-            let mut create_body = row.body.clone();
-            if columns::standard(steps.record_type).iter().any(|c| c.name == "source") {
-                create_body.entry("source").or_insert_with(|| Value::String("import".into()));
-            }
-            let input: I = body_of(create_body)?;
-            let data = (steps.new)(conn, caller, &input)?;
+            let new = new_input(steps, conn, caller, row.body.clone())?;
             let duplicate = match policy {
                 DedupePolicy::Create => None,
-                DedupePolicy::Skip | DedupePolicy::Update => (steps.duplicate_of)(conn, caller, &data)?,
+                DedupePolicy::Skip | DedupePolicy::Update => (steps.duplicate_of)(conn, caller, &new.data)?,
             };
             match duplicate {
                 Some(id) => id,
                 None => {
                     // Unowned new leads are assigned by the rules, as on POST.
-                    let ownership = data.ownership();
+                    let ownership = new.data.ownership();
                     if ownership.owner_id.is_some() || ownership.team_id.is_some() {
                         caller.principal.may_create(kind.spec.module, ownership)?;
                     }
-                    let custom = (steps.custom)(&input);
-                    (steps.insert)(conn, caller, WithCustom { data, custom }, AuditAction::Import)?;
+                    match steps.create {
+                        Creation::Checked { check, .. } => {
+                            records::create_in::<D, V>(conn, kind, caller, new, check, AuditAction::Import)?;
+                        }
+                        Creation::Own(insert) => {
+                            insert(conn, caller, new, AuditAction::Import)?;
+                        }
+                    }
                     return Ok(RowOutcome::Created);
                 }
             }
@@ -255,7 +430,7 @@ pub fn finish(conn: &mut DbConnection, id: &str, status: ImportStatus, reason: O
         event_type: "import.finished",
         record: ("import", &import.id),
         ownership: (Some(&import.user_id), None),
-        payload: serde_json::json!({
+        payload: &serde_json::json!({
             "import_id": import.id,
             "record_type": import.record_type.as_str(),
             "status": status,
@@ -264,7 +439,8 @@ pub fn finish(conn: &mut DbConnection, id: &str, status: ImportStatus, reason: O
             "updated": counts.updated,
             "skipped": counts.skipped,
             "failed": counts.failed,
-        }),
+        })
+        .to_string(),
     };
     let cause = Cause::Job { for_user: &import.user_id, request_id: import.request_id.as_deref() };
     events::record(conn, cause, &finished)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::access::{Action, Module, Visibility};
 use domain::activity::RecordType;
 use domain::audit::AuditAction;
-use domain::custom::{CustomValueError, CustomValues, WithCustomFields};
+use domain::custom::{CustomFieldDefinition, CustomValueError, CustomValues, WithCustomFields};
 use domain::record::{Owned, Patch, Stored};
 use persistence::{DbConnection, StoreError, StoreResult};
 use serde::Serialize;
@@ -111,13 +111,24 @@ pub fn apply_custom_values<D>(
         return Ok(());
     }
     let definitions = persistence::custom_fields::for_type(conn, custom.record_type)?;
+    set_custom_values(custom, &definitions, data, patch, creating)
+}
+
+/// [`apply_custom_values`] against definitions already read.
+fn set_custom_values<D>(
+    custom: &CustomFieldsOf<D>,
+    definitions: &[CustomFieldDefinition],
+    data: &mut D,
+    patch: &Patch<serde_json::Map<String, serde_json::Value>>,
+    creating: bool,
+) -> Result<(), AppError> {
     let values = (custom.values)(data);
     let changes = match patch {
         Patch::Keep => None,
         Patch::Clear => Some(values.iter().map(|(key, _)| (key.clone(), serde_json::Value::Null)).collect()),
         Patch::Set(map) => Some(map.clone()),
     };
-    *values = values.apply(&definitions, changes.as_ref(), creating).map_err(custom_value_error)?;
+    *values = values.apply(definitions, changes.as_ref(), creating).map_err(custom_value_error)?;
     Ok(())
 }
 
@@ -187,6 +198,72 @@ where
     let view = V::from(record.clone());
     audit::record_change(conn, caller, action, (kind.spec.noun, &record.id), None, Some(&view))?;
     Ok((record, view))
+}
+
+/// A record type's own checks of new data before it is stored (the references it names).
+pub type CheckFn<D> = fn(&mut DbConnection, &Actor, &D) -> Result<(), AppError>;
+
+use persistence::InsertManyFn;
+
+/// [`create_in`] for many records at once (an import's batch): each is checked as
+/// `create_in` checks one (the custom field definitions read once, each owner and team looked
+/// up once), and those that pass are stored, followed up and audited in a few multi-row
+/// statements. One result per input, in order (the new record's id); `Err` is a storage
+/// failure, after which the caller's savepoint is to be rolled back, as something may be half
+/// written.
+pub fn create_many_in<D, V>(
+    conn: &mut DbConnection,
+    kind: &'static RecordKind<D>,
+    caller: &Actor,
+    inputs: Vec<WithCustom<D>>,
+    (check, insert_many): (CheckFn<D>, InsertManyFn<D>),
+    action: AuditAction,
+) -> Result<Vec<Result<String, AppError>>, AppError>
+where
+    D: RecordData,
+    V: Serialize + From<Stored<D>>,
+{
+    let definitions = match &kind.custom {
+        Some(custom) => persistence::custom_fields::for_type(conn, custom.record_type)?,
+        None => Vec::new(),
+    };
+    let mut assignable: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut outcomes: Vec<Result<(), AppError>> = Vec::with_capacity(inputs.len());
+    let mut accepted = Vec::with_capacity(inputs.len());
+    for WithCustom { mut data, custom } in inputs {
+        let mut ready = || {
+            caller.principal.may_create(kind.spec.module, data.ownership())?;
+            match &kind.custom {
+                Some(fields) => set_custom_values(fields, &definitions, &mut data, &custom, true)?,
+                None => apply_custom_values(conn, kind, &mut data, &custom, true)?,
+            }
+            let ownership = data.ownership();
+            let pair = (ownership.owner_id.map(str::to_owned), ownership.team_id.map(str::to_owned));
+            if !assignable.contains(&pair) {
+                check_assignment(conn, caller, ownership.owner_id, ownership.team_id)?;
+                assignable.push(pair);
+            }
+            check(conn, caller, &data)
+        };
+        let outcome = ready();
+        if outcome.is_ok() {
+            accepted.push(data);
+        }
+        outcomes.push(outcome);
+    }
+    let stored = insert_many(conn, accepted, Utc::now())?;
+    for record in &stored {
+        (kind.created)(conn, caller, record)?;
+    }
+    let views: Vec<(String, V)> = stored.into_iter().map(|record| (record.id.clone(), V::from(record))).collect();
+    audit::record_creations(conn, caller, action, kind.spec.noun, &views)?;
+    let mut ids = views.into_iter().map(|(id, _)| id);
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.and_then(|()| ids.next().ok_or_else(|| AppError::Internal("a stored row is missing".into())))
+        })
+        .collect())
 }
 
 /// Changes a record in the caller's transaction: re-reads it, checks the edit grant and

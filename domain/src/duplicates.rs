@@ -39,6 +39,11 @@ impl DuplicateReason {
             DuplicateReason::SimilarName => "name",
         }
     }
+
+    /// The reason a stored key kind stands for.
+    pub fn parse(kind: &str) -> Option<Self> {
+        [Self::SameEmail, Self::SamePhone, Self::SameDomain, Self::SimilarName].into_iter().find(|r| r.as_str() == kind)
+    }
 }
 
 /// One matching key of a record: its kind and normalised value.
@@ -46,6 +51,23 @@ impl DuplicateReason {
 pub struct MatchKey {
     pub reason: DuplicateReason,
     pub value: String,
+}
+
+impl MatchKey {
+    /// The key as one comparable text (kind and value).
+    pub fn text(&self) -> String {
+        format!("{}:{}", self.reason.as_str(), self.value)
+    }
+}
+
+/// A contact's match keys as texts, for comparing records not stored yet.
+pub fn contact_key_texts(contact: &ContactData) -> Vec<String> {
+    contact_keys(contact).iter().map(MatchKey::text).collect()
+}
+
+/// A company's match keys as texts, for comparing records not stored yet.
+pub fn company_key_texts(company: &CompanyData) -> Vec<String> {
+    company_keys(company).iter().map(MatchKey::text).collect()
 }
 
 /// Lower-case words of letters and digits, single-spaced: "  O'Brien-Smith " → "o brien smith".

@@ -74,21 +74,31 @@ fn into_event(row: Row) -> StoreResult<AuditEvent> {
 
 /// Appends one event.
 pub fn append(conn: &mut DbConnection, event: &NewAuditEvent<'_>, now: DateTime<Utc>) -> StoreResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(new_id()),
-            audit_events::occurred_at.eq(to_db_time(now)),
-            audit_events::action.eq(event.action.as_str()),
-            audit_events::record_type.eq(event.record.map(|r| r.0)),
-            audit_events::record_id.eq(event.record.map(|r| r.1)),
-            audit_events::actor_user_id.eq(event.actor_user_id),
-            audit_events::actor_api_key_id.eq(event.actor_api_key_id),
-            audit_events::request_id.eq(event.request_id),
-            audit_events::client_address.eq(event.client_address),
-            audit_events::changes.eq(event.changes.as_deref()),
-            audit_events::detail.eq(event.detail.as_deref()),
-        ))
-        .execute(conn)?;
+    append_many(conn, std::slice::from_ref(event), now)
+}
+
+/// Appends events, a multi-row statement per chunk (an import's batch).
+pub fn append_many(conn: &mut DbConnection, new: &[NewAuditEvent<'_>], now: DateTime<Utc>) -> StoreResult<()> {
+    let at = to_db_time(now);
+    let rows: Vec<_> = new
+        .iter()
+        .map(|event| {
+            (
+                audit_events::id.eq(new_id()),
+                audit_events::occurred_at.eq(at),
+                audit_events::action.eq(event.action.as_str()),
+                audit_events::record_type.eq(event.record.map(|r| r.0)),
+                audit_events::record_id.eq(event.record.map(|r| r.1)),
+                audit_events::actor_user_id.eq(event.actor_user_id),
+                audit_events::actor_api_key_id.eq(event.actor_api_key_id),
+                audit_events::request_id.eq(event.request_id),
+                audit_events::client_address.eq(event.client_address),
+                audit_events::changes.eq(event.changes.as_deref()),
+                audit_events::detail.eq(event.detail.as_deref()),
+            )
+        })
+        .collect();
+    crate::connection::insert_rows!(conn, audit_events::table, rows);
     Ok(())
 }
 

@@ -148,6 +148,11 @@ pub fn create(conn: &mut DbConnection, data: &CompanyData, now: DateTime<Utc>) -
     Ok(company)
 }
 
+/// Inserts companys and their duplicate-detection keys, a few statements for them all.
+pub fn create_many(conn: &mut DbConnection, data: Vec<CompanyData>, now: DateTime<Utc>) -> StoreResult<Vec<Company>> {
+    crate::keys::insert_keyed(conn, "company", data, insert_many, domain::duplicates::company_keys, now)
+}
+
 /// Updates a company still at `version`, and its keys.
 pub fn save(
     conn: &mut DbConnection,

@@ -157,6 +157,11 @@ pub fn create(conn: &mut DbConnection, data: &ContactData, now: DateTime<Utc>) -
     Ok(contact)
 }
 
+/// Inserts contacts and their duplicate-detection keys, a few statements for them all.
+pub fn create_many(conn: &mut DbConnection, data: Vec<ContactData>, now: DateTime<Utc>) -> StoreResult<Vec<Contact>> {
+    crate::keys::insert_keyed(conn, "contact", data, insert_many, domain::duplicates::contact_keys, now)
+}
+
 /// Updates a contact still at `version`, and its keys.
 pub fn save(
     conn: &mut DbConnection,

@@ -36,7 +36,7 @@ pub struct NewEvent<'a> {
     pub causation_id: Option<&'a str>,
     pub depth: i32,
     /// JSON: `{object, previous, changed_fields}` or the event type's own details.
-    pub payload: String,
+    pub payload: &'a str,
 }
 
 /// A stored event.
@@ -111,26 +111,39 @@ fn into_event(row: Row) -> StoredEvent {
 
 /// Appends one event; its id is time-ordered.
 pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>, now: DateTime<Utc>) -> StoreResult<String> {
-    let id = new_id();
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(&id),
-            events::event_type.eq(event.event_type),
-            events::record_type.eq(event.record_type),
-            events::record_id.eq(event.record_id),
-            events::owner_id.eq(event.owner_id),
-            events::team_id.eq(event.team_id),
-            events::actor_kind.eq(event.actor_kind),
-            events::actor_user_id.eq(event.actor_user_id),
-            events::actor_api_key_id.eq(event.actor_api_key_id),
-            events::request_id.eq(event.request_id),
-            events::causation_id.eq(event.causation_id),
-            events::depth.eq(event.depth),
-            events::occurred_at.eq(to_db_time(now)),
-            events::payload.eq(&event.payload),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    let mut ids = append_many(conn, std::slice::from_ref(event), now)?;
+    Ok(ids.pop().unwrap_or_default())
+}
+
+/// Appends events in their order, a multi-row statement per chunk (an import's batch);
+/// returns their ids.
+pub fn append_many(conn: &mut DbConnection, new: &[NewEvent<'_>], now: DateTime<Utc>) -> StoreResult<Vec<String>> {
+    let at = to_db_time(now);
+    let ids: Vec<String> = new.iter().map(|_| new_id()).collect();
+    let rows: Vec<_> = new
+        .iter()
+        .zip(&ids)
+        .map(|(event, id)| {
+            (
+                events::id.eq(id),
+                events::event_type.eq(event.event_type),
+                events::record_type.eq(event.record_type),
+                events::record_id.eq(event.record_id),
+                events::owner_id.eq(event.owner_id),
+                events::team_id.eq(event.team_id),
+                events::actor_kind.eq(event.actor_kind),
+                events::actor_user_id.eq(event.actor_user_id),
+                events::actor_api_key_id.eq(event.actor_api_key_id),
+                events::request_id.eq(event.request_id),
+                events::causation_id.eq(event.causation_id),
+                events::depth.eq(event.depth),
+                events::occurred_at.eq(at),
+                events::payload.eq(event.payload),
+            )
+        })
+        .collect();
+    crate::connection::insert_rows!(conn, events::table, rows);
+    Ok(ids)
 }
 
 /// Which events a feed read wants.

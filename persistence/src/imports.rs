@@ -12,7 +12,7 @@ use domain::activity::RecordType;
 use domain::import::{DedupePolicy, ImportStatus};
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{import_errors, imports};
+use crate::schema::{import_errors, import_files, imports};
 use crate::{DbConnection, enum_text, from_db_time, new_id, text_enum, to_db_time};
 
 /// An upload to store as a queued import.
@@ -132,7 +132,6 @@ pub fn insert(conn: &mut DbConnection, new: &NewImport<'_>, now: DateTime<Utc>) 
             imports::file_name.eq(new.file_name),
             imports::headers.eq(serde_json::to_string(new.headers)?),
             imports::mapping.eq(serde_json::to_string(new.mapping)?),
-            imports::content.eq(new.content),
             imports::total_rows.eq(new.total_rows),
             imports::user_id.eq(new.user_id),
             imports::api_key_id.eq(new.api_key_id),
@@ -140,6 +139,9 @@ pub fn insert(conn: &mut DbConnection, new: &NewImport<'_>, now: DateTime<Utc>) 
             imports::client_address.eq(new.client_address),
             imports::created_at.eq(to_db_time(now)),
         ))
+        .execute(conn)?;
+    diesel::insert_into(import_files::table)
+        .values((import_files::import_id.eq(&id), import_files::content.eq(new.content)))
         .execute(conn)?;
     find(conn, &id)
 }
@@ -168,7 +170,7 @@ pub fn list(
 
 /// The uploaded file of an import that is still to run.
 pub fn content(conn: &mut DbConnection, id: &str) -> StoreResult<String> {
-    Ok(imports::table.filter(imports::id.eq(id)).select(imports::content).first(conn)?)
+    Ok(import_files::table.filter(import_files::import_id.eq(id)).select(import_files::content).first(conn)?)
 }
 
 /// Starts an import's run (again, after a crash): running from now on, started once.
@@ -225,10 +227,10 @@ pub fn finish(
         .set((
             imports::status.eq(enum_text(&status)?),
             imports::error.eq(error),
-            imports::content.eq(""),
             imports::finished_at.eq(Some(to_db_time(now))),
         ))
         .execute(conn)?;
+    diesel::delete(import_files::table.filter(import_files::import_id.eq(id))).execute(conn)?;
     Ok(())
 }
 

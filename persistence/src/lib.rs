@@ -43,12 +43,17 @@ pub mod users;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::{StoreError, StoreResult};
+pub use records::InsertManyFn;
 pub use store::{Store, StoreOptions};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// The backend type queries are built for.
 pub(crate) type Db = <DbConnection as diesel::Connection>::Backend;
+
+/// Rows per multi-row INSERT: at about 25 columns a row, well under the bind-parameter limits
+/// of both backends (SQLite 32,766, PostgreSQL 65,535).
+pub(crate) const ROWS_PER_INSERT: usize = 1000;
 
 /// A new time-ordered, unguessable identifier (UUIDv7), as the API shows it.
 pub fn new_id() -> String {

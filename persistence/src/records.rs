@@ -131,6 +131,13 @@ pub(crate) fn tie_direction(keys: &[SortKey<RecordSort>]) -> Direction {
     keys.last().map_or(Direction::Ascending, |k| k.direction)
 }
 
+/// Stores new records many at once (each record table's `insert_many`).
+pub type InsertManyFn<D> = fn(
+    &mut crate::DbConnection,
+    Vec<D>,
+    chrono::DateTime<chrono::Utc>,
+) -> crate::StoreResult<Vec<domain::record::Stored<D>>>;
+
 macro_rules! record_queries {
     ($table:ident, $row:ty, $data:ty, $columns:ty) => {
         /// A live record the visibility reaches; `NotFound` otherwise.
@@ -163,6 +170,45 @@ macro_rules! record_queries {
                 .returning($table::all_columns)
                 .get_result(conn)?;
             crate::records::RecordRow::into_stored(row)
+        }
+
+        /// Inserts new records with fresh ids, a multi-row statement per chunk (an import's
+        /// batch); they are stored as given, so nothing is read back.
+        pub fn insert_many(
+            conn: &mut crate::DbConnection,
+            data: Vec<$data>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::StoreResult<Vec<domain::record::Stored<$data>>> {
+            use diesel::prelude::*;
+            let at = crate::to_db_time(now);
+            let ids: Vec<String> = data.iter().map(|_| crate::new_id()).collect();
+            let rows = data
+                .iter()
+                .zip(&ids)
+                .map(|(data, id)| {
+                    Ok((
+                        $table::id.eq(id),
+                        <$columns>::from_data(data)?,
+                        $table::version.eq(1_i64),
+                        $table::created_at.eq(at),
+                        $table::updated_at.eq(at),
+                    ))
+                })
+                .collect::<crate::StoreResult<Vec<_>>>()?;
+            crate::connection::insert_rows!(conn, $table::table, rows);
+            let stamped = crate::from_db_time(at);
+            Ok(ids
+                .into_iter()
+                .zip(data)
+                .map(|(id, data)| domain::record::Stored {
+                    id,
+                    data,
+                    version: 1,
+                    created_at: stamped,
+                    updated_at: stamped,
+                    deleted_at: None,
+                })
+                .collect())
         }
 
         /// Writes `data` over the record if it is still at `version`; `Stale` otherwise.

@@ -205,6 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_keys,
     imports,
     import_errors,
+    import_files,
     products,
     events,
     jobs,
@@ -445,7 +446,6 @@ diesel::table! {
         file_name -> Nullable<Text>,
         headers -> Text,
         mapping -> Text,
-        content -> Text,
         total_rows -> BigInt,
         processed_rows -> BigInt,
         created_count -> BigInt,
@@ -460,6 +460,13 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    import_files (import_id) {
+        import_id -> Text,
+        content -> Text,
     }
 }
 

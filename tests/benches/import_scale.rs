@@ -91,7 +91,7 @@ async fn bench(backend: Backend, rows: usize) {
         );
     };
     println!("{backend:?}: baseline: POST /api/v1/contacts one at a time       {baseline:>8.0} rows/s");
-    print("import, dedupe skip (duplicate check per row)", rows, with_checks);
+    print("import, dedupe skip (duplicates looked up)", rows, with_checks);
     print("import, dedupe create (no duplicate check)", rows / 10, without_checks);
     print("export, every column, streamed", exported, export_took);
 }

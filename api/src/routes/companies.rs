@@ -18,7 +18,7 @@ use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::Importable;
+use app::imports::{Creation, Importable};
 use app::kinds::COMPANIES;
 
 /// A company (account).
@@ -245,9 +245,11 @@ pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
     record_type: domain::activity::RecordType::Company,
     new: |_, caller, body| new_company(caller, body),
     custom: |body| body.custom_fields.clone(),
-    insert: |conn, caller, input, action| {
-        records::create_in::<_, CompanyView>(conn, &COMPANIES, caller, input, |_, _, _| Ok(()), action)
-            .map(|(record, _)| record)
+    create: Creation::Checked {
+        check: |_, _, _| Ok(()),
+        insert_many: persistence::companies::create_many,
+        match_keys: domain::duplicates::company_key_texts,
+        maybe_duplicated: Some(app::duplicates::companies_maybe_duplicated),
     },
     patch: patch_company,
     changed: |_, _, _, _, _| Ok(()),
@@ -466,7 +468,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     spec: &domain::registry::COMPANIES,
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
-    import: Some(|conn, caller, row, policy| {
-        app::imports::import_row::<_, _, CompanyView>(&IMPORT, conn, caller, row, policy)
+    import: Some(|conn, caller, rows, policy| {
+        app::imports::import_rows::<_, _, CompanyView>(&IMPORT, conn, caller, rows, policy)
     }),
 };

@@ -16,7 +16,7 @@ use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::Importable;
+use app::imports::{Creation, Importable};
 use app::kinds::CONTACTS;
 
 /// A contact: a person, optionally belonging to a company.
@@ -274,11 +274,11 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     record_type: domain::activity::RecordType::Contact,
     new: |_, caller, body| new_contact(caller, body),
     custom: |body| body.custom_fields.clone(),
-    insert: |conn, caller, input, action| {
-        let check = |conn: &mut _, caller: &Actor, data: &ContactData| {
-            app::contacts::check_company(conn, caller, data.company_id.as_deref())
-        };
-        records::create_in::<_, ContactView>(conn, &CONTACTS, caller, input, check, action).map(|(record, _)| record)
+    create: Creation::Checked {
+        check: |conn, caller, data| app::contacts::check_company(conn, caller, data.company_id.as_deref()),
+        insert_many: contacts::create_many,
+        match_keys: domain::duplicates::contact_key_texts,
+        maybe_duplicated: Some(app::duplicates::contacts_maybe_duplicated),
     },
     patch: patch_contact,
     changed: app::contacts::changed,
@@ -468,7 +468,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     spec: &domain::registry::CONTACTS,
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
-    import: Some(|conn, caller, row, policy| {
-        app::imports::import_row::<_, _, ContactView>(&IMPORT, conn, caller, row, policy)
+    import: Some(|conn, caller, rows, policy| {
+        app::imports::import_rows::<_, _, ContactView>(&IMPORT, conn, caller, rows, policy)
     }),
 };

@@ -23,7 +23,7 @@ use crate::state::AppState;
 use app::actor::Actor;
 use app::deals::{check_references, load_pipeline};
 use app::error::AppError;
-use app::imports::Importable;
+use app::imports::{Creation, Importable};
 use app::kinds::DEALS;
 
 /// A deal: a potential sale moving through a pipeline's stages.
@@ -262,10 +262,11 @@ pub static IMPORT: Importable<DealData, DealInput> = Importable {
         new_deal(caller, body, &pipeline)
     },
     custom: |body| body.custom_fields.clone(),
-    insert: |conn, caller, input, action| {
-        let check =
-            |conn: &mut DbConnection, caller: &Actor, data: &DealData| check_references(conn, caller, None, data);
-        records::create_in::<_, DealView>(conn, &DEALS, caller, input, check, action).map(|(record, _)| record)
+    create: Creation::Checked {
+        check: |conn, caller, data| check_references(conn, caller, None, data),
+        insert_many: persistence::deals::insert_many,
+        match_keys: |_| Vec::new(),
+        maybe_duplicated: None,
     },
     patch: patch_deal,
     changed: app::deals::changed,
@@ -544,7 +545,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     spec: &domain::registry::DEALS,
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
-    import: Some(|conn, caller, row, policy| {
-        app::imports::import_row::<_, _, DealView>(&IMPORT, conn, caller, row, policy)
+    import: Some(|conn, caller, rows, policy| {
+        app::imports::import_rows::<_, _, DealView>(&IMPORT, conn, caller, rows, policy)
     }),
 };

@@ -28,7 +28,7 @@ use crate::state::AppState;
 use crate::support::{Created, create_idempotently};
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::Importable;
+use app::imports::{Creation, Importable};
 use app::kinds::LEADS;
 use app::sales;
 
@@ -291,7 +291,7 @@ pub static IMPORT: Importable<LeadData, LeadInput> = Importable {
     record_type: domain::activity::RecordType::Lead,
     new: |_, caller, body| new_lead(caller, body),
     custom: |body| body.custom_fields.clone(),
-    insert: app::leads::insert::<crate::routes::ApiViews>,
+    create: Creation::Own(app::leads::insert::<crate::routes::ApiViews>),
     patch: patch_lead,
     changed: app::leads::changed,
     duplicate_of: app::leads::duplicate_of,
@@ -635,7 +635,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     spec: &domain::registry::LEADS,
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
-    import: Some(|conn, caller, row, policy| {
-        app::imports::import_row::<_, _, LeadView>(&IMPORT, conn, caller, row, policy)
+    import: Some(|conn, caller, rows, policy| {
+        app::imports::import_rows::<_, _, LeadView>(&IMPORT, conn, caller, rows, policy)
     }),
 };

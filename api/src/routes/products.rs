@@ -21,7 +21,7 @@ use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind};
 use crate::routes::common::{MoneyBody, Page};
 use crate::state::AppState;
-use app::imports::Importable;
+use app::imports::{Creation, Importable};
 
 /// Products as the shared record flow sees them.
 pub static PRODUCTS: RecordKind<ProductData> = RecordKind {
@@ -172,16 +172,11 @@ pub static IMPORT: Importable<ProductData, ProductInput> = Importable {
     record_type: domain::activity::RecordType::Product,
     new: |_, caller, body| new_product(caller, body),
     custom: |body| body.custom_fields.clone(),
-    insert: |conn, caller, input, action| {
-        records::create_in::<_, ProductView>(
-            conn,
-            &PRODUCTS,
-            caller,
-            input,
-            |conn, _, data| check_sku(conn, None, data),
-            action,
-        )
-        .map(|(record, _)| record)
+    create: Creation::Checked {
+        check: |conn, _, data| check_sku(conn, None, data),
+        insert_many: persistence::products::insert_many,
+        match_keys: |data| data.sku.iter().cloned().collect(),
+        maybe_duplicated: None,
     },
     patch: patch_product,
     changed: |conn, _, id, _, after| check_sku(conn, Some(id), after),
@@ -386,7 +381,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     spec: &domain::registry::PRODUCTS,
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
-    import: Some(|conn, caller, row, policy| {
-        app::imports::import_row::<_, _, ProductView>(&IMPORT, conn, caller, row, policy)
+    import: Some(|conn, caller, rows, policy| {
+        app::imports::import_rows::<_, _, ProductView>(&IMPORT, conn, caller, rows, policy)
     }),
 };

@@ -99,6 +99,62 @@ on_both_backends! {
         assert_eq!(app.get("/api/v1/imports", &rep).await.assert_status(200).body["data"], json!([]));
     }
 
+    async fn rows_stored_together_are_each_audited_and_announced_and_a_row_like_an_earlier_one_is_decided_after_it(backend) {
+        let app = TestApp::spawn_with(backend, |config| config.import_batch_rows = 20).await;
+        let admin = app.admin_token.clone();
+        let mut file = String::from("first_name,last_name,emails,company_id\n");
+        for n in 1..=50 {
+            file.push_str(&format!("P{n},Bulk,p{n}@bulk.example,\n"));
+        }
+        // Row 51 is like row 45 of its own batch, row 52 like row 2 of the first batch.
+        file.push_str("Again,Bulk,P45@bulk.example,\nZed,Bulk,p2@bulk.example,\n");
+        file.push_str("Bad,Email,nope,\nNo,Company,nc@bulk.example,0193a5b2-0000-7000-8000-000000000000\n");
+        // Row 56 shares only a name with row 3, which without a company is no duplicate.
+        file.push_str("Last,Bulk,last@bulk.example,\nP3,Bulk,other3@bulk.example,\n");
+        let import = import_and_wait(&app, &admin, json!({"record_type": "contact"}), &file).await;
+        assert_eq!(import["status"], "completed", "{import}");
+        assert_eq!(counts(&import), [56, 52, 0, 2, 2], "{import}");
+
+        let contacts = app.list_all("/api/v1/contacts?sort=created_at", &admin).await;
+        assert_eq!(contacts.len(), 52);
+        let id_of = |email: &str| {
+            contacts.iter().find(|c| c["emails"][0]["email"] == email).and_then(|c| c["id"].as_str()).map(str::to_owned)
+        };
+        let (p45, p2) = (id_of("p45@bulk.example").expect("p45 imported"), id_of("p2@bulk.example").expect("p2 imported"));
+        let report = app.get(import["errors_url"].as_str().unwrap(), &admin).await.assert_status(200);
+        let rows = csv_rows(&report.text);
+        assert_eq!(column(&rows, "row"), ["51", "52", "53", "54"]);
+        let errors = column(&rows, "errors");
+        assert_eq!(errors[0], format!("row: matches contact {p45}, so it was skipped (dedupe `skip`)"));
+        assert_eq!(errors[1], format!("row: matches contact {p2}, so it was skipped (dedupe `skip`)"));
+        assert!(errors[2].starts_with("emails: "), "{errors:?}");
+        assert!(errors[3].starts_with("company_id: names no company"), "{errors:?}");
+
+        // Each new contact is as POST would have made it, with its own audit entry and event.
+        let last = app.get(&format!("/api/v1/contacts/{}", id_of("last@bulk.example").expect("last imported")), &admin).await.assert_status(200);
+        assert_eq!((last.header("etag").as_deref(), last.str("source")), (Some("\"1\""), "import".to_owned()));
+        let audited = app.list_all("/api/v1/audit-log?action=import&record_type=contact", &admin).await;
+        assert_eq!(audited.len(), 52);
+        assert!(audited.iter().all(|entry| entry["request_id"] == import["request_id"] && entry["changes"]["last_name"]["to"].is_string()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let announced = loop {
+            let feed = app.get("/api/v1/events?type=contact.created&limit=100", &admin).await.assert_status(200).body;
+            let events = feed["data"].as_array().cloned().unwrap_or_default();
+            if events.len() >= 52 || std::time::Instant::now() > deadline {
+                break events;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(announced.len(), 52);
+        let mut announced_ids: Vec<&str> = announced.iter().filter_map(|e| e["record_id"].as_str()).collect();
+        let mut created_ids: Vec<&str> = contacts.iter().filter_map(|c| c["id"].as_str()).collect();
+        announced_ids.sort_unstable();
+        created_ids.sort_unstable();
+        assert_eq!(announced_ids, created_ids);
+        assert_eq!(announced[0]["data"]["object"]["source"], "import", "{}", announced[0]);
+        assert_eq!(announced[0]["request_id"], import["request_id"], "{}", announced[0]);
+    }
+
     async fn dedupe_policies_decide_what_a_row_naming_a_known_record_does(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token.clone();

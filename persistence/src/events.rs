@@ -282,7 +282,18 @@ pub fn oldest_pending(conn: &mut DbConnection, name: &str) -> StoreResult<Option
     Ok(oldest.into_iter().next().map(|row| from_db_time(row.12)))
 }
 
-/// Removes events that happened before `cutoff`; returns how many.
+/// Removes events that happened before `cutoff` and that every consumer of the feed (the
+/// dispatcher) has had; returns how many. An event a consumer is stuck on, and everything after
+/// it, waits for it however old: a workflow is never skipped by the retention.
 pub fn purge_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(diesel::delete(events::table.filter(events::occurred_at.lt(to_db_time(cutoff)))).execute(conn)?)
+    let cursors: Vec<(i64, i64)> =
+        event_cursors::table.select((event_cursors::tx_id, event_cursors::position)).load(conn)?;
+    let old = events::table.filter(events::occurred_at.lt(to_db_time(cutoff)));
+    Ok(match cursors.into_iter().min() {
+        None => diesel::delete(old).execute(conn)?,
+        Some((tx_id, position)) => diesel::delete(
+            old.filter(events::tx_id.lt(tx_id).or(events::tx_id.eq(tx_id).and(events::position.le(position)))),
+        )
+        .execute(conn)?,
+    })
 }

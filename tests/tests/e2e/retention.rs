@@ -1,5 +1,36 @@
 use e2e::{TestApp, on_both_backends};
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// A handler that cannot take the event of a contact named "Stuck": the dispatcher stops there.
+static STUCK_ON_ONE_CONTACT: app::events::EventHandler = app::events::EventHandler {
+    name: "test.stuck_on_one_contact",
+    route: |_, event| {
+        if event.payload.contains("\"Stuck\"") {
+            return Err(app::error::AppError::Internal("this handler cannot take it".into()));
+        }
+        Ok(())
+    },
+};
+static STUCK_HANDLERS: [&app::events::EventHandler; 1] = [&STUCK_ON_ONE_CONTACT];
+
+/// The first names of the contacts the feed's events are about.
+async fn names_in_feed(app: &TestApp, token: &str) -> Vec<String> {
+    let feed = app.get("/api/v1/events?record_type=contact", token).await.assert_status(200);
+    let events = feed.body["data"].as_array().cloned().unwrap_or_default();
+    events.iter().filter_map(|e| e["data"]["object"]["first_name"].as_str().map(str::to_owned)).collect()
+}
+
+async fn wait_until_feed(app: &TestApp, token: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        names = names_in_feed(app, token).await;
+        if done(&names) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    names
+}
 
 on_both_backends! {
     async fn deleted_records_are_purged_when_their_retention_ends(backend) {
@@ -58,5 +89,29 @@ on_both_backends! {
         }
         assert!(purged, "the contact's event was not purged");
         app.get(&contact.header("location").unwrap_or_default(), &token).await.assert_status(200);
+    }
+
+    async fn an_event_the_dispatcher_has_not_handed_on_outlives_its_retention(backend) {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.event_retention_days = 0;
+            config.purge_interval = std::time::Duration::from_millis(300);
+            config.extra_event_handlers = &STUCK_HANDLERS;
+        })
+        .await;
+        let token = app.admin_token.clone();
+        app.post("/api/v1/contacts", &token, &json!({"first_name": "Early"})).await.assert_status(201);
+        // Handed on, then purged: the purge runs.
+        let names = wait_until_feed(&app, &token, |names| names.is_empty()).await;
+        assert!(names.is_empty(), "the handed-on event was not purged: {names:?}");
+        app.post("/api/v1/contacts", &token, &json!({"first_name": "Stuck"})).await.assert_status(201);
+        app.post("/api/v1/contacts", &token, &json!({"first_name": "After"})).await.assert_status(201);
+        let names = wait_until_feed(&app, &token, |names| names.len() == 2).await;
+        assert_eq!(names, ["Stuck", "After"]);
+        // Several purge rounds later both are still there: the dispatcher has not had them.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(names_in_feed(&app, &token).await, ["Stuck", "After"]);
+        let jobs = app.get("/api/v1/jobs?kind=events.dispatch", &token).await.assert_status(200).body;
+        let dispatcher: Vec<&Value> = jobs["data"].as_array().map(|all| all.iter().collect()).unwrap_or_default();
+        assert!(dispatcher.iter().any(|job| job["errors"].to_string().contains("cannot take it")), "{jobs}");
     }
 }

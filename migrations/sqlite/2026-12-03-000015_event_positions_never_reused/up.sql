@@ -1,0 +1,32 @@
+-- An event's position is never handed out again. As a plain rowid, the positions the retention
+-- purge freed (all events, or the newest) were reused, so a consumer whose cursor stood past
+-- them (the dispatcher, a poller) skipped the new events as already had. AUTOINCREMENT never
+-- reuses one; the counter starts past every position a stored cursor has reached.
+CREATE TABLE events_numbered (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id BIGINT NOT NULL DEFAULT 0,
+    id TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    record_type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    owner_id TEXT,
+    team_id TEXT,
+    actor_kind TEXT NOT NULL,
+    actor_user_id TEXT,
+    actor_api_key_id TEXT,
+    request_id TEXT,
+    causation_id TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    occurred_at TIMESTAMP NOT NULL,
+    payload TEXT NOT NULL
+);
+INSERT INTO events_numbered SELECT position, tx_id, id, event_type, record_type, record_id, owner_id, team_id,
+    actor_kind, actor_user_id, actor_api_key_id, request_id, causation_id, depth, occurred_at, payload FROM events;
+DROP TABLE events;
+ALTER TABLE events_numbered RENAME TO events;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');
+UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(position), 0) FROM event_cursors)) WHERE name = 'events';
+CREATE INDEX events_feed ON events (tx_id, position);
+CREATE INDEX events_type ON events (event_type, tx_id, position);
+CREATE INDEX events_record ON events (record_type, record_id, tx_id, position);
+CREATE INDEX events_time ON events (occurred_at);

@@ -186,11 +186,12 @@ fn body_of<I: DeserializeOwned>(body: Map<String, Value>) -> Result<I, AppError>
 
 /// A batch of rows, in order: one outcome per row. A type that stores new records through the
 /// shared flow has its new rows checked and stored together ([`records::create_many_in`]),
-/// each after one duplicate lookup; rows that could depend on another row of the batch (they
-/// share a match key with an earlier row), rows that update a record, and every row of a
-/// batch with an `id` column go one by one after them, as do all rows should storing them
-/// together fail (a unique index two rows collide on, say: it is rolled back first). Each row
-/// that goes alone runs in a savepoint, so a failed row changes nothing.
+/// duplicates looked up only for rows its prefilter cannot rule out; rows that could depend on
+/// another row of the batch (they share a match key with an earlier row), rows that update a
+/// record, and every row of a batch with an `id` column go one by one after them, as do all
+/// rows should storing them together fail (a unique index two rows collide on, say: it is
+/// rolled back first). Each row that goes alone runs in a savepoint, so a failed row changes
+/// nothing.
 pub fn import_rows<D, I, V>(
     steps: &Importable<D, I>,
     conn: &mut DbConnection,

@@ -62,6 +62,8 @@ pub struct Config {
     pub job_workers: usize,
     /// Event handlers besides the product's own (`job_worker::EVENT_HANDLERS`): tests add theirs.
     pub extra_event_handlers: &'static [&'static app::events::EventHandler],
+    /// Where webhooks may be delivered besides public addresses (`CRM_WEBHOOKS_ALLOW_LOOPBACK`).
+    pub webhook_policy: domain::webhook::Policy,
     /// How often a process adds its rate-limit counts to the totals shared on PostgreSQL.
     pub rate_limit_sync: Duration,
 }
@@ -96,6 +98,14 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
     match var(name) {
         None => Ok(default),
         Some(raw) => raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got `{raw}`"))),
+    }
+}
+
+fn flag(name: &str) -> Result<bool, ConfigError> {
+    match var(name).as_deref().map(str::trim) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ConfigError(format!("{name} must be true or false, got `{other}`"))),
     }
 }
 
@@ -149,6 +159,7 @@ impl Config {
             principal_cache_lifetime: Duration::from_secs(number("CRM_PRINCIPAL_CACHE_SECONDS", 30)?),
             job_workers: number("CRM_JOB_WORKERS", 2_usize)?.max(1),
             extra_event_handlers: &[],
+            webhook_policy: domain::webhook::Policy { allow_loopback: flag("CRM_WEBHOOKS_ALLOW_LOOPBACK")? },
             rate_limit_sync: Duration::from_millis(number("CRM_RATE_LIMIT_SYNC_MS", 500)?.max(10)),
         })
     }
@@ -185,6 +196,7 @@ impl Config {
             principal_cache_lifetime: Duration::from_secs(30),
             job_workers: 2,
             extra_event_handlers: &[],
+            webhook_policy: domain::webhook::Policy::default(),
             rate_limit_sync: Duration::from_millis(500),
         }
     }

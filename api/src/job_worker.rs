@@ -27,11 +27,17 @@ pub struct JobWorker {
 }
 
 /// Every kind this version runs.
-pub static KINDS: [&JobKind; 5] =
-    [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE, &app::dispatch::DISPATCH, &app::sales::RESCORE];
+pub static KINDS: [&JobKind; 6] = [
+    &jobs::PURGE,
+    &crate::import_worker::RUN_IMPORT,
+    &jobs::PROBE,
+    &app::dispatch::DISPATCH,
+    &app::sales::RESCORE,
+    &crate::webhook_worker::DELIVER,
+];
 
 /// What committed events are turned into; the automation features register theirs here.
-pub static EVENT_HANDLERS: [&EventHandler; 0] = [];
+pub static EVENT_HANDLERS: [&EventHandler; 1] = [&app::webhooks::DELIVERIES];
 
 /// How often the scheduler makes sure the periodic jobs are queued.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);

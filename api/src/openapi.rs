@@ -409,6 +409,16 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::imports::list,
         routes::imports::get,
         routes::imports::errors,
+        routes::webhooks::list,
+        routes::webhooks::create,
+        routes::webhooks::get,
+        routes::webhooks::update,
+        routes::webhooks::delete,
+        routes::webhooks::rotate,
+        routes::webhooks::deliveries,
+        routes::webhooks::delivery,
+        routes::webhooks::replay,
+        routes::webhooks::replay_since,
     ),
     components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, routes::search::FilterNode)),
     tags(
@@ -425,6 +435,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         (name = "events", description = "The feed of domain events, for integrators who poll"),
         (name = "jobs", description = "The background job queue (admins only)"),
         (name = "imports", description = "CSV imports as background jobs, with progress and error reports"),
+        (name = "webhooks", description = "Outbound webhooks signed per Standard Webhooks, their delivery log and replays (admins only)"),
         (name = "operations", description = "Health probes"),
     )
 )]

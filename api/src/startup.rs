@@ -134,6 +134,7 @@ impl Application {
                         .chain(config.extra_event_handlers)
                         .copied()
                         .collect(),
+                    webhook_policy: config.webhook_policy,
                 },
                 loops: config.job_workers,
                 database_url: config.database_url.clone(),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::jobs::{JobState, backoff};
+use domain::jobs::{JobState, backoff, jitter};
 use persistence::jobs::{self, Claimed, Job, NewJob};
 use persistence::{DbConnection, Store, StoreError, maintenance};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,8 @@ pub struct Worker {
     pub import_batch_rows: usize,
     /// What committed events are turned into, by the dispatcher.
     pub event_handlers: Vec<&'static crate::events::EventHandler>,
+    /// Where webhook deliveries may go.
+    pub webhook_policy: domain::webhook::Policy,
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).
@@ -102,6 +104,7 @@ fn purge(run: &JobRun<'_>) -> Result<(), String> {
         idempotency_keys: days_ago(1),
         events: days_ago(retention.event_days),
         jobs: days_ago(retention.record_days),
+        webhook_deliveries: days_ago(domain::webhook::LOG_DAYS),
     };
     let purged = run.store.write(|conn| maintenance::purge(conn, cutoffs)).map_err(|e| e.to_string())?;
     if purged != maintenance::Purged::default() {
@@ -210,18 +213,8 @@ pub fn work(store: &Store, worker: &Worker, kinds: &[&JobKind]) -> Result<Round,
 }
 
 /// `wait` after `now`, or the end of time for a wait too long to add (a mistyped setting).
-fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+pub fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(wait).ok().and_then(|wait| now.checked_add_signed(wait)).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// A jitter in -1.0..1.0 that differs between jobs and attempts (no random source needed:
-/// spreading retries apart is all it is for).
-fn jitter(id: &str, attempt: u32) -> f64 {
-    let hash = id
-        .bytes()
-        .chain(attempt.to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-    (hash % 2001) as f64 / 1000.0 - 1.0
 }
 
 /// Jobs for an admin, newest first: of a kind and a state if given, before the job `before`.
@@ -358,12 +351,5 @@ mod tests {
         let now = Utc::now();
         assert_eq!(later(now, Duration::from_secs(60)), now + TimeDelta::seconds(60));
         assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
-    }
-
-    #[test]
-    fn jitter_stays_within_one_either_way_and_differs_between_attempts() {
-        let spread: Vec<f64> = (1..50).map(|attempt| jitter("0193a5b2-7c1e", attempt)).collect();
-        assert!(spread.iter().all(|j| (-1.0..=1.0).contains(j)));
-        assert!(spread.windows(2).any(|pair| pair[0] != pair[1]));
     }
 }

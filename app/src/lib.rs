@@ -27,3 +27,4 @@ pub mod pipelines;
 pub mod records;
 pub mod sales;
 pub mod views;
+pub mod webhooks;

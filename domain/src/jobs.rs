@@ -72,6 +72,16 @@ pub fn backoff(attempt: u32, jitter: f64) -> Duration {
     Duration::from_secs_f64(jittered.max(1.0)).min(BACKOFF_MAX)
 }
 
+/// A jitter in -1.0..1.0 that differs between jobs and attempts (no random source needed:
+/// spreading retries apart is all it is for).
+pub fn jitter(id: &str, attempt: u32) -> f64 {
+    let hash = id
+        .bytes()
+        .chain(attempt.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    (hash % 2001) as f64 / 1000.0 - 1.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +103,12 @@ mod tests {
         }
         let live: Vec<_> = JobState::ALL.into_iter().filter(|s| s.is_live()).map(JobState::as_str).collect();
         assert_eq!(live, ["available", "scheduled", "running", "retryable"]);
+    }
+
+    #[test]
+    fn jitter_stays_within_one_either_way_and_differs_between_attempts() {
+        let spread: Vec<f64> = (1..50).map(|attempt| jitter("0193a5b2-7c1e", attempt)).collect();
+        assert!(spread.iter().all(|j| (-1.0..=1.0).contains(j)));
+        assert!(spread.windows(2).any(|pair| pair[0] != pair[1]));
     }
 }

@@ -28,5 +28,6 @@ pub mod registry;
 pub mod user;
 pub mod validation;
 pub mod values;
+pub mod webhook;
 
 pub use validation::{FieldError, ValidationErrors};

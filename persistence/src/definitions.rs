@@ -1,4 +1,4 @@
-//! Admin-defined documents (web forms, scoring rules, assignment rules): one table, one
+//! Admin-defined documents (web forms, scoring rules, assignment rules, webhook endpoints): one table, one
 //! JSON body each, validated as a whole by the domain before it is stored.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -16,6 +16,7 @@ pub enum Kind {
     WebForm,
     ScoringRule,
     AssignmentRule,
+    WebhookEndpoint,
 }
 
 impl Kind {
@@ -24,6 +25,7 @@ impl Kind {
             Kind::WebForm => "web_form",
             Kind::ScoringRule => "scoring_rule",
             Kind::AssignmentRule => "assignment_rule",
+            Kind::WebhookEndpoint => "webhook_endpoint",
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod tasks;
 pub mod teams;
 pub mod text_search;
 pub mod users;
+pub mod webhooks;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::{StoreError, StoreResult};

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
-use crate::{DbConnection, events, idempotency, imports, jobs, records};
+use crate::{DbConnection, events, idempotency, imports, jobs, records, webhooks};
 
 /// How many rows one purge removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct Purged {
     pub events: usize,
     /// Finished jobs past the retention period.
     pub jobs: usize,
+    /// Webhook deliveries (and their attempts) past the delivery log's 30 days.
+    pub webhook_deliveries: usize,
 }
 
 /// Until when each kind of row is kept.
@@ -31,6 +33,7 @@ pub struct Cutoffs {
     pub events: DateTime<Utc>,
     /// Finished jobs.
     pub jobs: DateTime<Utc>,
+    pub webhook_deliveries: DateTime<Utc>,
 }
 
 /// Removes records soft-deleted before their cutoff (their retention ended), imports that
@@ -53,5 +56,6 @@ pub fn purge(conn: &mut DbConnection, cutoffs: Cutoffs) -> StoreResult<Purged> {
         imports: imports::purge_finished_before(conn, records_cutoff)?,
         events: events::purge_before(conn, cutoffs.events)?,
         jobs: jobs::purge_finished_before(conn, cutoffs.jobs)?,
+        webhook_deliveries: webhooks::purge_before(conn, cutoffs.webhook_deliveries)?,
     })
 }

@@ -210,6 +210,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     jobs,
     job_probes,
+    webhook_secrets,
+    webhook_deliveries,
+    webhook_attempts,
 );
 
 diesel::table! {
@@ -554,5 +557,50 @@ diesel::table! {
         table_name -> Text,
         trigram -> Text,
         share -> Double,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (endpoint_id) {
+        endpoint_id -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempt -> Integer,
+        cause -> Text,
+        started_at -> Timestamp,
+        duration_ms -> BigInt,
+        url -> Text,
+        request_headers -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
     }
 }

@@ -18,6 +18,8 @@ use diesel::pg::PgConnection;
 use persistence::DatabaseUrl;
 use serde_json::{Value, json};
 
+pub mod receiver;
+
 /// Password of the first admin in every test app.
 pub const ADMIN_PASSWORD: &str = "admin password 123";
 /// Email of the first admin in every test app.

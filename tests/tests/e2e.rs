@@ -23,4 +23,5 @@ mod e2e {
     mod sales;
     mod search;
     mod startup;
+    mod webhooks;
 }

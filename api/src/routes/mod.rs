@@ -31,6 +31,7 @@ pub mod tasks;
 pub mod teams;
 pub mod timeline;
 pub mod users;
+pub mod webhooks;
 
 /// What the API mounts and documents for one declared record type, declared in the type's
 /// own routes module; [`RECORD_APIS`] lists them.
@@ -84,7 +85,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(audit::routes)
         .configure(events::routes)
         .configure(jobs::routes)
-        .configure(merge::routes);
+        .configure(merge::routes)
+        .configure(webhooks::configure);
 }
 
 #[cfg(test)]

@@ -64,6 +64,8 @@ pub struct Config {
     pub extra_event_handlers: &'static [&'static app::events::EventHandler],
     /// Where webhooks may be delivered besides public addresses (`CRM_WEBHOOKS_ALLOW_LOOPBACK`).
     pub webhook_policy: domain::webhook::Policy,
+    /// The SMTP server email leaves through (`CRM_SMTP_*`); none configured sends no email.
+    pub mail: Option<app::email::MailSettings>,
     /// How often a process adds its rate-limit counts to the totals shared on PostgreSQL.
     pub rate_limit_sync: Duration,
 }
@@ -99,6 +101,49 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
         None => Ok(default),
         Some(raw) => raw.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got `{raw}`"))),
     }
+}
+
+/// `CRM_SMTP_HOST` turns email on; the rest says how to reach the server and who sends.
+fn mail_settings() -> Result<Option<app::email::MailSettings>, ConfigError> {
+    use app::email::SmtpSecurity;
+    let Some(host) = var("CRM_SMTP_HOST").filter(|h| !h.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let security = match var("CRM_SMTP_SECURITY").as_deref().map(str::trim) {
+        None | Some("starttls") => SmtpSecurity::StartTls,
+        Some("tls") => SmtpSecurity::Tls,
+        Some("none") => SmtpSecurity::None,
+        Some(other) => {
+            return Err(ConfigError(format!("CRM_SMTP_SECURITY must be starttls, tls or none, got `{other}`")));
+        }
+    };
+    let default_port = match security {
+        SmtpSecurity::None => 25,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Tls => 465,
+    };
+    let from = var("CRM_SMTP_FROM")
+        .ok_or_else(|| ConfigError("CRM_SMTP_HOST needs CRM_SMTP_FROM (the sender address)".into()))?;
+    if domain::values::EmailAddress::parse(
+        "CRM_SMTP_FROM",
+        from.rsplit_once('<').map_or(from.as_str(), |(_, a)| a.trim_end_matches('>')),
+    )
+    .is_err()
+    {
+        return Err(ConfigError(format!("CRM_SMTP_FROM `{from}` is not an email address")));
+    }
+    let credentials = match (var("CRM_SMTP_USERNAME"), var("CRM_SMTP_PASSWORD")) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => return Err(ConfigError("CRM_SMTP_USERNAME and CRM_SMTP_PASSWORD go together".into())),
+    };
+    Ok(Some(app::email::MailSettings {
+        host: host.trim().to_owned(),
+        port: number("CRM_SMTP_PORT", default_port)?,
+        security,
+        credentials,
+        from,
+    }))
 }
 
 fn flag(name: &str) -> Result<bool, ConfigError> {
@@ -160,6 +205,7 @@ impl Config {
             job_workers: number("CRM_JOB_WORKERS", 2_usize)?.max(1),
             extra_event_handlers: &[],
             webhook_policy: domain::webhook::Policy { allow_loopback: flag("CRM_WEBHOOKS_ALLOW_LOOPBACK")? },
+            mail: mail_settings()?,
             rate_limit_sync: Duration::from_millis(number("CRM_RATE_LIMIT_SYNC_MS", 500)?.max(10)),
         })
     }
@@ -197,6 +243,7 @@ impl Config {
             job_workers: 2,
             extra_event_handlers: &[],
             webhook_policy: domain::webhook::Policy::default(),
+            mail: None,
             rate_limit_sync: Duration::from_millis(500),
         }
     }

@@ -27,13 +27,14 @@ pub struct JobWorker {
 }
 
 /// Every kind this version runs.
-pub static KINDS: [&JobKind; 6] = [
+pub static KINDS: [&JobKind; 7] = [
     &jobs::PURGE,
     &crate::import_worker::RUN_IMPORT,
     &jobs::PROBE,
     &app::dispatch::DISPATCH,
     &app::sales::RESCORE,
     &crate::webhook_worker::DELIVER,
+    &crate::mailer::SEND_EMAIL,
 ];
 
 /// What committed events are turned into; the automation features register theirs here.

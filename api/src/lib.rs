@@ -11,6 +11,7 @@ pub mod extract;
 pub mod guard;
 pub mod import_worker;
 pub mod job_worker;
+pub mod mailer;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

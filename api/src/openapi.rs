@@ -419,6 +419,14 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::webhooks::delivery,
         routes::webhooks::replay,
         routes::webhooks::replay_since,
+        routes::email_templates::list,
+        routes::email_templates::create,
+        routes::email_templates::get,
+        routes::email_templates::update,
+        routes::email_templates::delete,
+        routes::email_templates::preview,
+        routes::email_templates::send,
+        routes::email_templates::get_email,
     ),
     components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, routes::search::FilterNode)),
     tags(
@@ -435,6 +443,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         (name = "events", description = "The feed of domain events, for integrators who poll"),
         (name = "jobs", description = "The background job queue (admins only)"),
         (name = "imports", description = "CSV imports as background jobs, with progress and error reports"),
+        (name = "email", description = "Email templates, previews and sending over SMTP"),
         (name = "webhooks", description = "Outbound webhooks signed per Standard Webhooks, their delivery log and replays (admins only)"),
         (name = "operations", description = "Health probes"),
     )

@@ -135,6 +135,7 @@ impl Application {
                         .copied()
                         .collect(),
                     webhook_policy: config.webhook_policy,
+                    mail: config.mail.clone(),
                 },
                 loops: config.job_workers,
                 database_url: config.database_url.clone(),

@@ -27,6 +27,8 @@ pub struct Worker {
     pub event_handlers: Vec<&'static crate::events::EventHandler>,
     /// Where webhook deliveries may go.
     pub webhook_policy: domain::webhook::Policy,
+    /// Where email leaves through; `None` fails every email visibly.
+    pub mail: Option<crate::email::MailSettings>,
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).

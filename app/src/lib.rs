@@ -15,6 +15,7 @@ pub mod deals;
 pub mod definitions;
 pub mod dispatch;
 pub mod duplicates;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod forms;

@@ -2,6 +2,7 @@
 //! the API's views, which the entry point names once by implementing [`Views`], so a step
 //! that writes several record types' history needs no view types of its own.
 
+use domain::activity::ActivityData;
 use domain::company::CompanyData;
 use domain::contact::ContactData;
 use domain::custom::CustomFieldDefinition;
@@ -17,4 +18,5 @@ pub trait Views: 'static {
     type Lead: Serialize + From<Stored<LeadData>>;
     type Deal: Serialize + From<Stored<DealData>>;
     type CustomField: Serialize + From<Stored<CustomFieldDefinition>>;
+    type Activity: Serialize + From<Stored<ActivityData>>;
 }

@@ -82,6 +82,13 @@ impl RecordType {
             RecordType::Product => "product",
         }
     }
+
+    /// The type a stored name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        [RecordType::Contact, RecordType::Company, RecordType::Lead, RecordType::Deal, RecordType::Product]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
 }
 
 /// A link to one record.

@@ -13,6 +13,7 @@ pub mod csv;
 pub mod custom;
 pub mod deal;
 pub mod duplicates;
+pub mod email;
 pub mod events;
 pub mod field_values;
 pub mod fields;

@@ -1,4 +1,4 @@
-//! Admin-defined documents (web forms, scoring rules, assignment rules, webhook endpoints): one table, one
+//! Admin-defined documents (web forms, scoring rules, assignment rules, webhook endpoints, email templates): one table, one
 //! JSON body each, validated as a whole by the domain before it is stored.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -17,6 +17,7 @@ pub enum Kind {
     ScoringRule,
     AssignmentRule,
     WebhookEndpoint,
+    EmailTemplate,
 }
 
 impl Kind {
@@ -26,6 +27,7 @@ impl Kind {
             Kind::ScoringRule => "scoring_rule",
             Kind::AssignmentRule => "assignment_rule",
             Kind::WebhookEndpoint => "webhook_endpoint",
+            Kind::EmailTemplate => "email_template",
         }
     }
 }

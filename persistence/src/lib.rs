@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
 pub mod definitions;
+pub mod emails;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -213,6 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_secrets,
     webhook_deliveries,
     webhook_attempts,
+    emails,
 );
 
 diesel::table! {
@@ -602,5 +603,26 @@ diesel::table! {
         response_headers -> Nullable<Text>,
         response_body -> Nullable<Text>,
         error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    emails (id) {
+        id -> Text,
+        template_id -> Nullable<Text>,
+        record_type -> Text,
+        record_id -> Text,
+        sender_id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        html -> Nullable<Text>,
+        text -> Nullable<Text>,
+        state -> Text,
+        message_id -> Text,
+        error -> Nullable<Text>,
+        activity_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }

@@ -19,6 +19,7 @@ use persistence::DatabaseUrl;
 use serde_json::{Value, json};
 
 pub mod receiver;
+pub mod smtp;
 
 /// Password of the first admin in every test app.
 pub const ADMIN_PASSWORD: &str = "admin password 123";

@@ -8,6 +8,7 @@ mod e2e {
     mod batch;
     mod contacts;
     mod custom_fields;
+    mod email;
     mod errors;
     mod events;
     mod hardening;

@@ -12,6 +12,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod email_templates;
 pub mod events;
 pub mod exports;
 pub mod forms;
@@ -55,6 +56,7 @@ impl app::views::Views for ApiViews {
     type Lead = leads::LeadView;
     type Deal = deals::DealView;
     type CustomField = custom_fields::CustomFieldView;
+    type Activity = activities::ActivityView;
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).
@@ -86,7 +88,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(events::routes)
         .configure(jobs::routes)
         .configure(merge::routes)
-        .configure(webhooks::configure);
+        .configure(webhooks::configure)
+        .configure(email_templates::configure);
 }
 
 #[cfg(test)]

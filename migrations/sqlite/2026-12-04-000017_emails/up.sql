@@ -1,0 +1,24 @@
+-- Email to send and sent (an outbox): the message is rendered when asked for, so what is sent
+-- is what the sender previewed; a job (email.send) hands it to the SMTP server and records the
+-- outcome, and a sent email becomes an activity on the record's timeline.
+CREATE TABLE emails (
+    id TEXT PRIMARY KEY,
+    template_id TEXT,
+    record_type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    html TEXT,
+    text TEXT,
+    -- queued, sent or failed
+    state TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    error TEXT,
+    activity_id TEXT,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    sent_at TIMESTAMP
+);
+CREATE INDEX emails_record ON emails (record_type, record_id, id);
+CREATE INDEX emails_age ON emails (created_at);

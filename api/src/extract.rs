@@ -164,17 +164,12 @@ pub fn principal_of(
     if !membership.user.active {
         return Err(unauthorized("this account is deactivated"));
     }
-    let grants = match key.and_then(|k| k.role_id.as_ref()) {
-        Some(role_id) => membership.grants.intersect(&roles::find(conn, role_id)?.grants),
-        None => membership.grants,
-    };
-    Ok(Principal {
-        user_id: membership.user.id,
-        api_key_id: key.map(|k| k.id.clone()),
-        grants,
-        team_ids: membership.team_ids,
-        teammate_ids: membership.teammate_ids,
-    })
+    let mut principal = app::actor::principal_of_member(membership);
+    if let Some(role_id) = key.and_then(|k| k.role_id.as_ref()) {
+        principal.grants = principal.grants.intersect(&roles::find(conn, role_id)?.grants);
+    }
+    principal.api_key_id = key.map(|k| k.id.clone());
+    Ok(principal)
 }
 
 fn not_found_is_unauthorized(error: StoreError) -> ApiError {

@@ -38,7 +38,7 @@ pub static KINDS: [&JobKind; 7] = [
 ];
 
 /// What committed events are turned into; the automation features register theirs here.
-pub static EVENT_HANDLERS: [&EventHandler; 1] = [&app::webhooks::DELIVERIES];
+pub static EVENT_HANDLERS: [&EventHandler; 2] = [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS];
 
 /// How often the scheduler makes sure the periodic jobs are queued.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);

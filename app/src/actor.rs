@@ -4,6 +4,27 @@ use domain::access::Principal;
 
 use crate::error::AppError;
 
+/// What a member may do, as themselves (not narrowed to an API key's role).
+pub fn principal_of_member(membership: persistence::users::Membership) -> Principal {
+    Principal {
+        user_id: membership.user.id,
+        api_key_id: None,
+        grants: membership.grants,
+        team_ids: membership.team_ids,
+        teammate_ids: membership.teammate_ids,
+    }
+}
+
+/// What a user may do now, as themselves; `None` when they are gone or deactivated (someone
+/// to notify, or to act for, who can no longer read anything).
+pub fn user_principal(conn: &mut persistence::DbConnection, user_id: &str) -> Result<Option<Principal>, AppError> {
+    match persistence::users::membership(conn, user_id) {
+        Ok(membership) if membership.user.active => Ok(Some(principal_of_member(membership))),
+        Ok(_) | Err(persistence::StoreError::NotFound) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Where a request came from, as the audit log records it.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {

@@ -205,9 +205,9 @@ pub fn queue<V: Views>(
     let domain = mail.from.rsplit_once('@').map_or("localhost", |(_, domain)| domain.trim_end_matches('>'));
     let message_id = format!("<{}@{domain}>", persistence::new_id());
     let new = NewEmail {
+        notification: false,
         template_id: Some(template_id),
-        record_type: target.record_type.as_str(),
-        record_id: &target.id,
+        record: Some((target.record_type.as_str(), &target.id)),
         sender_id: &actor.principal.user_id,
         recipient: recipient.as_str(),
         subject: &rendered.subject,
@@ -233,6 +233,10 @@ pub fn find(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Email, A
 /// deal's contact), then the email marked sent with it. The message has left already, so an
 /// activity the sender may no longer log is noted on the email instead of failing it.
 pub fn sent<V: Views>(conn: &mut DbConnection, sender: Option<&Actor>, email: &Email) -> Result<(), AppError> {
+    if email.notification {
+        emails::mark_sent(conn, &email.id, None, None, Utc::now())?;
+        return Ok(());
+    }
     let activity = match sender {
         Some(actor) => persistence::store::savepoint(conn, |conn| log_activity::<V>(conn, actor, email)),
         None => Err(AppError::Forbidden("the sender's account is gone".into())),
@@ -246,11 +250,14 @@ pub fn sent<V: Views>(conn: &mut DbConnection, sender: Option<&Actor>, email: &E
 }
 
 fn log_activity<V: Views>(conn: &mut DbConnection, actor: &Actor, email: &Email) -> Result<String, AppError> {
-    let record_type = RecordType::parse(&email.record_type)
-        .ok_or_else(|| AppError::Internal(format!("email {} is about a `{}`", email.id, email.record_type)))?;
-    let mut links = vec![RecordRef { record_type, id: email.record_id.clone() }];
+    let (Some(noun), Some(record_id)) = (&email.record_type, &email.record_id) else {
+        return Err(AppError::Internal(format!("email {} is about no record", email.id)));
+    };
+    let record_type =
+        RecordType::parse(noun).ok_or_else(|| AppError::Internal(format!("email {} is about a `{noun}`", email.id)))?;
+    let mut links = vec![RecordRef { record_type, id: record_id.clone() }];
     if record_type == RecordType::Deal
-        && let Ok(deal) = DEALS.find_visible(conn, actor, &email.record_id)
+        && let Ok(deal) = DEALS.find_visible(conn, actor, record_id)
         && let Some(contact) = deal.data.contact_ids.into_iter().next()
     {
         links.push(RecordRef { record_type: RecordType::Contact, id: contact });
@@ -276,6 +283,38 @@ fn log_activity<V: Views>(conn: &mut DbConnection, actor: &Actor, email: &Email)
         AuditAction::Create,
     )?;
     Ok(activity.id)
+}
+
+/// Queues a notification to a user by email (their preference asked for it): a plain text
+/// message from the server, about the record if there is one. With no SMTP server configured
+/// it fails visibly on the email row, like any other.
+pub fn queue_notification(
+    conn: &mut DbConnection,
+    user_id: &str,
+    record: Option<(&str, &str)>,
+    message: &str,
+) -> Result<(), AppError> {
+    let user = match users::find(conn, user_id) {
+        Ok(user) if user.active => user,
+        Ok(_) | Err(StoreError::NotFound) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    let subject: String = message.chars().take(100).collect();
+    let message_id = format!("<{}@notifications.invalid>", persistence::new_id());
+    let new = NewEmail {
+        notification: true,
+        template_id: None,
+        record,
+        sender_id: user_id,
+        recipient: &user.email,
+        subject: &subject,
+        html: None,
+        text: Some(message),
+        message_id: &message_id,
+    };
+    let id = emails::insert(conn, &new, Utc::now())?;
+    jobs::enqueue(conn, &SEND, &SendOrder { email_id: id }, &Enqueue::default())?;
+    Ok(())
 }
 
 /// Fails an email the SMTP server refused for good, or that could not be sent at all.

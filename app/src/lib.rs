@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod administration;
 pub mod audit;
+pub mod comments;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;

@@ -256,12 +256,15 @@ pub fn finish(conn: &mut DbConnection, order: &AttemptOrder, prepared: &Prepared
 
 fn turn_off(conn: &mut DbConnection, endpoint_id: &str, reason: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     let current = definitions::find::<WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id)?;
+    let url = current.body.url.clone();
     if current.body.active {
         let off = WebhookEndpoint { active: false, ..current.body };
         definitions::update(conn, Kind::WebhookEndpoint, endpoint_id, current.version, &off, current.position, now)?;
     }
     webhooks::set_disabled(conn, endpoint_id, Some(reason), now)?;
     log::warn!("webhook endpoint {endpoint_id} turned off: {reason}");
+    let message = format!("The webhook endpoint {url} ({endpoint_id}) was turned off: {reason}");
+    crate::comments::notify_admins(conn, domain::comment::NotificationKind::WebhookDisabled, &message)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod activity;
 pub mod audit;
 pub mod columns;
+pub mod comment;
 pub mod company;
 pub mod contact;
 pub mod csv;

@@ -34,9 +34,11 @@ impl EmailState {
 /// A message to send.
 #[derive(Debug, Clone)]
 pub struct NewEmail<'a> {
+    /// Some record's email (logged as an activity once sent), or a notification to a user.
+    pub notification: bool,
     pub template_id: Option<&'a str>,
-    pub record_type: &'a str,
-    pub record_id: &'a str,
+    /// The record it is about (noun, id).
+    pub record: Option<(&'a str, &'a str)>,
     pub sender_id: &'a str,
     pub recipient: &'a str,
     pub subject: &'a str,
@@ -50,9 +52,11 @@ pub struct NewEmail<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub id: String,
+    /// A notification to a user rather than an email about a record.
+    pub notification: bool,
     pub template_id: Option<String>,
-    pub record_type: String,
-    pub record_id: String,
+    pub record_type: Option<String>,
+    pub record_id: Option<String>,
     pub sender_id: String,
     pub recipient: String,
     pub subject: String,
@@ -69,9 +73,10 @@ pub struct Email {
 
 type Row = (
     String,
+    String,
     Option<String>,
-    String,
-    String,
+    Option<String>,
+    Option<String>,
     String,
     String,
     String,
@@ -87,9 +92,22 @@ type Row = (
 );
 
 fn email_of(row: Row) -> StoreResult<Email> {
-    let (id, template_id, record_type, record_id, sender_id, recipient, subject, html, text, state, message_id) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10);
+    let (
+        id,
+        purpose,
+        template_id,
+        record_type,
+        record_id,
+        sender_id,
+        recipient,
+        subject,
+        html,
+        text,
+        state,
+        message_id,
+    ) = (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11);
     Ok(Email {
+        notification: purpose == "notification",
         state: EmailState::parse(&state)
             .ok_or_else(|| StoreError::Internal(format!("email {id} has state `{state}`")))?,
         id,
@@ -102,11 +120,11 @@ fn email_of(row: Row) -> StoreResult<Email> {
         html,
         text,
         message_id,
-        error: row.11,
-        activity_id: row.12,
-        created_at: from_db_time(row.13),
-        updated_at: from_db_time(row.14),
-        sent_at: row.15.map(from_db_time),
+        error: row.12,
+        activity_id: row.13,
+        created_at: from_db_time(row.14),
+        updated_at: from_db_time(row.15),
+        sent_at: row.16.map(from_db_time),
     })
 }
 
@@ -117,9 +135,10 @@ pub fn insert(conn: &mut DbConnection, email: &NewEmail<'_>, now: DateTime<Utc>)
     diesel::insert_into(emails::table)
         .values((
             emails::id.eq(&id),
+            emails::purpose.eq(if email.notification { "notification" } else { "record" }),
             emails::template_id.eq(email.template_id),
-            emails::record_type.eq(email.record_type),
-            emails::record_id.eq(email.record_id),
+            emails::record_type.eq(email.record.map(|(t, _)| t)),
+            emails::record_id.eq(email.record.map(|(_, id)| id)),
             emails::sender_id.eq(email.sender_id),
             emails::recipient.eq(email.recipient),
             emails::subject.eq(email.subject),

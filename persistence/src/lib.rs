@@ -8,6 +8,7 @@
 pub mod activities;
 pub mod audit;
 pub mod auth;
+pub mod comments;
 pub mod companies;
 pub mod connection;
 pub mod contacts;
@@ -45,7 +46,7 @@ pub mod webhooks;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::{StoreError, StoreResult};
-pub use records::InsertManyFn;
+pub use records::{InsertManyFn, record_ownership};
 pub use store::{Store, StoreOptions};
 
 use chrono::{DateTime, NaiveDateTime, Utc};

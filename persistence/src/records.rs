@@ -431,6 +431,28 @@ pub fn purge_deleted_before(
         .execute(conn)?)
 }
 
+/// The owner and team of a live record of any declared type; `None` when there is none
+/// (deleted, or never was). The table name comes from the registry, never from a client.
+pub fn record_ownership(
+    conn: &mut crate::DbConnection,
+    spec: &domain::registry::RecordTypeSpec,
+    id: &str,
+) -> StoreResult<Option<(Option<String>, Option<String>)>> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Nullable, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Owners {
+        #[diesel(sql_type = Nullable<Text>)]
+        owner_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        team_id: Option<String>,
+    }
+    let at = crate::sql::placeholder(conn, 1);
+    let statement = format!("SELECT owner_id, team_id FROM {} WHERE id = {at} AND deleted_at IS NULL", spec.table());
+    let found: Vec<Owners> = diesel::sql_query(statement).bind::<Text, _>(id.to_owned()).load(conn)?;
+    Ok(found.into_iter().next().map(|row| (row.owner_id, row.team_id)))
+}
+
 /// Every record of every type assigned to a team loses the team (before the team goes).
 pub fn clear_team(conn: &mut crate::DbConnection, team_id: &str) -> StoreResult<()> {
     use diesel::RunQueryDsl;

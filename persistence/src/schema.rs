@@ -214,6 +214,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     emails,
+    comments,
+    notifications,
+    notification_preferences,
 );
 
 diesel::table! {
@@ -609,9 +612,10 @@ diesel::table! {
 diesel::table! {
     emails (id) {
         id -> Text,
+        purpose -> Text,
         template_id -> Nullable<Text>,
-        record_type -> Text,
-        record_id -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
         sender_id -> Text,
         recipient -> Text,
         subject -> Text,
@@ -624,5 +628,43 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        author_id -> Text,
+        body -> Text,
+        mentions -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        comment_id -> Nullable<Text>,
+        message -> Text,
+        read_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, kind) {
+        user_id -> Text,
+        kind -> Text,
+        in_app -> Bool,
+        email -> Bool,
     }
 }

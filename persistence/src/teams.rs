@@ -53,6 +53,13 @@ pub fn find(conn: &mut DbConnection, id: &str) -> StoreResult<Team> {
     with_members(conn, vec![row])?.pop().ok_or(StoreError::NotFound)
 }
 
+/// The id of the team with this name, in any case (teams are few: read in one go).
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> StoreResult<Option<String>> {
+    let all: Vec<(String, String)> = teams::table.select((teams::id, teams::name)).load(conn)?;
+    let wanted = name.to_lowercase();
+    Ok(all.into_iter().find(|(_, n)| n.to_lowercase() == wanted).map(|(id, _)| id))
+}
+
 /// Teams ordered by id, after `after_id`, at most `limit`.
 pub fn list(conn: &mut DbConnection, after_id: Option<&str>, limit: i64) -> StoreResult<Vec<Team>> {
     let mut query = teams::table.order(teams::id.asc()).limit(limit).into_boxed();

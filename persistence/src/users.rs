@@ -86,6 +86,11 @@ pub fn find(conn: &mut DbConnection, id: &str) -> StoreResult<User> {
     Ok(users::table.filter(users::id.eq(id)).select(USER_COLUMNS).first(conn)?)
 }
 
+/// The user with this (normalised) email.
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> StoreResult<Option<User>> {
+    Ok(users::table.filter(users::email.eq(email)).select(USER_COLUMNS).first(conn).optional()?)
+}
+
 /// The user with this (normalised) email and their password hash, for login.
 pub fn find_for_login(conn: &mut DbConnection, email: &str) -> StoreResult<Option<(User, String)>> {
     Ok(users::table
@@ -115,6 +120,15 @@ pub fn count_active_admins(conn: &mut DbConnection) -> StoreResult<i64> {
         .filter(users::active.eq(true).and(users::role_id.eq(BuiltInRole::Admin.key())))
         .count()
         .get_result(conn)?)
+}
+
+/// The ids of the active users who hold the admin role.
+pub fn active_admin_ids(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
+    Ok(users::table
+        .filter(users::active.eq(true).and(users::role_id.eq(BuiltInRole::Admin.key())))
+        .select(users::id)
+        .order(users::id.asc())
+        .load(conn)?)
 }
 
 /// The fields an admin may change on a user.

@@ -6,6 +6,7 @@ mod e2e {
     mod audit;
     mod auth;
     mod batch;
+    mod comments;
     mod contacts;
     mod custom_fields;
     mod email;

@@ -204,7 +204,8 @@ pub struct SendInput {
 pub struct EmailView {
     pub id: String,
     pub template_id: Option<String>,
-    pub record: RecordRefView,
+    /// What it is about (`null` for a notification to a user).
+    pub record: Option<RecordRefView>,
     pub sender_id: String,
     pub to: String,
     pub subject: String,
@@ -237,7 +238,7 @@ impl From<Email> for EmailView {
         EmailView {
             id: email.id,
             template_id: email.template_id,
-            record: RecordRefView { record_type: email.record_type, id: email.record_id },
+            record: email.record_type.zip(email.record_id).map(|(record_type, id)| RecordRefView { record_type, id }),
             sender_id: email.sender_id,
             to: email.recipient,
             subject: email.subject,

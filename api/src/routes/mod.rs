@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod comments;
 pub mod common;
 pub mod companies;
 pub mod contacts;
@@ -89,7 +90,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(jobs::routes)
         .configure(merge::routes)
         .configure(webhooks::configure)
-        .configure(email_templates::configure);
+        .configure(email_templates::configure)
+        .configure(comments::routes)
+        .configure(comments::comment_routes);
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Timelines: a record's activities and its stage or status changes, merged newest first
-//! and keyset-paginated on (time, id) across both sources.
+//! Timelines: a record's activities, its stage or status changes and its comments, merged
+//! newest first and keyset-paginated on (time, id) across the sources.
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
@@ -27,6 +27,7 @@ pub enum EntryKind {
     Activity,
     StageChange,
     StatusChange,
+    Comment,
 }
 
 /// A stage or status change in a timeline.
@@ -57,6 +58,9 @@ pub struct TimelineEntry {
     /// Set for changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<ChangeView>,
+    /// Set for comments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<crate::routes::comments::CommentView>,
 }
 
 /// A page of a timeline.
@@ -78,7 +82,7 @@ pub struct TimelineParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Comma-separated kinds to include: activity types (`email`, `call`, `meeting`, `chat`,
-    /// `social`, `note`), `stage_change`, `status_change`. Default: everything.
+    /// `social`, `note`), `stage_change`, `status_change`, `comment`. Default: everything.
     #[serde(rename = "type")]
     #[param(rename = "type", example = "call,meeting,stage_change")]
     pub kinds: Option<String>,
@@ -89,24 +93,37 @@ struct Wanted {
     activities: bool,
     stage_changes: bool,
     status_changes: bool,
+    comments: bool,
 }
 
 fn wanted(raw: Option<&str>) -> Result<Wanted, ApiError> {
     let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
-        return Ok(Wanted { activity_types: Vec::new(), activities: true, stage_changes: true, status_changes: true });
+        return Ok(Wanted {
+            activity_types: Vec::new(),
+            activities: true,
+            stage_changes: true,
+            status_changes: true,
+            comments: true,
+        });
     };
-    let mut wanted =
-        Wanted { activity_types: Vec::new(), activities: false, stage_changes: false, status_changes: false };
+    let mut wanted = Wanted {
+        activity_types: Vec::new(),
+        activities: false,
+        stage_changes: false,
+        status_changes: false,
+        comments: false,
+    };
     for part in raw.split(',').map(str::trim) {
         match part {
             "stage_change" => wanted.stage_changes = true,
             "status_change" => wanted.status_changes = true,
+            "comment" => wanted.comments = true,
             other => {
                 let kind: ActivityType = serde_json::from_value(serde_json::Value::String(other.to_owned())).map_err(|_| {
                     ApiError::bad_field(
                         "type",
                         "unknown_type",
-                        format!("`{other}` is not one of email, call, meeting, chat, social, note, stage_change, status_change"),
+                        format!("`{other}` is not one of email, call, meeting, chat, social, note, stage_change, status_change, comment"),
                     )
                 })?;
                 wanted.activities = true;
@@ -127,7 +144,7 @@ pub async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let wanted = wanted(params.kinds.as_deref())?;
     let (limit, before) = PageParams { limit: params.limit, cursor: params.cursor }.parse()?;
-    let (activities, changes) = state
+    let (activities, changes, comments) = state
         .read(move |conn| {
             let changes_of = match record_type {
                 RecordType::Contact => CONTACTS.find_visible(conn, &caller, &id).map(|_| None)?,
@@ -142,6 +159,11 @@ pub async fn respond(
                     .map(|_| wanted.stage_changes.then(|| ChangesOf::Record(RecordType::Deal, id.clone())))?,
                 RecordType::Product => return Err(ApiError::NotFound("products have no timeline".into())),
             };
+            let comments = if wanted.comments {
+                persistence::comments::timeline(conn, (record_type.as_str(), &id), before.as_ref(), limit + 1)?
+            } else {
+                Vec::new()
+            };
             let record = RecordRef { record_type, id };
             let visibility = caller.principal.visibility(Module::Activities, Action::Read);
             let activities = if wanted.activities {
@@ -153,7 +175,7 @@ pub async fn respond(
                 Some(of) => links::changes_of(conn, &of, before.as_ref(), limit + 1)?,
                 None => Vec::new(),
             };
-            Ok((activities, changes))
+            Ok((activities, changes, comments))
         })
         .await?;
     let mut entries: Vec<TimelineEntry> = activities
@@ -164,9 +186,20 @@ pub async fn respond(
             occurred_at: a.data.occurred_at,
             activity: Some(ActivityView::from(a)),
             change: None,
+            comment: None,
         })
         .chain(changes.into_iter().map(change_entry))
         .collect();
+    for comment in comments {
+        entries.push(TimelineEntry {
+            kind: EntryKind::Comment,
+            id: comment.id.clone(),
+            occurred_at: comment.created_at,
+            activity: None,
+            change: None,
+            comment: Some(crate::routes::comments::CommentView::try_from(comment)?),
+        });
+    }
     entries.sort_by(|a, b| (b.occurred_at, &b.id).cmp(&(a.occurred_at, &a.id)));
     let (data, next_cursor) = cut(entries, limit, |e| (e.occurred_at, e.id.clone()));
     Ok(HttpResponse::Ok().json(TimelinePage { data, next_cursor }))
@@ -179,6 +212,7 @@ fn change_entry(change: RecordChange) -> TimelineEntry {
         id: change.id,
         occurred_at: change.changed_at,
         activity: None,
+        comment: None,
         change: Some(ChangeView {
             record_type: change.record_type,
             record_id: change.record_id,

@@ -1,11 +1,13 @@
 -- Email to send and sent (an outbox): the message is rendered when asked for, so what is sent
 -- is what the sender previewed; a job (email.send) hands it to the SMTP server and records the
--- outcome, and a sent email becomes an activity on the record's timeline.
+-- outcome, and a sent email about a record becomes an activity on its timeline.
 CREATE TABLE emails (
     id TEXT COLLATE "C" PRIMARY KEY,
+    -- record (about a record: logged as an activity once sent) or notification (to a user)
+    purpose TEXT COLLATE "C" NOT NULL,
     template_id TEXT COLLATE "C",
-    record_type TEXT COLLATE "C" NOT NULL,
-    record_id TEXT COLLATE "C" NOT NULL,
+    record_type TEXT COLLATE "C",
+    record_id TEXT COLLATE "C",
     sender_id TEXT COLLATE "C" NOT NULL,
     recipient TEXT NOT NULL,
     subject TEXT NOT NULL,

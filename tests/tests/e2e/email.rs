@@ -178,4 +178,27 @@ on_both_backends! {
             .assert_problem(409);
         assert!(refused.text.contains("SMTP"), "{}", refused.text);
     }
+
+    async fn a_user_who_asked_for_mentions_by_email_gets_them_from_the_smtp_server_too(backend) {
+        let sink = SmtpSink::start();
+        let app = spawn_with_smtp(backend, &sink).await;
+        let (alice, alice_token) = app.user_with_role("alice@example.com", "sales").await;
+        app.patch("/api/v1/notification-preferences", &alice_token, &json!({"mention": {"in_app": true, "email": true}}))
+            .await
+            .assert_status(200);
+        let contact = app
+            .post("/api/v1/contacts", &app.admin_token, &json!({"first_name": "Ada", "owner_id": alice}))
+            .await
+            .assert_status(201)
+            .str("id");
+        app.post(&format!("/api/v1/contacts/{contact}/comments"), &app.admin_token, &json!({"body": "@alice@example.com over to you"}))
+            .await
+            .assert_status(201);
+        let mail = sink.wait_for(1, WAIT).await;
+        assert_eq!(mail[0].to, ["alice@example.com"]);
+        assert!(mail[0].data.contains("over to you"), "{}", mail[0].data);
+        assert!(mail[0].header("subject").unwrap().contains("mentioned you"));
+        // The assignment of the contact came through the feed only (her default for it).
+        assert_eq!(sink.mail().len(), 1);
+    }
 }

@@ -149,6 +149,10 @@ on_both_backends! {
         assert_eq!(off.body["active"], false);
         assert_eq!(off.body["disabled_reason"], "the endpoint answered 410 Gone");
         assert!(off.body["failing_since"].is_string());
+        let notices = app.get("/api/v1/notifications", &app.admin_token).await.assert_status(200);
+        let disabled: Vec<&Value> = notices.body["data"].as_array().unwrap().iter().filter(|n| n["kind"] == "webhook_disabled").collect();
+        assert_eq!(disabled.len(), 1, "the admins are told: {}", notices.text);
+        assert!(disabled[0]["message"].as_str().unwrap().contains("410"));
 
         let retrying = attempted(&app, &redirected, 1).await;
         assert_eq!(statuses(&retrying), vec![Some(307)]);

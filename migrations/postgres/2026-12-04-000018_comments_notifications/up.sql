@@ -1,0 +1,39 @@
+-- Comments on any record, with the users and teams they mention resolved to ids.
+CREATE TABLE comments (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    record_type TEXT COLLATE "C" NOT NULL,
+    record_id TEXT COLLATE "C" NOT NULL,
+    author_id TEXT COLLATE "C" NOT NULL,
+    body TEXT NOT NULL,
+    -- JSON: [{"kind": "user"|"team", "id": ..., "text": "@..."}]
+    mentions TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX comments_record ON comments (record_type, record_id, id);
+
+-- A user's notification feed: mentions, assignments, and what automation tells them.
+CREATE TABLE notifications (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind TEXT COLLATE "C" NOT NULL,
+    record_type TEXT COLLATE "C",
+    record_id TEXT COLLATE "C",
+    actor_id TEXT COLLATE "C",
+    comment_id TEXT COLLATE "C",
+    message TEXT NOT NULL,
+    read_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX notifications_feed ON notifications (user_id, id);
+CREATE INDEX notifications_unread ON notifications (user_id, id) WHERE read_at IS NULL;
+
+-- Per user and notification kind: shown in the feed, and sent by email (absent: the defaults).
+CREATE TABLE notification_preferences (
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind TEXT COLLATE "C" NOT NULL,
+    in_app BOOLEAN NOT NULL,
+    email BOOLEAN NOT NULL,
+    PRIMARY KEY (user_id, kind)
+);

@@ -432,6 +432,19 @@ error_bundle!(
 );
 
 error_bundle!(
+    /// Errors of creating a resource under another one (a comment on a record, an email
+    /// from a template), which may not exist.
+    CreateUnderErrors:
+    ("400", "Malformed JSON, unknown field or parameter"),
+    ("403", "The role may not create this"),
+    ("404", "No such parent resource, or not visible to the caller"),
+    ("409", "Conflicts with existing data or configuration"),
+    ("413", "Body too large"),
+    ("415", "Body is not JSON"),
+    ("422", "Invalid field values"),
+);
+
+error_bundle!(
     /// Errors of changing a resource or running an action on it.
     UpdateErrors:
     ("400", "Malformed JSON, unknown field or parameter, or a malformed If-Match"),

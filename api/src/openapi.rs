@@ -259,8 +259,8 @@ fn finish_operation(
 
 /// Id-named properties that hold something else: a role's id is its name, and the forecast
 /// echoes its `owner_id` filter as given.
-const NOT_UUIDS: [(&str, &str); 3] =
-    [("RoleView", "id"), ("ForecastView", "owner_id"), ("ForecastView", "pipeline_id")];
+const NOT_UUIDS: [(&str, &str); 4] =
+    [("RoleView", "id"), ("ForecastView", "owner_id"), ("ForecastView", "pipeline_id"), ("EmailView", "message_id")];
 
 /// Every record, user, team, key and definition id is a UUID (v7); a role's id is its name.
 fn is_uuid(name: &str) -> bool {

@@ -9,7 +9,7 @@ use persistence::comments::{Comment, Notification};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::error::{ApiError, CreateUnderErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IfMatch, NoParams, etag};
 use crate::state::AppState;
 use crate::support::{id_page, id_page_limit};
@@ -128,7 +128,7 @@ pub async fn list(
     description = "Anyone who may read the record. A mention that names no active user or no team is 422 `unknown_mention`. The comment shows on the record's timeline.",
     params(("collection" = String, Path, description = "A record collection"), ("id" = String, Path, description = "Record id"), NoParams),
     request_body(content = CommentInput, example = json!({"body": "@ada@example.com can you call them back?"})),
-    responses((status = 201, description = "Created", body = CommentView, headers(("ETag" = String, description = "Version"))), CreateErrors),
+    responses((status = 201, description = "Created", body = CommentView, headers(("ETag" = String, description = "Version"))), CreateUnderErrors),
     security(("bearer" = []))
 )]
 pub async fn create(

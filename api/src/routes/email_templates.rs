@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::definitions::DefinitionApi;
-use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
+use crate::error::{ApiError, CreateErrors, CreateUnderErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, etag};
 use crate::routes::ApiViews;
 use crate::routes::common::Page;
@@ -27,17 +27,23 @@ static TEMPLATES: DefinitionApi<EmailTemplate> =
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateView {
     pub id: String,
-    #[serde(flatten)]
-    pub template: EmailTemplate,
+    pub name: String,
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<Definition<EmailTemplate>> for TemplateView {
     fn from(definition: Definition<EmailTemplate>) -> Self {
+        let template = definition.body;
         TemplateView {
             id: definition.id,
-            template: definition.body,
+            name: template.name,
+            subject: template.subject,
+            html: template.html,
+            text: template.text,
             created_at: definition.created_at,
             updated_at: definition.updated_at,
         }
@@ -260,7 +266,7 @@ impl From<Email> for EmailView {
     description = "Anyone who may log activities and see the record. The template is rendered now and the message queued (202); the SMTP server gets it from a background job, and once it is sent it becomes an outbound email activity on the record's timeline. `GET /api/v1/emails/{id}` tells what became of it. 409 when the server has no SMTP server configured.",
     params(("id" = String, Path, description = "Template id"), NoParams),
     request_body(content = SendInput, example = json!({"record": {"record_type": "deal", "id": "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61"}})),
-    responses((status = 202, description = "Queued", body = EmailView, headers(("Location" = String, description = "URL of the email"))), CreateErrors),
+    responses((status = 202, description = "Queued", body = EmailView, headers(("Location" = String, description = "URL of the email"))), CreateUnderErrors),
     security(("bearer" = []))
 )]
 pub async fn send(

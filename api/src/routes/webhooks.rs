@@ -26,8 +26,14 @@ static ENDPOINTS: DefinitionApi<WebhookEndpoint> =
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookView {
     pub id: String,
-    #[serde(flatten)]
-    pub endpoint: WebhookEndpoint,
+    #[schema(example = "https://hooks.example.com/crm")]
+    pub url: String,
+    /// The event types it gets; `null` for every event.
+    #[schema(example = json!(["deal.stage_changed", "contact.created"]))]
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// Deliveries are made only while active.
+    pub active: bool,
     /// Why deliveries turned the endpoint off (a 410 answer, five days of failures); cleared
     /// when an admin sets `active` again.
     pub disabled_reason: Option<String>,
@@ -41,9 +47,13 @@ pub struct WebhookView {
 
 impl WebhookView {
     fn of(definition: Definition<WebhookEndpoint>, state: Option<&EndpointState>) -> Self {
+        let endpoint = definition.body;
         WebhookView {
             id: definition.id,
-            endpoint: definition.body,
+            url: endpoint.url,
+            event_types: endpoint.event_types,
+            description: endpoint.description,
+            active: endpoint.active,
             disabled_reason: state.and_then(|s| s.disabled_reason.clone()),
             failing_since: state.and_then(|s| s.failing_since),
             previous_secret_expires_at: state.and_then(|s| s.previous.as_ref().map(|(_, until)| *until)),
@@ -292,7 +302,8 @@ pub struct DeliveryDetail {
     /// The body every attempt posted: `{type, timestamp, data: {object, previous, changed_fields}}`.
     #[schema(value_type = Value)]
     pub body: serde_json::Value,
-    pub attempts: Vec<AttemptView>,
+    /// Every request made for it, first to last.
+    pub requests: Vec<AttemptView>,
 }
 
 /// One request made for a delivery.
@@ -404,7 +415,7 @@ pub async fn delivery(
     let body = serde_json::from_str(&delivery.body)
         .map_err(|e| ApiError::Internal(format!("a stored delivery is unreadable: {e}")))?;
     let attempts = attempts.into_iter().map(attempt_view).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(DeliveryDetail { delivery: DeliveryView::from(&delivery), body, attempts }))
+    Ok(HttpResponse::Ok().json(DeliveryDetail { delivery: DeliveryView::from(&delivery), body, requests: attempts }))
 }
 
 /// Delivers one delivery again.

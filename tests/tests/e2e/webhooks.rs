@@ -56,7 +56,7 @@ async fn attempted(app: &TestApp, endpoint: &str, count: usize) -> Value {
         if let Some(newest) = deliveries(app, endpoint).await.first() {
             let path = format!("/api/v1/webhooks/{endpoint}/deliveries/{}", newest["id"].as_str().unwrap());
             let delivery = app.get(&path, &app.admin_token).await.assert_status(200).body;
-            if delivery["attempts"].as_array().is_some_and(|a| a.len() >= count) {
+            if delivery["requests"].as_array().is_some_and(|a| a.len() >= count) {
                 return delivery;
             }
         }
@@ -66,7 +66,7 @@ async fn attempted(app: &TestApp, endpoint: &str, count: usize) -> Value {
 }
 
 fn statuses(delivery: &Value) -> Vec<Option<i64>> {
-    delivery["attempts"].as_array().unwrap().iter().map(|a| a["status"].as_i64()).collect()
+    delivery["requests"].as_array().unwrap().iter().map(|a| a["status"].as_i64()).collect()
 }
 
 on_both_backends! {
@@ -97,7 +97,7 @@ on_both_backends! {
         assert_eq!(delivery["event_type"], "contact.created");
         assert_eq!(delivery["body"], body, "the log keeps the body sent");
         assert_eq!(statuses(&delivery), vec![Some(200)]);
-        let attempt = &delivery["attempts"][0];
+        let attempt = &delivery["requests"][0];
         assert_eq!(attempt["response_body"], "ok");
         assert_eq!(attempt["request_headers"]["webhook-id"], delivery["id"]);
         assert_eq!(attempt["cause"], "scheduled");
@@ -124,7 +124,7 @@ on_both_backends! {
 
         let delivery = settled(&app, &id, "succeeded").await;
         assert_eq!(statuses(&delivery), vec![Some(503), Some(200)]);
-        assert_eq!(delivery["attempts"][0]["response_headers"]["retry-after"], "1");
+        assert_eq!(delivery["requests"][0]["response_headers"]["retry-after"], "1");
         let shown = app.get(&format!("/api/v1/webhooks/{id}"), &app.admin_token).await.assert_status(200);
         assert_eq!(shown.body["failing_since"], Value::Null, "a success ends the failing streak");
         assert_eq!(shown.body["active"], true);
@@ -215,7 +215,7 @@ on_both_backends! {
         verify(&secret, &received[1]).expect("a replay is signed afresh");
         let replayed = attempted(&app, &id, 2).await;
         assert_eq!(replayed["state"], "succeeded");
-        let causes: Vec<&str> = replayed["attempts"].as_array().unwrap().iter().map(|a| a["cause"].as_str().unwrap()).collect();
+        let causes: Vec<&str> = replayed["requests"].as_array().unwrap().iter().map(|a| a["cause"].as_str().unwrap()).collect();
         assert_eq!(causes, ["scheduled", "replay"]);
 
         contact(&app, "Ida").await;

@@ -60,6 +60,8 @@ pub struct Config {
     pub principal_cache_lifetime: Duration,
     /// Jobs a process runs at once (a long import then does not hold up the rest).
     pub job_workers: usize,
+    /// Deliveries (webhooks, email) one process makes at once, on loops of their own.
+    pub outbound_workers: usize,
     /// Event handlers besides the product's own (`job_worker::EVENT_HANDLERS`): tests add theirs.
     pub extra_event_handlers: &'static [&'static app::events::EventHandler],
     /// Where webhooks may be delivered besides public addresses (`CRM_WEBHOOKS_ALLOW_LOOPBACK`).
@@ -203,6 +205,7 @@ impl Config {
             header_timeout: Duration::from_secs(number("CRM_HEADER_TIMEOUT_SECONDS", 5)?.max(1)),
             principal_cache_lifetime: Duration::from_secs(number("CRM_PRINCIPAL_CACHE_SECONDS", 30)?),
             job_workers: number("CRM_JOB_WORKERS", 2_usize)?.max(1),
+            outbound_workers: number("CRM_OUTBOUND_WORKERS", 2_usize)?.max(1),
             extra_event_handlers: &[],
             webhook_policy: domain::webhook::Policy { allow_loopback: flag("CRM_WEBHOOKS_ALLOW_LOOPBACK")? },
             mail: mail_settings()?,
@@ -241,6 +244,7 @@ impl Config {
             header_timeout: Duration::from_secs(5),
             principal_cache_lifetime: Duration::from_secs(30),
             job_workers: 2,
+            outbound_workers: 2,
             extra_event_handlers: &[],
             webhook_policy: domain::webhook::Policy::default(),
             mail: None,

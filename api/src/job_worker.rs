@@ -18,6 +18,9 @@ pub struct JobWorker {
     pub worker: Worker,
     /// Jobs run at once, each by its own loop.
     pub loops: usize,
+    /// Loops of their own for requests to other servers ([`OUTBOUND_KINDS`]), so a receiver
+    /// that hangs holds up only other deliveries, never imports or the dispatcher.
+    pub outbound_loops: usize,
     /// Where other processes announce new jobs (PostgreSQL).
     pub database_url: persistence::DatabaseUrl,
     pub poll: Duration,
@@ -36,6 +39,14 @@ pub static KINDS: [&JobKind; 7] = [
     &crate::webhook_worker::DELIVER,
     &crate::mailer::SEND_EMAIL,
 ];
+
+/// The kinds the general loops run: everything but the outbound requests.
+static LOCAL_KINDS: [&JobKind; 5] =
+    [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE, &app::dispatch::DISPATCH, &app::sales::RESCORE];
+
+/// The kinds that wait on other servers (webhook receivers, the SMTP server), on loops of
+/// their own.
+static OUTBOUND_KINDS: [&JobKind; 2] = [&crate::webhook_worker::DELIVER, &crate::mailer::SEND_EMAIL];
 
 /// What committed events are turned into; the automation features register theirs here.
 pub static EVENT_HANDLERS: [&EventHandler; 2] = [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS];
@@ -75,9 +86,11 @@ pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, wor
         }
         watching.strong_count() > 0
     });
-    for _ in 0..worker.loops.max(1) {
+    let loops = std::iter::repeat_n(&LOCAL_KINDS[..], worker.loops.max(1))
+        .chain(std::iter::repeat_n(&OUTBOUND_KINDS[..], worker.outbound_loops.max(1)));
+    for kinds in loops {
         let (store, metrics, worker, alive) = (store.clone(), metrics.clone(), worker.clone(), alive.clone());
-        actix_web::rt::spawn(work_loop(store, metrics, worker, alive));
+        actix_web::rt::spawn(work_loop(store, metrics, worker, kinds, alive));
     }
 }
 
@@ -87,6 +100,7 @@ async fn work_loop(
     store: Store,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     worker: JobWorker,
+    kinds: &'static [&'static JobKind],
     _alive: std::sync::Arc<()>,
 ) {
     let mut seen = persistence::jobs::heard_of();
@@ -100,7 +114,7 @@ async fn work_loop(
         (seen, last_round) = (heard, Some(Instant::now()));
         loop {
             let (store, worker) = (store.clone(), worker.worker.clone());
-            match web::block(move || jobs::work(&store, &worker, &KINDS)).await {
+            match web::block(move || jobs::work(&store, &worker, kinds)).await {
                 Ok(Ok(round)) if round.claimed > 0 => {
                     metrics.count_jobs(round);
                     continue;

@@ -138,6 +138,7 @@ impl Application {
                     mail: config.mail.clone(),
                 },
                 loops: config.job_workers,
+                outbound_loops: config.outbound_workers,
                 database_url: config.database_url.clone(),
                 poll: config.job_poll_interval,
                 purge_interval: config.purge_interval,

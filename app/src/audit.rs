@@ -61,7 +61,9 @@ pub fn record_creations<V: Serialize>(
     events::record_many(conn, Cause::Actor(caller), &happened)?;
     let rows: Vec<NewAuditEvent<'_>> = entries
         .into_iter()
-        .map(|(id, (changes, _))| new_row(&caller.context, action, Some((noun, id)), Some(caller), changes, None))
+        .map(|(id, (changes, _))| {
+            new_row(&caller.context, action, Some((noun, id)), acting(Some(caller)), changes, None)
+        })
         .collect();
     Ok(audit::append_many(conn, &rows, Utc::now())?)
 }
@@ -114,17 +116,7 @@ pub fn security(
     subject: Option<(&str, &str)>,
     detail: Option<String>,
 ) -> Result<(), AppError> {
-    let event = NewAuditEvent {
-        action,
-        record: subject,
-        actor_user_id: actor.0,
-        actor_api_key_id: actor.1,
-        request_id: context.request_id.as_deref(),
-        client_address: context.client_address.as_deref(),
-        changes: None,
-        detail,
-    };
-    Ok(audit::append(conn, &event, Utc::now())?)
+    Ok(audit::append(conn, &new_row(context, action, subject, actor, None, detail), Utc::now())?)
 }
 
 fn append(
@@ -136,23 +128,28 @@ fn append(
     changes: Option<String>,
     detail: Option<String>,
 ) -> Result<(), AppError> {
-    let row = new_row(context, action, record, caller, changes, detail);
+    let row = new_row(context, action, record, acting(caller), changes, detail);
     Ok(audit::append(conn, &row, Utc::now())?)
+}
+
+/// Who acted, as the audit row names them: the user and the API key they used.
+fn acting(caller: Option<&Actor>) -> (Option<&str>, Option<&str>) {
+    (caller.map(|c| c.principal.user_id.as_str()), caller.and_then(|c| c.principal.api_key_id.as_deref()))
 }
 
 fn new_row<'a>(
     context: &'a RequestContext,
     action: AuditAction,
     record: Option<(&'a str, &'a str)>,
-    caller: Option<&'a Actor>,
+    (actor_user_id, actor_api_key_id): (Option<&'a str>, Option<&'a str>),
     changes: Option<String>,
     detail: Option<String>,
 ) -> NewAuditEvent<'a> {
     NewAuditEvent {
         action,
         record,
-        actor_user_id: caller.map(|c| c.principal.user_id.as_str()),
-        actor_api_key_id: caller.and_then(|c| c.principal.api_key_id.as_deref()),
+        actor_user_id,
+        actor_api_key_id,
         request_id: context.request_id.as_deref(),
         client_address: context.client_address.as_deref(),
         changes,

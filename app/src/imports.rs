@@ -143,16 +143,19 @@ pub enum Creation<D: 'static> {
     /// As POST does with the shared flow (`records::create_in`): the type's reference checks,
     /// then the insert; many rows can be checked and stored at once, those whose match keys
     /// (what its `duplicate_of` compares) no earlier row of the batch shares.
-    Checked {
-        check: CheckFn<D>,
-        insert_many: InsertManyFn<D>,
-        match_keys: MatchKeysFn<D>,
-        /// Which of many new records may have a stored duplicate (`false`: certainly none), so
-        /// only those are looked up one by one; without it every row is.
-        maybe_duplicated: Option<MaybeDuplicatedFn<D>>,
-    },
+    Checked(Checked<D>),
     /// By the type's own step, one row at a time (leads: assignment and scoring follow).
     Own(InsertFn<D>),
+}
+
+/// See [`Creation::Checked`].
+pub struct Checked<D: 'static> {
+    pub check: CheckFn<D>,
+    pub insert_many: InsertManyFn<D>,
+    pub match_keys: MatchKeysFn<D>,
+    /// Which of many new records may have a stored duplicate (`false`: certainly none), so
+    /// only those are looked up one by one; without it every row is.
+    pub maybe_duplicated: Option<MaybeDuplicatedFn<D>>,
 }
 
 /// How rows of one record type become records: the steps its POST and PATCH take.
@@ -204,13 +207,10 @@ where
     I: DeserializeOwned,
     V: Serialize + From<Stored<D>>,
 {
-    let mut outcomes: Vec<Option<Result<RowOutcome, AppError>>> = match steps.create {
-        Creation::Checked { check, insert_many, match_keys, maybe_duplicated }
-            if rows.iter().all(|row| row.id.is_none()) =>
-        {
+    let mut outcomes: Vec<Option<Result<RowOutcome, AppError>>> = match &steps.create {
+        Creation::Checked(checked) if rows.iter().all(|row| row.id.is_none()) => {
             let together = persistence::store::savepoint(conn, |conn| {
-                let steps_together = Together { check, insert_many, match_keys, maybe_duplicated };
-                store_together::<D, I, V>(steps, conn, caller, &rows, policy, &steps_together)
+                store_together::<D, I, V>(steps, conn, caller, &rows, policy, checked)
             });
             together.unwrap_or_else(|error| {
                 log::info!("an import batch goes row by row: stored together it failed with {error}");
@@ -238,14 +238,6 @@ pub type MatchKeysFn<D> = fn(&D) -> Vec<String>;
 /// Which of many new records may have a stored duplicate.
 pub type MaybeDuplicatedFn<D> = fn(&mut DbConnection, &[&D]) -> Result<Vec<bool>, AppError>;
 
-/// What storing rows together takes from a `Creation::Checked`.
-struct Together<D: 'static> {
-    check: CheckFn<D>,
-    insert_many: InsertManyFn<D>,
-    match_keys: MatchKeysFn<D>,
-    maybe_duplicated: Option<MaybeDuplicatedFn<D>>,
-}
-
 /// The rows of a batch that depend on no other row, stored together: `None` for each row left
 /// to go alone afterwards.
 fn store_together<D, I, V>(
@@ -254,7 +246,7 @@ fn store_together<D, I, V>(
     caller: &Actor,
     rows: &[RowInput],
     policy: DedupePolicy,
-    together: &Together<D>,
+    together: &Checked<D>,
 ) -> Result<Vec<Option<Result<RowOutcome, AppError>>>, AppError>
 where
     D: RecordData,
@@ -380,9 +372,9 @@ where
                     if ownership.owner_id.is_some() || ownership.team_id.is_some() {
                         caller.principal.may_create(kind.spec.module, ownership)?;
                     }
-                    match steps.create {
-                        Creation::Checked { check, .. } => {
-                            records::create_in::<D, V>(conn, kind, caller, new, check, AuditAction::Import)?;
+                    match &steps.create {
+                        Creation::Checked(checked) => {
+                            records::create_in::<D, V>(conn, kind, caller, new, checked.check, AuditAction::Import)?;
                         }
                         Creation::Own(insert) => {
                             insert(conn, caller, new, AuditAction::Import)?;

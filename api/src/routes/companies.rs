@@ -18,7 +18,7 @@ use crate::routes::contacts::{ContactListParams, ContactView, contact_filters};
 use crate::state::AppState;
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::{Creation, Importable};
+use app::imports::{Checked, Creation, Importable};
 use app::kinds::COMPANIES;
 
 /// A company (account).
@@ -245,12 +245,12 @@ pub static IMPORT: Importable<CompanyData, CompanyInput> = Importable {
     record_type: domain::activity::RecordType::Company,
     new: |_, caller, body| new_company(caller, body),
     custom: |body| body.custom_fields.clone(),
-    create: Creation::Checked {
+    create: Creation::Checked(Checked {
         check: |_, _, _| Ok(()),
         insert_many: persistence::companies::create_many,
         match_keys: domain::duplicates::company_key_texts,
         maybe_duplicated: Some(app::duplicates::companies_maybe_duplicated),
-    },
+    }),
     patch: patch_company,
     changed: |_, _, _, _, _| Ok(()),
     duplicate_of: app::duplicates::company_duplicate,

@@ -16,7 +16,7 @@ use crate::routes::common::{AddressBody, EmailBody, Page, PhoneBody};
 use crate::state::AppState;
 use app::actor::Actor;
 use app::error::AppError;
-use app::imports::{Creation, Importable};
+use app::imports::{Checked, Creation, Importable};
 use app::kinds::CONTACTS;
 
 /// A contact: a person, optionally belonging to a company.
@@ -274,12 +274,12 @@ pub static IMPORT: Importable<ContactData, ContactInput> = Importable {
     record_type: domain::activity::RecordType::Contact,
     new: |_, caller, body| new_contact(caller, body),
     custom: |body| body.custom_fields.clone(),
-    create: Creation::Checked {
+    create: Creation::Checked(Checked {
         check: |conn, caller, data| app::contacts::check_company(conn, caller, data.company_id.as_deref()),
         insert_many: contacts::create_many,
         match_keys: domain::duplicates::contact_key_texts,
         maybe_duplicated: Some(app::duplicates::contacts_maybe_duplicated),
-    },
+    }),
     patch: patch_contact,
     changed: app::contacts::changed,
     duplicate_of: app::duplicates::contact_duplicate,

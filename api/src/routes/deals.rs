@@ -23,7 +23,7 @@ use crate::state::AppState;
 use app::actor::Actor;
 use app::deals::{check_references, load_pipeline};
 use app::error::AppError;
-use app::imports::{Creation, Importable};
+use app::imports::{Checked, Creation, Importable};
 use app::kinds::DEALS;
 
 /// A deal: a potential sale moving through a pipeline's stages.
@@ -262,12 +262,12 @@ pub static IMPORT: Importable<DealData, DealInput> = Importable {
         new_deal(caller, body, &pipeline)
     },
     custom: |body| body.custom_fields.clone(),
-    create: Creation::Checked {
+    create: Creation::Checked(Checked {
         check: |conn, caller, data| check_references(conn, caller, None, data),
         insert_many: persistence::deals::insert_many,
         match_keys: |_| Vec::new(),
         maybe_duplicated: None,
-    },
+    }),
     patch: patch_deal,
     changed: app::deals::changed,
     duplicate_of: app::imports::no_duplicates,

@@ -21,7 +21,7 @@ use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams};
 use crate::records::{self, RecordKind};
 use crate::routes::common::{MoneyBody, Page};
 use crate::state::AppState;
-use app::imports::{Creation, Importable};
+use app::imports::{Checked, Creation, Importable};
 
 /// Products as the shared record flow sees them.
 pub static PRODUCTS: RecordKind<ProductData> = RecordKind {
@@ -172,12 +172,12 @@ pub static IMPORT: Importable<ProductData, ProductInput> = Importable {
     record_type: domain::activity::RecordType::Product,
     new: |_, caller, body| new_product(caller, body),
     custom: |body| body.custom_fields.clone(),
-    create: Creation::Checked {
+    create: Creation::Checked(Checked {
         check: |conn, _, data| check_sku(conn, None, data),
         insert_many: persistence::products::insert_many,
         match_keys: |data| data.sku.iter().cloned().collect(),
         maybe_duplicated: None,
-    },
+    }),
     patch: patch_product,
     changed: |conn, _, id, _, after| check_sku(conn, Some(id), after),
     duplicate_of: |conn, _, data| match &data.sku {

@@ -14,7 +14,8 @@ use domain::webhook::Destination;
 use crate::outbound;
 
 /// One attempt of one delivery.
-pub static DELIVER: JobKind = JobKind { spec: webhooks::DELIVER, every: None, run: deliver, abandoned: None };
+pub static DELIVER: JobKind =
+    JobKind { spec: webhooks::DELIVER, every: None, run: deliver, abandoned: Some(webhooks::abandoned) };
 
 fn deliver(run: &JobRun<'_>) -> Result<(), String> {
     let order: AttemptOrder = serde_json::from_str(&run.job.payload).map_err(|e| format!("bad payload: {e}"))?;

@@ -175,6 +175,27 @@ pub fn prepare(conn: &mut DbConnection, order: &AttemptOrder) -> Result<Option<P
     Ok(Some(Prepared { delivery, endpoint, state }))
 }
 
+/// An attempt's job given up on (the database away through all its runs, or cancelled by an
+/// admin): its delivery fails rather than stay pending with nothing queued.
+pub fn abandoned(conn: &mut DbConnection, payload: &str, _: &str) -> Result<(), AppError> {
+    let order: AttemptOrder = serde_json::from_str(payload)?;
+    let delivery = match webhooks::delivery(conn, &order.delivery_id) {
+        Ok(delivery) => delivery,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    if delivery.state == DeliveryState::Pending && delivery.attempts + 1 == order.attempt {
+        let change = DeliveryChange {
+            state: DeliveryState::Failed,
+            attempts: delivery.attempts,
+            next_attempt_at: None,
+            last_status: delivery.last_status,
+        };
+        webhooks::advance_delivery(conn, &delivery.id, delivery.attempts, &change, Utc::now())?;
+    }
+    Ok(())
+}
+
 /// An endpoint turned off since the delivery was queued: the delivery fails without a request.
 pub fn skip(conn: &mut DbConnection, prepared: &Prepared) -> Result<(), AppError> {
     let delivery = &prepared.delivery;

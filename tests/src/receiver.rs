@@ -40,12 +40,20 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// How long the receiver takes before it answers.
+    pub delay: Duration,
 }
 
 impl Reply {
     /// A status with a short body.
     pub fn status(status: u16) -> Self {
-        Reply { status, headers: Vec::new(), body: format!("answer {status}") }
+        Reply { status, headers: Vec::new(), body: format!("answer {status}"), delay: Duration::ZERO }
+    }
+
+    /// Answers only after `delay`.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// Adds a header.
@@ -133,8 +141,14 @@ fn serve(stream: std::net::TcpStream, shared: &Mutex<Shared>) {
     let reply = {
         let mut shared = shared.lock().expect("receiver");
         shared.received.push(Received { path, headers, body: String::from_utf8_lossy(&body).into_owned() });
-        shared.script.pop_front().unwrap_or(Reply { status: 200, headers: Vec::new(), body: "ok".into() })
+        shared.script.pop_front().unwrap_or(Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: "ok".into(),
+            delay: Duration::ZERO,
+        })
     };
+    std::thread::sleep(reply.delay);
     let mut answer =
         format!("HTTP/1.1 {} Scripted\r\ncontent-length: {}\r\nconnection: close\r\n", reply.status, reply.body.len());
     for (name, value) in &reply.headers {

@@ -300,4 +300,22 @@ on_both_backends! {
         app.get(&format!("/api/v1/webhooks/{id}/deliveries"), &app.admin_token).await.assert_problem(404);
         app.get(&format!("/api/v1/webhooks/{id}/deliveries?state=lost"), &app.admin_token).await.assert_problem(400);
     }
+
+    async fn a_delivery_whose_job_an_admin_cancels_mid_request_fails_and_the_late_answer_changes_nothing(backend) {
+        let app = spawn(backend).await;
+        let receiver = Receiver::start();
+        receiver.script([Reply::status(200).after(Duration::from_secs(3))]);
+        let (id, _) = endpoint(&app, &receiver.url, json!(["contact.created"])).await;
+        contact(&app, "Margaret").await;
+        receiver.wait_for(1, WAIT).await;
+        let running = app.get("/api/v1/jobs?kind=webhooks.deliver&state=running", &app.admin_token).await.assert_status(200);
+        let job = running.body["data"][0]["id"].as_str().expect("the delivery's job is running").to_owned();
+        app.post(&format!("/api/v1/jobs/{job}/cancel"), &app.admin_token, &json!({})).await.assert_status(200);
+        let failed = settled(&app, &id, "failed").await;
+        assert_eq!(failed["attempts"], 0);
+        // The answer that comes after the cancellation is not recorded: the claim was fenced.
+        actix_web::rt::time::sleep(Duration::from_secs(4)).await;
+        let later = settled(&app, &id, "failed").await;
+        assert_eq!(later["requests"], json!([]), "{later}");
+    }
 }

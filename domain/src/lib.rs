@@ -31,5 +31,6 @@ pub mod user;
 pub mod validation;
 pub mod values;
 pub mod webhook;
+pub mod win_history;
 
 pub use validation::{FieldError, ValidationErrors};

@@ -7,9 +7,10 @@ use domain::deal::{DealData, ForecastDeal};
 use domain::listing::{CommonFilters, PageRequest};
 use domain::record::{Page, Stored};
 use domain::values::{Currency, Money, Tags};
+use domain::win_history::{ClosedDeal, OpenDeal};
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{deals, pipeline_stages};
+use crate::schema::{deals, pipeline_stages, record_changes};
 use crate::{DbConnection, from_db_time, text_enum, to_db_time};
 
 crate::records::record_queries!(deals, DealRow, DealData, DealColumns);
@@ -272,6 +273,103 @@ pub fn forecast_rows(
         }
     }
     Ok(rows)
+}
+
+/// What the forecast from history reads: the visible deals closed (won or lost) since `since`
+/// with their entries into open stages, and the visible open deals with an amount, each with
+/// when it entered the stage it is in (its creation when no change says).
+pub fn history_rows(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filters: &DealFilters,
+    since: DateTime<Utc>,
+) -> StoreResult<(Vec<ClosedDeal>, Vec<OpenDeal>)> {
+    let stage_of = |kinds: &'static [&'static str]| {
+        pipeline_stages::table.filter(pipeline_stages::kind.eq_any(kinds)).select(pipeline_stages::id)
+    };
+    let closed_ids: Vec<String> = filtered(visibility, filters, conn)?
+        .filter(deals::stage_id.eq_any(stage_of(&["won", "lost"])))
+        .filter(deals::closed_at.ge(to_db_time(since)))
+        .select(deals::id)
+        .load(conn)?;
+    let open_ids: Vec<String> = filtered(visibility, filters, conn)?
+        .filter(deals::stage_id.eq_any(stage_of(&["open"])))
+        .filter(deals::amount_minor.is_not_null())
+        .select(deals::id)
+        .load(conn)?;
+    let mut closed = Vec::with_capacity(closed_ids.len());
+    for chunk in closed_ids.chunks(500) {
+        let deals_of_chunk: Vec<(String, String, String, Option<NaiveDateTime>)> = deals::table
+            .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(deals::stage_id)))
+            .filter(deals::id.eq_any(chunk))
+            .select((deals::id, deals::pipeline_id, pipeline_stages::kind, deals::closed_at))
+            .load(conn)?;
+        let entries: Vec<(String, String, NaiveDateTime)> = record_changes::table
+            .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(record_changes::to_value)))
+            .filter(record_changes::record_type.eq("deal"))
+            .filter(record_changes::field.eq("stage"))
+            .filter(record_changes::record_id.eq_any(chunk))
+            .filter(pipeline_stages::kind.eq("open"))
+            .select((record_changes::record_id, record_changes::to_value, record_changes::changed_at))
+            .load(conn)?;
+        for (id, pipeline_id, kind, closed_at) in deals_of_chunk {
+            let Some(closed_at) = closed_at else { continue };
+            closed.push(ClosedDeal {
+                pipeline_id,
+                won: kind == "won",
+                closed_at: from_db_time(closed_at),
+                entered: entries
+                    .iter()
+                    .filter(|(deal, _, _)| *deal == id)
+                    .map(|(_, stage, at)| (stage.clone(), from_db_time(*at)))
+                    .collect(),
+            });
+        }
+    }
+    let mut open = Vec::with_capacity(open_ids.len());
+    for chunk in open_ids.chunks(500) {
+        type OpenRow = (String, String, String, i32, Option<i64>, Option<String>, Option<NaiveDate>, NaiveDateTime);
+        let rows: Vec<OpenRow> = deals::table
+            .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(deals::stage_id)))
+            .filter(deals::id.eq_any(chunk))
+            .select((
+                deals::id,
+                deals::pipeline_id,
+                deals::stage_id,
+                pipeline_stages::probability,
+                deals::amount_minor,
+                deals::currency,
+                deals::expected_close_date,
+                deals::created_at,
+            ))
+            .load(conn)?;
+        let entries: Vec<(String, String, NaiveDateTime)> = record_changes::table
+            .filter(record_changes::record_type.eq("deal"))
+            .filter(record_changes::field.eq("stage"))
+            .filter(record_changes::record_id.eq_any(chunk))
+            .select((record_changes::record_id, record_changes::to_value, record_changes::changed_at))
+            .load(conn)?;
+        for (id, pipeline_id, stage_id, probability, amount, currency, expected, created_at) in rows {
+            let (Some(amount_minor), Some(currency)) = (amount, currency) else { continue };
+            let entered = entries
+                .iter()
+                .filter(|(deal, stage, _)| *deal == id && *stage == stage_id)
+                .map(|(_, _, at)| *at)
+                .max()
+                .unwrap_or(created_at);
+            open.push(OpenDeal {
+                id,
+                pipeline_id,
+                stage_id,
+                stage_probability: probability,
+                amount_minor,
+                currency,
+                expected_close_date: expected,
+                in_stage_since: from_db_time(entered),
+            });
+        }
+    }
+    Ok((closed, open))
 }
 
 /// Live and deleted deals in a stage (a stage with deals cannot simply be deleted).

@@ -12,6 +12,7 @@ mod e2e {
     mod email;
     mod errors;
     mod events;
+    mod forecast;
     mod hardening;
     mod imports;
     mod jobs;

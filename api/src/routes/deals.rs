@@ -437,6 +437,22 @@ pub struct ForecastParams {
     pub to: Option<NaiveDate>,
     pub owner_id: Option<String>,
     pub pipeline_id: Option<String>,
+    /// `stage_probability` (default): open deals weighted by their stage's configured
+    /// probability, by their expected close date. `history`: by the win rate of the deals that
+    /// were in their stage and closed within the look-back, expected to close when such deals
+    /// were won.
+    pub method: Option<ForecastMethod>,
+    /// `history`: how far back closed deals count, in days (1 to 3650, default 365).
+    #[param(minimum = 1, maximum = 3650)]
+    pub lookback_days: Option<u32>,
+}
+
+/// How open deals are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastMethod {
+    StageProbability,
+    History,
 }
 
 /// The forecast answer.
@@ -450,12 +466,18 @@ pub struct ForecastView {
     /// How the figures were computed.
     pub method: String,
     pub periods: Vec<PeriodForecast>,
+    /// `history`: what the look-back's closed deals did, per pipeline and stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_history: Option<Vec<domain::win_history::StageHistory>>,
+    /// `history`: how each open deal was weighted and when it is expected to close.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deals: Option<Vec<domain::win_history::DealBasis>>,
 }
 
 /// The sales forecast per period and currency.
 #[utoipa::path(
     get, path = "/api/v1/forecast", tag = "deals", operation_id = "get_forecast", summary = "Sales forecast",
-    description = "Per period and currency, over the deals the caller may see: `committed` (won deals, by the day they closed), `weighted` (open deals by expected close date, amount × stage probability, rounded half up per deal), `best_case` (committed plus open at full amount) and `open_pipeline`. Lost deals and open deals without an expected close date are left out. Amounts are minor units and never converted between currencies.",
+    description = "Per period and currency, over the deals the caller may see: `committed` (won deals, by the day they closed), `weighted` (open deals by expected close date, amount × stage probability, rounded half up per deal), `best_case` (committed plus open at full amount) and `open_pipeline`. Lost deals and open deals without an expected close date are left out. Amounts are minor units and never converted between currencies. `method=history` weighs each open deal by the win rate of the deals that were in its stage and closed within `lookback_days`, and expects it to close when those deals were won; the answer then lists those rates (`stage_history`) and each open deal's weight and date (`deals`).",
     params(ForecastParams),
     responses((status = 200, description = "The forecast", body = ForecastView), (status = 422, description = "A range that ends before it starts or spans more than 36 periods", body = crate::error::Problem, content_type = "application/problem+json"), ListErrors),
     security(("bearer" = []))
@@ -489,16 +511,49 @@ pub async fn forecast(
         pipeline_id: params.pipeline_id.clone(),
         ..Default::default()
     };
-    let rows = state.read(move |conn| Ok(deals::forecast_rows(conn, &visibility, &filters, first, last)?)).await?;
-    Ok(HttpResponse::Ok().json(ForecastView {
+    let lookback = match params.lookback_days {
+        None => 365,
+        Some(days @ 1..=3650) => days,
+        Some(_) => return Err(ApiError::bad_field("lookback_days", "out_of_range", "1 to 3650 days")),
+    };
+    let method = params.method.unwrap_or(ForecastMethod::StageProbability);
+    let since = Utc::now() - chrono::TimeDelta::days(i64::from(lookback));
+    let (rows, history) = state
+        .read(move |conn| {
+            let rows = deals::forecast_rows(conn, &visibility, &filters, first, last)?;
+            let history = match method {
+                ForecastMethod::History => Some(deals::history_rows(conn, &visibility, &filters, since)?),
+                ForecastMethod::StageProbability => None,
+            };
+            Ok((rows, history))
+        })
+        .await?;
+    let mut view = ForecastView {
         period,
         from: first,
         to: last,
         owner_id: params.owner_id,
         pipeline_id: params.pipeline_id,
         method: "committed = won deals closed in the period; weighted = open deals expected to close in the period, amount x stage probability; best_case = committed + open deals at full amount".into(),
-        periods: domain::deal::forecast(&rows, &ranges, period),
-    }))
+        periods: Vec::new(),
+        stage_history: None,
+        deals: None,
+    };
+    let Some((closed, open)) = history else {
+        view.periods = domain::deal::forecast(&rows, &ranges, period);
+        return Ok(HttpResponse::Ok().json(view));
+    };
+    let histories = domain::win_history::stage_histories(&closed);
+    let (weighed, bases) = domain::win_history::weigh(&open, &histories, Utc::now().date_naive());
+    let mut counted: Vec<_> = rows.into_iter().filter(|deal| deal.kind == domain::deal::StageKind::Won).collect();
+    counted.extend(weighed);
+    view.method = format!(
+        "committed = won deals closed in the period; weighted = open deals, amount x the win rate of the deals that were in their stage and closed (won or lost) in the last {lookback} days, in the period they are expected to close: when they entered the stage plus the average days such deals took to win, not before today (a stage no such deal was in: the stage probability and the deal's own expected date); best_case = committed + open deals at full amount"
+    );
+    view.periods = domain::deal::forecast(&counted, &ranges, period);
+    view.stage_history = Some(histories);
+    view.deals = Some(bases);
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Registers the deal routes.
@@ -537,7 +592,7 @@ crate::routes::batch::batch_route!(
 
 /// The operations of deals, under their tag.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, create, get, update, delete, restore, stage_changes, deal_timeline, forecast, search, export, export_search, history, batch), tags((name = "deals", description = "Deals, stage history and the forecast")))]
+#[openapi(paths(list, create, get, update, delete, restore, stage_changes, deal_timeline, forecast, search, export, export_search, history, batch), components(schemas(ForecastMethod)), tags((name = "deals", description = "Deals, stage history and the forecast")))]
 pub struct Doc;
 
 /// Deals in the API: what is mounted, documented and imported.

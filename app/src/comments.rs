@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, user_principal};
 use crate::error::AppError;
-use crate::events::EventHandler;
+use crate::events::{self, Cause, EventHandler, Happened};
 use crate::records::check_version;
 
 /// A mention resolved: whom it names.
@@ -81,6 +81,7 @@ pub fn post(
     let comment =
         comments::insert(conn, (record.spec.noun, &record.id), &actor.principal.user_id, &body, &stored, Utc::now())?;
     notify_mentioned(conn, actor, &record, &comment, &mentions)?;
+    announce(conn, actor, &record, "comment.created", &comment, &mentions)?;
     Ok(comment)
 }
 
@@ -102,8 +103,9 @@ pub fn edit(
     let (body, mentions) = resolve(conn, body)?;
     let stored = serde_json::to_string(&mentions)?;
     let updated = comments::update(conn, comment_id, current.version, &body, &stored, Utc::now())?;
-    let new: Vec<Mention> = mentions.into_iter().filter(|m| !before.iter().any(|b| b.id == m.id)).collect();
+    let new: Vec<Mention> = mentions.iter().filter(|m| !before.iter().any(|b| b.id == m.id)).cloned().collect();
     notify_mentioned(conn, actor, &record, &updated, &new)?;
+    announce(conn, actor, &record, "comment.updated", &updated, &mentions)?;
     Ok(updated)
 }
 
@@ -120,7 +122,39 @@ pub fn delete(
         return Err(AppError::Forbidden("only its author or an admin may delete a comment".into()));
     }
     check_version(expected_version, current.version)?;
-    Ok(comments::delete(conn, comment_id)?)
+    comments::delete(conn, comment_id)?;
+    let mentions: Vec<Mention> = serde_json::from_str(&current.mentions)?;
+    announce(conn, actor, &record, "comment.deleted", &current, &mentions)
+}
+
+/// The comment's event, on the record it is about (so whoever may read the record sees it):
+/// `{object}` with the comment as the API shows it.
+fn announce(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    record: &OnRecord,
+    event_type: &str,
+    comment: &Comment,
+    mentions: &[Mention],
+) -> Result<(), AppError> {
+    let object = serde_json::json!({
+        "id": comment.id,
+        "record_type": comment.record_type,
+        "record_id": comment.record_id,
+        "author_id": comment.author_id,
+        "body": comment.body,
+        "mentions": mentions,
+        "version": comment.version,
+        "created_at": comment.created_at,
+        "updated_at": comment.updated_at,
+    });
+    let happened = Happened {
+        event_type,
+        record: (record.spec.noun, &record.id),
+        ownership: (record.owner_id.as_deref(), record.team_id.as_deref()),
+        payload: &serde_json::json!({ "object": object }).to_string(),
+    };
+    events::record(conn, Cause::Actor(actor), &happened)
 }
 
 /// One comment of the record.

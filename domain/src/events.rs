@@ -11,7 +11,10 @@ use crate::registry::RECORD_TYPES;
 pub const RECORD_CHANGES: [&str; 5] = ["created", "updated", "deleted", "restored", "merged"];
 
 /// Events beyond a record's own changes: `(event type, record type it is about)`.
-pub const OTHER_EVENTS: [(&str, &str); 6] = [
+pub const OTHER_EVENTS: [(&str, &str); 9] = [
+    ("comment.created", "any"),
+    ("comment.updated", "any"),
+    ("comment.deleted", "any"),
     ("deal.stage_changed", "deal"),
     ("lead.status_changed", "lead"),
     ("lead.converted", "lead"),
@@ -97,6 +100,7 @@ mod tests {
     fn the_feed_knows_every_record_types_changes_and_the_other_events() {
         assert!(is_event_type("product.restored"));
         assert!(is_event_type("import.finished"));
+        assert!(is_event_type("comment.created"));
         assert!(!is_event_type("contact.exploded"));
         assert!(!is_event_type("planet.created"));
     }

@@ -67,6 +67,23 @@ on_both_backends! {
         assert!(notifications(&app, &alice_token).await.is_empty(), "nobody is told of their own comment");
         app.get(&comments, &carol_token).await.assert_problem(404);
 
+        // The comment is an event on the contact: its readers see it in the feed, others do not.
+        let start = std::time::Instant::now();
+        let seen = loop {
+            let feed = app.get("/api/v1/events?type=comment.created", &bob_token).await.assert_status(200);
+            let seen = feed.body["data"].as_array().cloned().unwrap_or_default();
+            if !seen.is_empty() || start.elapsed() > Duration::from_secs(10) {
+                break seen;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0]["record_id"], contact.as_str());
+        assert_eq!(seen[0]["data"]["object"]["id"], comment.as_str());
+        assert_eq!(seen[0]["data"]["object"]["mentions"][0]["text"], "@bob@example.com");
+        let hidden = app.get("/api/v1/events?type=comment.created", &carol_token).await.assert_status(200);
+        assert_eq!(hidden.body["data"], json!([]));
+
         let listed = app.get(&comments, &bob_token).await.assert_status(200);
         assert_eq!(listed.body["data"][0]["body"], posted.body["body"]);
         let timeline = app.get(&format!("/api/v1/contacts/{contact}/timeline?type=comment"), &bob_token).await.assert_status(200);

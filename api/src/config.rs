@@ -67,7 +67,7 @@ pub struct Config {
     /// Where webhooks may be delivered besides public addresses (`CRM_WEBHOOKS_ALLOW_LOOPBACK`).
     pub webhook_policy: domain::webhook::Policy,
     /// The SMTP server email leaves through (`CRM_SMTP_*`); none configured sends no email.
-    pub mail: Option<app::email::MailSettings>,
+    pub mail: Option<domain::email::MailSettings>,
     /// How often a process adds its rate-limit counts to the totals shared on PostgreSQL.
     pub rate_limit_sync: Duration,
 }
@@ -106,8 +106,8 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
 }
 
 /// `CRM_SMTP_HOST` turns email on; the rest says how to reach the server and who sends.
-fn mail_settings() -> Result<Option<app::email::MailSettings>, ConfigError> {
-    use app::email::SmtpSecurity;
+fn mail_settings() -> Result<Option<domain::email::MailSettings>, ConfigError> {
+    use domain::email::SmtpSecurity;
     let Some(host) = var("CRM_SMTP_HOST").filter(|h| !h.trim().is_empty()) else {
         return Ok(None);
     };
@@ -139,7 +139,7 @@ fn mail_settings() -> Result<Option<app::email::MailSettings>, ConfigError> {
         (None, None) => None,
         _ => return Err(ConfigError("CRM_SMTP_USERNAME and CRM_SMTP_PASSWORD go together".into())),
     };
-    Ok(Some(app::email::MailSettings {
+    Ok(Some(domain::email::MailSettings {
         host: host.trim().to_owned(),
         port: number("CRM_SMTP_PORT", default_port)?,
         security,

@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use app::actor::Actor;
-use app::email::{MailSettings, SendOrder, SmtpSecurity};
+use app::email::SendOrder;
 use app::error::AppError;
 use app::jobs::{JobKind, JobRun};
+use domain::email::{MailSettings, SmtpSecurity};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};

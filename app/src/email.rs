@@ -6,7 +6,7 @@
 use chrono::Utc;
 use domain::activity::{ActivityChanges, ActivityData, ActivityType, Direction, Participant, RecordRef, RecordType};
 use domain::audit::AuditAction;
-use domain::email::EmailTemplate;
+use domain::email::{EmailTemplate, MailSettings};
 use domain::record::Patch;
 use domain::values::EmailAddress;
 use persistence::definitions::{self, Kind};
@@ -40,29 +40,6 @@ pub const SEND: JobSpec = JobSpec { name: "email.send", max_attempts: 6 };
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendOrder {
     pub email_id: String,
-}
-
-/// How email leaves this installation (`CRM_SMTP_*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    /// User name and password, when the server asks for them.
-    pub credentials: Option<(String, String)>,
-    /// The `From` address.
-    pub from: String,
-}
-
-/// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Plain text (a local relay, or tests).
-    None,
-    /// Upgraded with STARTTLS, which must succeed.
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Tls,
 }
 
 /// The record a template renders for, its related records and owner, as the API shows them;

@@ -28,7 +28,7 @@ pub struct Worker {
     /// Where webhook deliveries may go.
     pub webhook_policy: domain::webhook::Policy,
     /// Where email leaves through; `None` fails every email visibly.
-    pub mail: Option<crate::email::MailSettings>,
+    pub mail: Option<domain::email::MailSettings>,
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).

@@ -2,7 +2,8 @@
 //! and its related records, rendered by minijinja, an engine made for user-written templates,
 //! in a sandbox: no file or template loading, strict undefined (a misspelt placeholder is an
 //! error, not an empty string), HTML autoescape in the HTML body only, a fuel budget (bounded
-//! work however a template loops) and a bound on what it may write.
+//! work however a template loops) and a bound on what it may write. Also how email leaves
+//! the installation (`MailSettings`), which the job worker and the email steps both read.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,29 @@ pub const OUTPUT_MAX: usize = 512 * 1024;
 /// Template instructions one render may run.
 const FUEL: u64 = 100_000;
 const NAME_MAX: usize = 200;
+
+/// How email leaves this installation (`CRM_SMTP_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// User name and password, when the server asks for them.
+    pub credentials: Option<(String, String)>,
+    /// The `From` address.
+    pub from: String,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text (a local relay, or tests).
+    None,
+    /// Upgraded with STARTTLS, which must succeed.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
 
 /// A template as an admin defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use app::email::{MailSettings, SmtpSecurity};
+use domain::email::{MailSettings, SmtpSecurity};
 use e2e::smtp::SmtpSink;
 use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};

@@ -237,6 +237,7 @@ fn notify_mentioned(
             record: Some((record.spec.noun, &record.id)),
             actor_id: Some(&actor.principal.user_id),
             comment_id: Some(&comment.id),
+            group_key: None,
             message: &message,
         };
         notify(conn, &new)?;
@@ -260,7 +261,15 @@ pub fn notify(conn: &mut DbConnection, new: &NewNotification<'_>) -> Result<(), 
 /// Tells every active admin something (a webhook endpoint turned off).
 pub fn notify_admins(conn: &mut DbConnection, kind: NotificationKind, message: &str) -> Result<(), AppError> {
     for admin in users::active_admin_ids(conn)? {
-        let new = NewNotification { user_id: &admin, kind, record: None, actor_id: None, comment_id: None, message };
+        let new = NewNotification {
+            user_id: &admin,
+            kind,
+            record: None,
+            actor_id: None,
+            comment_id: None,
+            group_key: None,
+            message,
+        };
         notify(conn, &new)?;
     }
     Ok(())
@@ -307,6 +316,13 @@ fn assigned(conn: &mut DbConnection, event: &StoredEvent) -> Result<(), AppError
         Some(Ok(user)) => user.name,
         _ => "Someone".to_owned(),
     };
+    // What one request gave someone (an import, a batch) is one notification that counts up.
+    if let Some(request) = event.request_id.as_deref()
+        && let Some((id, count)) = comments::unread_in_group(conn, owner, NotificationKind::Assignment, request)?
+    {
+        let message = format!("{by} assigned you {} records", count + 1);
+        return Ok(comments::add_to(conn, &id, count + 1, &message)?);
+    }
     let message = format!("{by} assigned you a {}: {}", spec.noun, label(&payload["object"]));
     let new = NewNotification {
         user_id: owner,
@@ -314,6 +330,7 @@ fn assigned(conn: &mut DbConnection, event: &StoredEvent) -> Result<(), AppError
         record: Some((spec.noun, &event.record_id)),
         actor_id: event.actor_user_id.as_deref(),
         comment_id: None,
+        group_key: event.request_id.as_deref(),
         message: &message,
     };
     notify(conn, &new)

@@ -150,6 +150,8 @@ pub struct NewNotification<'a> {
     pub record: Option<(&'a str, &'a str)>,
     pub actor_id: Option<&'a str>,
     pub comment_id: Option<&'a str>,
+    /// Notifications of one kind with the same key (a request id) add up while unread.
+    pub group_key: Option<&'a str>,
     pub message: &'a str,
 }
 
@@ -162,6 +164,8 @@ pub struct Notification {
     pub record_id: Option<String>,
     pub actor_id: Option<String>,
     pub comment_id: Option<String>,
+    /// How many changes it stands for (an import's records for the user are one).
+    pub count: i32,
     pub message: String,
     pub read_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -174,10 +178,36 @@ type NotificationRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    i32,
     String,
     Option<NaiveDateTime>,
     NaiveDateTime,
 );
+
+/// The unread notification of a user's of this kind and group, and how many it stands for.
+pub fn unread_in_group(
+    conn: &mut DbConnection,
+    user_id: &str,
+    kind: NotificationKind,
+    group_key: &str,
+) -> StoreResult<Option<(String, i32)>> {
+    Ok(notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::kind.eq(kind.as_str()))
+        .filter(notifications::group_key.eq(group_key))
+        .filter(notifications::read_at.is_null())
+        .select((notifications::id, notifications::count))
+        .first(conn)
+        .optional()?)
+}
+
+/// Makes a notification stand for one more change, with a message that says how many.
+pub fn add_to(conn: &mut DbConnection, id: &str, count: i32, message: &str) -> StoreResult<()> {
+    diesel::update(notifications::table.filter(notifications::id.eq(id)))
+        .set((notifications::count.eq(count), notifications::message.eq(message)))
+        .execute(conn)?;
+    Ok(())
+}
 
 /// Stores a notification.
 pub fn notify(conn: &mut DbConnection, new: &NewNotification<'_>, now: DateTime<Utc>) -> StoreResult<()> {
@@ -190,6 +220,8 @@ pub fn notify(conn: &mut DbConnection, new: &NewNotification<'_>, now: DateTime<
             notifications::record_id.eq(new.record.map(|(_, id)| id)),
             notifications::actor_id.eq(new.actor_id),
             notifications::comment_id.eq(new.comment_id),
+            notifications::group_key.eq(new.group_key),
+            notifications::count.eq(1),
             notifications::message.eq(new.message),
             notifications::created_at.eq(to_db_time(now)),
         ))
@@ -214,6 +246,7 @@ pub fn feed(
             notifications::record_id,
             notifications::actor_id,
             notifications::comment_id,
+            notifications::count,
             notifications::message,
             notifications::read_at,
             notifications::created_at,
@@ -227,7 +260,7 @@ pub fn feed(
     }
     let rows: Vec<NotificationRow> = query.order(notifications::id.desc()).limit(limit).load(conn)?;
     rows.into_iter()
-        .map(|(id, kind, record_type, record_id, actor_id, comment_id, message, read_at, created_at)| {
+        .map(|(id, kind, record_type, record_id, actor_id, comment_id, count, message, read_at, created_at)| {
             Ok(Notification {
                 kind: NotificationKind::parse(&kind)
                     .ok_or_else(|| StoreError::Internal(format!("notification {id} has kind `{kind}`")))?,
@@ -236,6 +269,7 @@ pub fn feed(
                 record_id,
                 actor_id,
                 comment_id,
+                count,
                 message,
                 read_at: read_at.map(from_db_time),
                 created_at: from_db_time(created_at),

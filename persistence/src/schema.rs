@@ -654,6 +654,8 @@ diesel::table! {
         record_id -> Nullable<Text>,
         actor_id -> Nullable<Text>,
         comment_id -> Nullable<Text>,
+        group_key -> Nullable<Text>,
+        count -> Integer,
         message -> Text,
         read_at -> Nullable<Timestamp>,
         created_at -> Timestamp,

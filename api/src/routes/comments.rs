@@ -223,6 +223,9 @@ pub struct NotificationView {
     pub actor_id: Option<String>,
     /// The comment that mentioned the user.
     pub comment_id: Option<String>,
+    /// How many changes it stands for: what one request (an import, a batch) assigned you is
+    /// one notification; `record_id` is then the first record.
+    pub count: i32,
     pub message: String,
     /// `null` while unread.
     pub read_at: Option<DateTime<Utc>>,
@@ -238,6 +241,7 @@ impl From<Notification> for NotificationView {
             record_id: n.record_id,
             actor_id: n.actor_id,
             comment_id: n.comment_id,
+            count: n.count,
             message: n.message,
             read_at: n.read_at,
             created_at: n.created_at,

@@ -22,12 +22,17 @@ CREATE TABLE notifications (
     record_id TEXT COLLATE "C",
     actor_id TEXT COLLATE "C",
     comment_id TEXT COLLATE "C",
+    -- What one request did to the user is one notification (an import's records for them):
+    -- its request id, and how many changes the notification stands for.
+    group_key TEXT COLLATE "C",
+    count INTEGER NOT NULL DEFAULT 1,
     message TEXT NOT NULL,
     read_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX notifications_feed ON notifications (user_id, id);
 CREATE INDEX notifications_unread ON notifications (user_id, id) WHERE read_at IS NULL;
+CREATE INDEX notifications_group ON notifications (user_id, kind, group_key) WHERE read_at IS NULL;
 
 -- Per user and notification kind: shown in the feed, and sent by email (absent: the defaults).
 CREATE TABLE notification_preferences (

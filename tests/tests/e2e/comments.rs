@@ -134,6 +134,22 @@ on_both_backends! {
         actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(notifications(&app, &alice_token).await.len(), 1, "her own contact told her nothing");
 
+        // What one request gives her is one notification that counts up.
+        let ops: Vec<Value> =
+            (0..3).map(|n| json!({"op": "create", "body": {"first_name": format!("Batch {n}"), "owner_id": alice}})).collect();
+        app.post("/api/v1/contacts/batch", &app.admin_token, &json!({"operations": ops})).await.assert_status(200);
+        let start = std::time::Instant::now();
+        let grouped = loop {
+            let newest = notifications(&app, &alice_token).await.into_iter().next().unwrap();
+            if newest["count"] == 3 || start.elapsed() > Duration::from_secs(15) {
+                break newest;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(grouped["count"], 3, "{grouped}");
+        assert!(grouped["message"].as_str().unwrap().ends_with("assigned you 3 records"), "{grouped}");
+        assert_eq!(notifications(&app, &alice_token).await.len(), 2);
+
         let first = bobs[0]["id"].as_str().unwrap().to_owned();
         app.post(&format!("/api/v1/notifications/{first}/read"), &alice_token, &json!({})).await.assert_problem(404);
         app.post(&format!("/api/v1/notifications/{first}/read"), &bob_token, &json!({})).await.assert_status(204);
@@ -155,6 +171,6 @@ on_both_backends! {
         app.patch("/api/v1/notification-preferences", &alice_token, &json!({"assignment": {"in_app": false}})).await.assert_problem(400);
         app.post("/api/v1/contacts", &app.admin_token, &json!({"first_name": "Quiet", "owner_id": alice})).await.assert_status(201);
         actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(notifications(&app, &alice_token).await.len(), 1, "assignments are off for her now");
+        assert_eq!(notifications(&app, &alice_token).await.len(), 2, "assignments are off for her now");
     }
 }

@@ -349,12 +349,11 @@ pub fn replay_since(
     if !endpoint.body.active {
         return Err(AppError::Conflict("the endpoint is not active; turn it on to replay".into()));
     }
-    let ids = webhooks::finished_since(conn, endpoint_id, since, REPLAY_MAX)?;
-    for id in &ids {
-        let delivery = webhooks::delivery(conn, id)?;
-        requeue(conn, &delivery)?;
+    let finished = webhooks::finished_since(conn, endpoint_id, since, REPLAY_MAX)?;
+    for delivery in &finished {
+        requeue(conn, delivery)?;
     }
-    Ok(ids.len())
+    Ok(finished.len())
 }
 
 fn requeue(conn: &mut DbConnection, delivery: &Delivery) -> Result<(), AppError> {

@@ -282,22 +282,22 @@ pub fn deliveries(
     rows.into_iter().map(delivery_of).collect()
 }
 
-/// The ids of an endpoint's finished deliveries made since `since`, oldest first, at most
-/// `limit` (what a replay takes).
+/// An endpoint's finished deliveries made since `since`, oldest first, at most `limit` (what
+/// a replay takes).
 pub fn finished_since(
     conn: &mut DbConnection,
     endpoint_id: &str,
     since: DateTime<Utc>,
     limit: i64,
-) -> StoreResult<Vec<String>> {
-    Ok(webhook_deliveries::table
+) -> StoreResult<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = webhook_deliveries::table
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
         .filter(webhook_deliveries::created_at.ge(to_db_time(since)))
         .filter(webhook_deliveries::state.ne(DeliveryState::Pending.as_str()))
         .order(webhook_deliveries::id.asc())
-        .select(webhook_deliveries::id)
         .limit(limit)
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter().map(delivery_of).collect()
 }
 
 /// Moves a delivery to `state` if it still has made `attempts_before` attempts (so a run that

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, CreateUnderErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
 use crate::extract::{Caller, IfMatch, NoParams, etag};
+use crate::routes::common::Page;
 use crate::state::AppState;
 use crate::support::{id_page, id_page_limit};
 
@@ -75,14 +76,6 @@ pub struct CommentInput {
     pub body: String,
 }
 
-/// A page of comments.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommentPage {
-    pub data: Vec<CommentView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Paging of oldest-first and newest-first lists by id.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +93,7 @@ pub struct IdPageParams {
     get, path = "/api/v1/{collection}/{id}/comments", tag = "comments", operation_id = "list_comments", summary = "List a record's comments",
     description = "Oldest first. Anyone who may read the record (404 otherwise).",
     params(("collection" = String, Path, description = "A record collection: contacts, companies, leads, deals, activities, tasks, products"), ("id" = String, Path, description = "Record id"), IdPageParams),
-    responses((status = 200, description = "A page of comments", body = CommentPage), ReadErrors),
+    responses((status = 200, description = "A page of comments", body = Page<CommentView>), ReadErrors),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -119,7 +112,7 @@ pub async fn list(
         .await?;
     let (found, next_cursor) = id_page(found, limit, |comment| &comment.id);
     let data = found.into_iter().map(CommentView::try_from).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(CommentPage { data, next_cursor }))
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
 }
 
 /// Comments on a record.
@@ -249,14 +242,6 @@ impl From<Notification> for NotificationView {
     }
 }
 
-/// A page of notifications.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationPage {
-    pub data: Vec<NotificationView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Which notifications to list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +261,7 @@ pub struct FeedParams {
     get, path = "/api/v1/notifications", tag = "notifications", operation_id = "list_notifications", summary = "List my notifications",
     description = "Newest first: mentions, assignments (a record or task given to you by someone else), workflow notices and, for admins, webhook endpoints turned off. Only about records you may read.",
     params(FeedParams),
-    responses((status = 200, description = "A page of notifications", body = NotificationPage), ListErrors),
+    responses((status = 200, description = "A page of notifications", body = Page<NotificationView>), ListErrors),
     security(("bearer" = []))
 )]
 pub async fn feed(
@@ -291,8 +276,7 @@ pub async fn feed(
         .read(move |conn| Ok(app::comments::feed(conn, &caller, unread, params.cursor.as_deref(), limit + 1)?))
         .await?;
     let (found, next_cursor) = id_page(found, limit, |n| &n.id);
-    Ok(HttpResponse::Ok()
-        .json(NotificationPage { data: found.into_iter().map(NotificationView::from).collect(), next_cursor }))
+    Ok(HttpResponse::Ok().json(Page { data: found.into_iter().map(NotificationView::from).collect(), next_cursor }))
 }
 
 /// How many notifications are unread.

@@ -74,7 +74,7 @@ impl std::ops::DerefMut for Caller {
 
 impl From<crate::principals::Resolved> for Caller {
     fn from((principal, session_id): crate::principals::Resolved) -> Self {
-        Caller(Actor { principal, session_id, context: RequestContext::default() })
+        Caller(Actor { principal, session_id, context: RequestContext::default(), chain: None })
     }
 }
 
@@ -145,6 +145,7 @@ async fn resolve(
                     principal: principal_of(conn, &claims.sub, None)?,
                     session_id: Some(claims.sid),
                     context: RequestContext::default(),
+                    chain: None,
                 }))
             })
             .await?;
@@ -195,6 +196,7 @@ async fn resolve_api_key(state: &web::Data<AppState>, token: String) -> Result<C
                 principal: principal_of(conn, &key.user_id, Some(&key))?,
                 session_id: None,
                 context: RequestContext::default(),
+                chain: None,
             });
             Ok((caller, key))
         })

@@ -146,6 +146,7 @@ fn acting_caller(conn: &mut DbConnection, import: &Import) -> Result<Actor, ApiE
             request_id: import.request_id.clone(),
             client_address: import.client_address.clone(),
         },
+        chain: None,
     })
 }
 

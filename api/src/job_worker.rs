@@ -41,15 +41,22 @@ pub static KINDS: [&JobKind; 7] = [
 ];
 
 /// The kinds the general loops run: everything but the outbound requests.
-static LOCAL_KINDS: [&JobKind; 5] =
-    [&jobs::PURGE, &crate::import_worker::RUN_IMPORT, &jobs::PROBE, &app::dispatch::DISPATCH, &app::sales::RESCORE];
+static LOCAL_KINDS: [&JobKind; 6] = [
+    &jobs::PURGE,
+    &crate::import_worker::RUN_IMPORT,
+    &jobs::PROBE,
+    &app::dispatch::DISPATCH,
+    &app::sales::RESCORE,
+    &crate::workflow_worker::RUN_STEP,
+];
 
 /// The kinds that wait on other servers (webhook receivers, the SMTP server), on loops of
 /// their own.
 static OUTBOUND_KINDS: [&JobKind; 2] = [&crate::webhook_worker::DELIVER, &crate::mailer::SEND_EMAIL];
 
 /// What committed events are turned into; the automation features register theirs here.
-pub static EVENT_HANDLERS: [&EventHandler; 2] = [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS];
+pub static EVENT_HANDLERS: [&EventHandler; 3] =
+    [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS, &app::workflows::TRIGGERS];
 
 /// How often the scheduler makes sure the periodic jobs are queued.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);

@@ -25,3 +25,4 @@ pub mod startup;
 pub mod state;
 pub mod support;
 pub mod webhook_worker;
+pub mod workflow_worker;

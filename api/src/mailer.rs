@@ -70,6 +70,7 @@ fn sender(conn: &mut DbConnection, user_id: &str) -> Result<Option<Actor>, AppEr
             principal,
             session_id: None,
             context: RequestContext { request_id: None, client_address: None },
+            chain: None,
         })),
         Err(crate::error::ApiError::Unauthorized(_)) => Ok(None),
         Err(other) => Err(AppError::Internal(other.to_string())),

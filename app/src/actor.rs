@@ -41,6 +41,16 @@ pub struct Actor {
     pub session_id: Option<String>,
     /// Where the request came from.
     pub context: RequestContext,
+    /// The workflow run acting, when a workflow acts as the user: what it changes is caused by
+    /// the run, one causation level deeper than what triggered it.
+    pub chain: Option<Chain>,
+}
+
+/// The workflow run an actor acts for, and the causation depth of what it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub run_id: String,
+    pub depth: i32,
 }
 
 impl Actor {

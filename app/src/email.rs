@@ -19,7 +19,7 @@ use crate::actor::Actor;
 use crate::definitions::DefinitionKind;
 use crate::error::AppError;
 use crate::jobs::{self, Enqueue, JobSpec};
-use crate::kinds::{ACTIVITIES, COMPANIES, CONTACTS, DEALS, LEADS};
+use crate::kinds::{ACTIVITIES, DEALS};
 use crate::records::{WithCustom, create_in};
 use crate::views::Views;
 
@@ -49,7 +49,7 @@ pub fn context<V: Views>(
     actor: &Actor,
     target: &RecordRef,
 ) -> Result<(Value, Option<String>), AppError> {
-    let record = view::<V>(conn, actor, target.record_type, &target.id)?.ok_or_else(|| {
+    let record = crate::views::record_view::<V>(conn, actor, target.record_type, &target.id)?.ok_or_else(|| {
         AppError::invalid("record.id", "not_found", format!("names no {} you can see", target.record_type.as_str()))
     })?;
     let mut context = Map::new();
@@ -68,7 +68,7 @@ pub fn context<V: Views>(
             context.insert("deal".into(), record.clone());
             let first_contact = record.get("contact_ids").and_then(|ids| ids.get(0)).and_then(Value::as_str);
             if let Some(id) = first_contact.map(str::to_owned)
-                && let Some(contact) = view::<V>(conn, actor, RecordType::Contact, &id)?
+                && let Some(contact) = crate::views::record_view::<V>(conn, actor, RecordType::Contact, &id)?
             {
                 recipient = primary_email(&contact);
                 context.insert("contact".into(), contact);
@@ -79,7 +79,7 @@ pub fn context<V: Views>(
     if target.record_type == RecordType::Company {
         context.insert("company".into(), record.clone());
     } else if let Some(id) = related("company_id")
-        && let Some(company) = view::<V>(conn, actor, RecordType::Company, &id)?
+        && let Some(company) = crate::views::record_view::<V>(conn, actor, RecordType::Company, &id)?
     {
         context.insert("company".into(), company);
     }
@@ -100,37 +100,6 @@ fn primary_email(contact: &Value) -> Option<String> {
     let emails = contact.get("emails")?.as_array()?;
     let primary = emails.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or(emails.first())?;
     primary.get("email").and_then(Value::as_str).map(str::to_owned)
-}
-
-/// A record as the API shows it, if the actor may see it.
-fn view<V: Views>(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    record_type: RecordType,
-    id: &str,
-) -> Result<Option<Value>, AppError> {
-    let found = match record_type {
-        RecordType::Contact => {
-            CONTACTS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Contact::from(r)))
-        }
-        RecordType::Company => {
-            COMPANIES.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Company::from(r)))
-        }
-        RecordType::Lead => LEADS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Lead::from(r))),
-        RecordType::Deal => DEALS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Deal::from(r))),
-        RecordType::Product => {
-            return Err(AppError::invalid(
-                "record.record_type",
-                "invalid",
-                "emails are about contacts, companies, leads or deals",
-            ));
-        }
-    };
-    match found {
-        Ok(value) => Ok(Some(value?)),
-        Err(AppError::NotFound(_)) => Ok(None),
-        Err(other) => Err(other),
-    }
 }
 
 /// A template by id, for anyone who may send email (not only the admins who edit them).

@@ -36,6 +36,7 @@ pub enum Cause<'a> {
 impl Cause<'_> {
     fn kind(&self) -> &'static str {
         match self {
+            Cause::Actor(actor) if actor.chain.is_some() => "workflow",
             Cause::Actor(actor) if actor.principal.api_key_id.is_some() => "api_key",
             Cause::Actor(_) => "user",
             Cause::Visitor(_) => "visitor",
@@ -71,6 +72,10 @@ pub fn record_many(conn: &mut DbConnection, cause: Cause<'_>, happened: &[Happen
         Cause::Visitor(context) => (None, None, context.request_id.as_deref()),
         Cause::Job { for_user, request_id } => (Some(for_user), None, request_id),
     };
+    let chain = match cause {
+        Cause::Actor(actor) => actor.chain.as_ref(),
+        Cause::Visitor(_) | Cause::Job { .. } => None,
+    };
     let new: Vec<NewEvent<'_>> = happened
         .iter()
         .map(|happened| NewEvent {
@@ -83,8 +88,8 @@ pub fn record_many(conn: &mut DbConnection, cause: Cause<'_>, happened: &[Happen
             actor_user_id: user,
             actor_api_key_id: key,
             request_id,
-            causation_id: None,
-            depth: 0,
+            causation_id: chain.map(|chain| chain.run_id.as_str()),
+            depth: chain.map_or(0, |chain| chain.depth),
             payload: happened.payload,
         })
         .collect();

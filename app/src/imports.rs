@@ -388,21 +388,42 @@ where
     if policy == DedupePolicy::Skip {
         return Ok(RowOutcome::Skipped { existing });
     }
-    let input: I = body_of(row.body)?;
+    patch_one::<D, I, V>(steps, conn, caller, (&existing, row.body), AuditAction::Import)?;
+    Ok(RowOutcome::Updated)
+}
+
+/// Changes one record with a merge-patch body as PATCH does (its reading of the body, checks
+/// and follow-ups), audited as `action`: an import row's update, a workflow's step.
+pub fn patch_one<D, I, V>(
+    steps: &Importable<D, I>,
+    conn: &mut DbConnection,
+    caller: &Actor,
+    (id, body): (&str, Map<String, Value>),
+    action: AuditAction,
+) -> Result<(), AppError>
+where
+    D: RecordData,
+    I: DeserializeOwned,
+    V: Serialize + From<Stored<D>>,
+{
+    let input: I = body_of(body)?;
     let custom = (steps.custom)(&input);
     let patch = steps.patch;
     records::update_in::<D, V>(
         conn,
-        kind,
+        steps.kind,
         caller,
-        &existing,
+        id,
         None,
         records::changes(custom, move |conn, id, current| patch(conn, id, input, current)),
         steps.changed,
-        AuditAction::Import,
+        action,
     )?;
-    Ok(RowOutcome::Updated)
+    Ok(())
 }
+
+/// [`patch_one`] for one record type, as its entry point declares it.
+pub type PatchStep = fn(&mut DbConnection, &Actor, &str, Map<String, Value>) -> Result<(), AppError>;
 
 /// One problem of a failed row, as the error report shows it.
 #[derive(Debug, Serialize, serde::Deserialize)]

@@ -30,3 +30,4 @@ pub mod records;
 pub mod sales;
 pub mod views;
 pub mod webhooks;
+pub mod workflows;

@@ -450,3 +450,13 @@ pub fn require_visible<D>(
         other => other,
     }
 }
+
+/// The catalogue a record type's filters are checked against, with the live custom fields.
+pub fn catalogue(conn: &mut DbConnection, record_type: RecordType) -> Result<domain::filter::Catalogue, AppError> {
+    let custom = persistence::custom_fields::for_type(conn, record_type)?;
+    let company_custom = match record_type {
+        RecordType::Contact | RecordType::Deal => persistence::custom_fields::for_type(conn, RecordType::Company)?,
+        _ => Vec::new(),
+    };
+    Ok(domain::filter::Catalogue { record_type, custom, company_custom })
+}

@@ -16,7 +16,7 @@ use crate::jobs::{self, Enqueue, JobKind, JobRun, JobSpec};
 use crate::records::check_owner_and_team;
 
 /// The next member of a team whose turn it is, counted on definition `turns_of`.
-fn next_member(conn: &mut DbConnection, turns_of: &str, team_id: &str) -> Result<Option<String>, AppError> {
+pub fn next_member(conn: &mut DbConnection, turns_of: &str, team_id: &str) -> Result<Option<String>, AppError> {
     let members = teams::active_member_ids(conn, team_id)?;
     if members.is_empty() {
         return Ok(None);

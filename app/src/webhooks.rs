@@ -141,6 +141,31 @@ fn route(conn: &mut DbConnection, event: &StoredEvent) -> Result<(), AppError> {
     Ok(())
 }
 
+/// A delivery of `data` to one endpoint outside the event feed (a workflow's step), made once
+/// for `key`, with its first attempt queued; its id. Refused when the endpoint is gone or off.
+pub fn deliver(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    key: &str,
+    event_type: &str,
+    data: &serde_json::Value,
+) -> Result<String, AppError> {
+    let endpoint = match definitions::find::<WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id) {
+        Ok(endpoint) => endpoint,
+        Err(StoreError::NotFound) => return Err(AppError::not_found(ENDPOINTS.noun)),
+        Err(other) => return Err(other.into()),
+    };
+    if !endpoint.body.active {
+        return Err(AppError::Conflict("the webhook endpoint is turned off".into()));
+    }
+    let now = Utc::now();
+    let body = serde_json::to_string(&serde_json::json!({"type": event_type, "timestamp": now, "data": data}))?;
+    let id = webhooks::insert_delivery(conn, endpoint_id, key, event_type, &body, now)?
+        .ok_or_else(|| AppError::Conflict(format!("a delivery for {key} exists already")))?;
+    queue_attempt(conn, &AttemptOrder { delivery_id: id.clone(), attempt: 1, cause: Cause::Scheduled }, None)?;
+    Ok(id)
+}
+
 fn queue_attempt(conn: &mut DbConnection, order: &AttemptOrder, at: Option<DateTime<Utc>>) -> Result<(), AppError> {
     let key = format!("{}:{}", order.delivery_id, order.attempt);
     jobs::enqueue(conn, &DELIVER, order, &Enqueue { run_at: at, unique_key: Some(&key), ..Enqueue::default() })?;

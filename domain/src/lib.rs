@@ -32,5 +32,6 @@ pub mod validation;
 pub mod values;
 pub mod webhook;
 pub mod win_history;
+pub mod workflow;
 
 pub use validation::{FieldError, ValidationErrors};

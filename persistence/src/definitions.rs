@@ -18,6 +18,7 @@ pub enum Kind {
     AssignmentRule,
     WebhookEndpoint,
     EmailTemplate,
+    Workflow,
 }
 
 impl Kind {
@@ -28,6 +29,7 @@ impl Kind {
             Kind::AssignmentRule => "assignment_rule",
             Kind::WebhookEndpoint => "webhook_endpoint",
             Kind::EmailTemplate => "email_template",
+            Kind::Workflow => "workflow",
         }
     }
 }

@@ -43,6 +43,7 @@ pub mod teams;
 pub mod text_search;
 pub mod users;
 pub mod webhooks;
+pub mod workflows;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::{StoreError, StoreResult};

@@ -404,6 +404,24 @@ macro_rules! searchable_records {
                 rows.into_iter().map(crate::records::RecordRow::into_stored).collect::<crate::StoreResult<_>>()?;
             Ok(crate::search::SearchPage { items, more })
         }
+
+        /// Which of `ids` are records the visibility reaches (live ones, or deleted ones when
+        /// `deleted`) that match the filter.
+        pub fn matching(
+            conn: &mut crate::DbConnection,
+            visibility: &domain::access::Visibility,
+            filter: &domain::filter::Filter,
+            related: &crate::search::RelatedVisibility,
+            (ids, deleted): (&[&str], bool),
+        ) -> crate::StoreResult<Vec<String>> {
+            use diesel::prelude::*;
+            let dialect = crate::sql::Dialect::of(conn);
+            Ok(queries::visible(visibility, deleted)
+                .filter($table::id.eq_any(ids))
+                .filter(crate::search::compile(dialect, $record_type, filter, related)?)
+                .select($table::id)
+                .load(conn)?)
+        }
     };
 }
 

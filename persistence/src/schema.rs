@@ -217,6 +217,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     notifications,
     notification_preferences,
+    workflow_runs,
+    workflow_steps,
+    workflow_enrollments,
 );
 
 diesel::table! {
@@ -668,5 +671,53 @@ diesel::table! {
         kind -> Text,
         in_app -> Bool,
         email -> Bool,
+    }
+}
+
+diesel::table! {
+    workflow_runs (id) {
+        id -> Text,
+        workflow_id -> Text,
+        workflow_version -> BigInt,
+        workflow -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        event_id -> Nullable<Text>,
+        depth -> Integer,
+        run_as -> Text,
+        started_by -> Nullable<Text>,
+        state -> Text,
+        position -> Integer,
+        wait_until -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_steps (run_id, position) {
+        run_id -> Text,
+        position -> Integer,
+        step_type -> Text,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_enrollments (workflow_id, record_id) {
+        workflow_id -> Text,
+        record_id -> Text,
+        matching -> Bool,
+        active_run_id -> Nullable<Text>,
+        entered_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }

@@ -131,6 +131,22 @@ pub fn active_admin_ids(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
         .load(conn)?)
 }
 
+/// The active managers (built-in role) of the teams a user is in, the user aside.
+pub fn managers_of(conn: &mut DbConnection, user_id: &str) -> StoreResult<Vec<String>> {
+    use crate::schema::team_members;
+    let teams: Vec<String> =
+        team_members::table.filter(team_members::user_id.eq(user_id)).select(team_members::team_id).load(conn)?;
+    Ok(team_members::table
+        .inner_join(users::table)
+        .filter(team_members::team_id.eq_any(teams))
+        .filter(users::active.eq(true).and(users::role_id.eq(BuiltInRole::Manager.key())))
+        .filter(users::id.ne(user_id))
+        .select(users::id)
+        .distinct()
+        .order(users::id.asc())
+        .load(conn)?)
+}
+
 /// The fields an admin may change on a user.
 #[derive(Debug, Clone, AsChangeset)]
 #[diesel(table_name = users)]

@@ -27,4 +27,5 @@ mod e2e {
     mod search;
     mod startup;
     mod webhooks;
+    mod workflows;
 }

@@ -354,4 +354,5 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     routes,
     document: <Doc as utoipa::OpenApi>::openapi,
     import: None,
+    patch: None,
 };

@@ -471,4 +471,13 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     import: Some(|conn, caller, rows, policy| {
         app::imports::import_rows::<_, _, ContactView>(&IMPORT, conn, caller, rows, policy)
     }),
+    patch: Some(|conn, caller, id, body| {
+        app::imports::patch_one::<_, _, ContactView>(
+            &IMPORT,
+            conn,
+            caller,
+            (id, body),
+            domain::audit::AuditAction::Update,
+        )
+    }),
 };

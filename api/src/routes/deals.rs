@@ -603,4 +603,7 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     import: Some(|conn, caller, rows, policy| {
         app::imports::import_rows::<_, _, DealView>(&IMPORT, conn, caller, rows, policy)
     }),
+    patch: Some(|conn, caller, id, body| {
+        app::imports::patch_one::<_, _, DealView>(&IMPORT, conn, caller, (id, body), domain::audit::AuditAction::Update)
+    }),
 };

@@ -34,6 +34,7 @@ pub mod teams;
 pub mod timeline;
 pub mod users;
 pub mod webhooks;
+pub mod workflows;
 
 /// What the API mounts and documents for one declared record type, declared in the type's
 /// own routes module; [`RECORD_APIS`] lists them.
@@ -45,6 +46,9 @@ pub struct RecordApi {
     pub document: fn() -> utoipa::openapi::OpenApi,
     /// How one CSV row becomes a record, if the type can be imported.
     pub import: Option<app::imports::ImportStep>,
+    /// How a merge-patch body changes one record as PATCH does (workflow steps), if the type
+    /// has an `Importable` that says how.
+    pub patch: Option<app::imports::PatchStep>,
 }
 
 /// The API's views as the application layer writes them into history (and, next, events).
@@ -58,6 +62,7 @@ impl app::views::Views for ApiViews {
     type Deal = deals::DealView;
     type CustomField = custom_fields::CustomFieldView;
     type Activity = activities::ActivityView;
+    type Task = tasks::TaskView;
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).
@@ -90,6 +95,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(jobs::routes)
         .configure(merge::routes)
         .configure(webhooks::configure)
+        .configure(workflows::configure)
         .configure(email_templates::configure)
         .configure(comments::routes)
         .configure(comments::comment_routes);

@@ -384,4 +384,5 @@ pub static API: crate::routes::RecordApi = crate::routes::RecordApi {
     import: Some(|conn, caller, rows, policy| {
         app::imports::import_rows::<_, _, ProductView>(&IMPORT, conn, caller, rows, policy)
     }),
+    patch: None,
 };

@@ -181,12 +181,7 @@ pub struct Searchable<D: 'static> {
 
 /// The catalogue a record type's filters are checked against, with the live custom fields.
 pub fn catalogue(conn: &mut DbConnection, record_type: RecordType) -> Result<Catalogue, ApiError> {
-    let custom = persistence::custom_fields::for_type(conn, record_type)?;
-    let company_custom = match record_type {
-        RecordType::Contact | RecordType::Deal => persistence::custom_fields::for_type(conn, RecordType::Company)?,
-        _ => Vec::new(),
-    };
-    Ok(Catalogue { record_type, custom, company_custom })
+    Ok(app::records::catalogue(conn, record_type)?)
 }
 
 /// A search's filter and sort, checked against the record type's catalogue (returned too).

@@ -20,6 +20,7 @@ fn actor_for(store: &Store, user_id: &str) -> Actor {
         principal,
         session_id: None,
         context: RequestContext { request_id: Some("job-7".into()), client_address: None },
+        chain: None,
     }
 }
 

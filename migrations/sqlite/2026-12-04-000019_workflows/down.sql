@@ -1,0 +1,3 @@
+DROP TABLE workflow_enrollments;
+DROP TABLE workflow_steps;
+DROP TABLE workflow_runs;

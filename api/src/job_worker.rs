@@ -41,13 +41,14 @@ pub static KINDS: [&JobKind; 7] = [
 ];
 
 /// The kinds the general loops run: everything but the outbound requests.
-static LOCAL_KINDS: [&JobKind; 6] = [
+static LOCAL_KINDS: [&JobKind; 7] = [
     &jobs::PURGE,
     &crate::import_worker::RUN_IMPORT,
     &jobs::PROBE,
     &app::dispatch::DISPATCH,
     &app::sales::RESCORE,
     &crate::workflow_worker::RUN_STEP,
+    &app::workflows::CLOCK,
 ];
 
 /// The kinds that wait on other servers (webhook receivers, the SMTP server), on loops of
@@ -66,15 +67,16 @@ pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, wor
     let scheduler = (store.clone(), worker.clone());
     actix_web::rt::spawn(async move {
         let (store, worker) = scheduler;
-        // Both are keyed (the purge by its period, the dispatcher by its name), so asking
-        // more often than they run, from every process, queues each once.
+        // All are keyed (the purge by its period, the dispatcher and the workflow clock by
+        // their names), so asking more often than they run, from every process, queues each once.
         let mut ticks = actix_web::rt::time::interval(worker.purge_interval.min(SCHEDULE_EVERY));
         loop {
             ticks.tick().await;
             let (store, retention, interval) = (store.clone(), worker.retention, worker.purge_interval);
             let scheduled = web::block(move || {
                 jobs::schedule_purge(&store, retention, interval)?;
-                dispatch::ensure_dispatcher(&store)
+                dispatch::ensure_dispatcher(&store)?;
+                app::workflows::ensure_clock(&store)
             });
             match scheduled.await {
                 Ok(Ok(())) => {}

@@ -450,7 +450,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::comments::preferences,
         routes::comments::update_preferences,
     ),
-    components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, routes::search::FilterNode)),
+    components(schemas(Problem, FieldProblem, DuplicateRef, domain::activity::DueWindow, domain::filter_doc::FilterNode)),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out, who am I"),
         (name = "forms", description = "Web forms and their public submission endpoint"),

@@ -1,6 +1,6 @@
 //! The application layer: the business steps of the CRM, run by an [`actor::Actor`] inside
 //! a transaction the caller opened (`persistence::Store::write`). HTTP handlers, CSV import
-//! rows and (next) workflow actions and jobs all call these, so the same grants, validation,
+//! rows, workflow steps and jobs all call these, so the same grants, validation,
 //! audit rows and follow-ups apply whoever acts.
 //!
 //! Architecture invariant: this crate knows no HTTP. Its errors ([`error::AppError`]) say what

@@ -78,6 +78,12 @@ fn check_references(conn: &mut DbConnection, workflow: &Workflow) -> Result<(), 
             AppError::from(error)
         })?;
     }
+    if let Trigger::DateReached { field, .. } = &workflow.trigger {
+        let kind = catalogue.field(field).map(|f| f.kind);
+        if !matches!(kind, Some(domain::filter::FieldKind::Date | domain::filter::FieldKind::DateTime)) {
+            return Err(AppError::invalid("trigger.field", "not_a_date", "names no date or date-time field"));
+        }
+    }
     if let Some(user) = &workflow.run_as_user_id {
         let active = user_principal(conn, user)?.is_some();
         if !active {
@@ -108,8 +114,13 @@ fn check_step_references(conn: &mut DbConnection, steps: &[Step], path: &str) ->
                     }
                 }
             }
-            Step::SendEmail { template_id, .. } => {
+            Step::SendEmail { template_id, to } => {
                 crate::email::template(conn, template_id).map_err(|_| missing("template_id", "email template"))?;
+                if let Some(user) = to.as_deref().filter(|to| *to != "owner" && !to.contains('@'))
+                    && user_principal(conn, user)?.is_none()
+                {
+                    return Err(missing("to", "active user (give `owner`, a user id or an email address)"));
+                }
             }
             Step::CallWebhook { endpoint_id } => {
                 match definitions::find::<domain::webhook::WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id) {
@@ -657,8 +668,8 @@ fn task_for(
     Ok(TaskData::apply(None, changes, now)?)
 }
 
-/// Where a `send_email` step sends: an address, the record's owner, or (none) the template's
-/// default, the record's contact.
+/// Where a `send_email` step sends: an address, the record's owner, a user, or (none) the
+/// template's default, the record's contact.
 fn recipient_address(
     conn: &mut DbConnection,
     run: &Run,
@@ -673,6 +684,7 @@ fn recipient_address(
                 .ok_or_else(|| AppError::invalid("to", "required", "the record has no owner to email"))?;
             Ok(Some(users::find(conn, &owner)?.email))
         }
+        Some(user) if !user.contains('@') => Ok(Some(users::find(conn, user)?.email)),
         other => Ok(other.map(str::to_owned)),
     }
 }
@@ -993,6 +1005,7 @@ fn preview<V: Views>(
                     Some(owner) => Some(users::find(conn, owner)?.email),
                     None => None,
                 },
+                Some(user) if !user.contains('@') => Some(users::find(conn, user)?.email),
                 Some(address) => Some(address.to_owned()),
                 None => default_to,
             };
@@ -1013,4 +1026,101 @@ fn preview<V: Views>(
         }
         Step::Branch { .. } => Value::Null,
     })
+}
+
+/// How often the workflow clock looks for dates reached and schedule ticks.
+const CLOCK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Records one clock transaction enrolls at most; a larger pass goes on in the next.
+const PASS_BATCH: i64 = 500;
+
+/// The workflow clock: a recurring job that enrolls, for each active workflow with a date or
+/// schedule trigger, the records whose date (plus offset) has come since it last looked, or at
+/// a schedule's tick every record its conditions select. Each workflow's pass moves its clock
+/// in the transaction that enrolls, so a crash repeats nothing and skips nothing.
+pub static CLOCK: crate::jobs::JobKind = crate::jobs::JobKind {
+    spec: JobSpec { name: "workflows.clock", max_attempts: 10 },
+    every: Some(CLOCK_EVERY),
+    run: keep_time,
+    abandoned: None,
+};
+
+fn keep_time(run: &JobRun<'_>) -> Result<(), String> {
+    let workflows = run
+        .store
+        .read(|conn| definitions::list::<Workflow>(conn, Kind::Workflow))
+        .map_err(|error| error.to_string())?;
+    for workflow in workflows.iter().filter(|w| w.body.status == WorkflowStatus::Active && w.body.trigger.is_clocked())
+    {
+        loop {
+            // `None`: fenced out, another worker keeps the clock now.
+            match run.write_held(|conn| pass(conn, workflow, Utc::now())).map_err(|e: AppError| e.to_string())? {
+                Some(true) => continue,
+                Some(false) => break,
+                None => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes one batch of a workflow's clock pass; whether more of the pass is left.
+fn pass(conn: &mut DbConnection, workflow: &Definition<Workflow>, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let Some(mut clock) = runs::clock(conn, &workflow.id)? else {
+        // A workflow's clock starts when it is first seen active: dates already past are not
+        // "reached" now.
+        let start = runs::Clock { handled_until: now, pass_until: None, pass_cursor: None };
+        runs::set_clock(conn, &workflow.id, &start, now)?;
+        return Ok(false);
+    };
+    let record_type = workflow.body.record_type;
+    let catalogue = records::catalogue(conn, record_type)?;
+    let window_end = match (&workflow.body.trigger, clock.pass_until) {
+        (_, Some(until)) => until,
+        (Trigger::Schedule { cron, time_zone }, None) => {
+            match workflow::next_tick(cron, time_zone.as_deref(), clock.handled_until) {
+                Some(tick) if tick <= now => now,
+                _ => return Ok(false),
+            }
+        }
+        (_, None) => now,
+    };
+    let selection = match &workflow.body.trigger {
+        Trigger::DateReached { field, offset_minutes } => {
+            let date_only = catalogue.field(field).is_some_and(|f| f.kind == domain::filter::FieldKind::Date);
+            Some(workflow::reached_window(field, date_only, *offset_minutes, clock.handled_until, window_end))
+        }
+        _ => workflow.body.conditions.clone(),
+    };
+    let filter = match selection.as_ref().map(|raw| Filter::parse(raw, &catalogue, now)) {
+        Some(Ok(filter)) => filter,
+        None => Filter::everything(),
+        Some(Err(error)) => {
+            // A field deleted since the workflow was saved: nothing is reached by it.
+            log::warn!("workflow {}'s clock filter no longer parses: {error:?}", workflow.id);
+            return Ok(false);
+        }
+    };
+    let related = persistence::search::RelatedVisibility {
+        companies: Visibility::Everything,
+        deals: Visibility::Everything,
+        activities: Visibility::Everything,
+    };
+    let ids = runs::matching_after(conn, record_type, &filter, &related, clock.pass_cursor.as_deref(), PASS_BATCH)?;
+    for id in &ids {
+        enroll(conn, workflow, id, Start { event_id: None, depth: 0, started_by: None })?;
+    }
+    let more = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= PASS_BATCH;
+    clock = if more {
+        runs::Clock { pass_until: Some(window_end), pass_cursor: ids.last().cloned(), ..clock }
+    } else {
+        runs::Clock { handled_until: window_end, pass_until: None, pass_cursor: None }
+    };
+    runs::set_clock(conn, &workflow.id, &clock, now)?;
+    Ok(more)
+}
+
+/// Makes sure the workflow clock is queued (once, however many processes ask).
+pub fn ensure_clock(store: &persistence::Store) -> Result<(), AppError> {
+    let options = Enqueue { unique_key: Some("workflow-clock"), ..Enqueue::default() };
+    store.write(|conn| jobs::enqueue(conn, &CLOCK.spec, &json!({}), &options)).map(drop)
 }

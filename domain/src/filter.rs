@@ -86,7 +86,7 @@ pub enum Operator {
     IsNotEmpty,
 }
 
-const OPERATOR_NAMES: [(&str, Option<Operator>); 14] = [
+pub(crate) const OPERATOR_NAMES: [(&str, Option<Operator>); 14] = [
     ("eq", Some(Operator::Eq)),
     ("neq", Some(Operator::Neq)),
     ("in", Some(Operator::In)),

@@ -19,6 +19,7 @@ pub mod events;
 pub mod field_values;
 pub mod fields;
 pub mod filter;
+pub mod filter_doc;
 pub mod form;
 pub mod import;
 pub mod jobs;

@@ -2,6 +2,7 @@
 //! an admin defines it (trigger, conditions, steps), whether an event fires its trigger, the
 //! enrollment rule, and the steps flattened into a program a run walks one position at a time.
 
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -46,7 +47,7 @@ pub struct Workflow {
     /// A filter (the search language) the record must match when a run starts; a
     /// `check_conditions` step checks it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, example = json!({"field": "amount", "op": "gte", "value": 1000}))]
+    #[schema(value_type = Option<crate::filter_doc::FilterNode>, example = json!({"field": "amount", "op": "gte", "value": 1000}))]
     pub conditions: Option<Value>,
     /// What a run does, in order.
     #[schema(max_items = 50)]
@@ -76,10 +77,10 @@ pub enum Trigger {
     FieldChanged {
         field: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<Object>)]
+        #[schema(value_type = Option<Value>)]
         from: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<Object>)]
+        #[schema(value_type = Option<Value>)]
         to: Option<Value>,
     },
     /// A deal moves between stages (stage ids), optionally from and/or to one.
@@ -105,8 +106,70 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         form_id: Option<String>,
     },
+    /// A date or date-time field of the record is reached, or `offset_minutes` after it
+    /// (before it when negative): "3 days after `closed_at`" is `4320`, "30 days before a
+    /// renewal date" `-43200`. A date means its midnight UTC.
+    DateReached {
+        field: String,
+        #[serde(default)]
+        offset_minutes: i32,
+    },
+    /// At each tick of a cron schedule (five fields: minute hour day month weekday), every
+    /// record that matches the conditions.
+    Schedule {
+        #[schema(example = "0 9 * * MON")]
+        cron: String,
+        /// An IANA time zone the schedule is read in (default UTC).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = "Europe/Berlin")]
+        time_zone: Option<String>,
+    },
     /// A user starts it (`POST /workflows/{id}/runs`).
     Manual,
+}
+
+/// The longest offset from a date a trigger may ask for: a year, either way.
+const OFFSET_MINUTES_MAX: i32 = 525_600;
+
+impl Trigger {
+    /// Whether the trigger is kept by the workflow clock (dates and schedules), not by events.
+    pub fn is_clocked(&self) -> bool {
+        matches!(self, Trigger::DateReached { .. } | Trigger::Schedule { .. })
+    }
+}
+
+/// The first tick of a schedule strictly after `after`, or `None` for a schedule that is not
+/// valid (checked when saved) or has no further tick.
+pub fn next_tick(cron: &str, time_zone: Option<&str>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let zone: chrono_tz::Tz = match time_zone {
+        Some(name) => name.parse().ok()?,
+        None => chrono_tz::UTC,
+    };
+    cron_parser::parse(cron, &after.with_timezone(&zone)).ok().map(|at| at.with_timezone(&Utc))
+}
+
+/// The filter that selects the records whose `field` (plus the offset) fell in `(after,
+/// until]`: a date field compares as dates, its midnight being the moment it is reached.
+pub fn reached_window(
+    field: &str,
+    date_only: bool,
+    offset_minutes: i32,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Value {
+    let offset = TimeDelta::minutes(i64::from(offset_minutes));
+    let value = |at: DateTime<Utc>| {
+        if date_only {
+            // A midnight after `at` is on a later day, and one at or before `at` is on its day.
+            Value::String(at.date_naive().format("%Y-%m-%d").to_string())
+        } else {
+            Value::String(at.to_rfc3339_opts(SecondsFormat::Micros, true))
+        }
+    };
+    serde_json::json!({"and": [
+        {"field": field, "op": "gt", "value": value(after - offset)},
+        {"field": field, "op": "lte", "value": value(until - offset)},
+    ]})
 }
 
 /// One step of a workflow. Every action goes through the application layer with the
@@ -116,7 +179,7 @@ pub enum Trigger {
 pub enum Step {
     /// Changes the record as a PATCH with this merge-patch body would.
     UpdateFields {
-        #[schema(value_type = Object, example = json!({"priority": "high"}))]
+        #[schema(value_type = HashMap<String, Value>, example = json!({"priority": "high"}))]
         fields: Map<String, Value>,
     },
     /// Gives the record to a user, or to the next member of a team by round-robin.
@@ -144,7 +207,8 @@ pub enum Step {
     AddTag { tag: String },
     /// Removes a tag from the record.
     RemoveTag { tag: String },
-    /// Sends a templated email: to the record's contact, its owner (`"owner"`) or an address.
+    /// Sends a templated email: to the record's contact (default), its owner (`"owner"`), a
+    /// user (their id) or an address.
     SendEmail {
         template_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,7 +239,7 @@ pub enum Step {
     },
     /// Runs `then` when the record matches the condition (a filter), `else` otherwise.
     Branch {
-        #[schema(value_type = Object)]
+        #[schema(value_type = crate::filter_doc::FilterNode)]
         condition: Value,
         #[serde(default)]
         #[schema(no_recursion)]
@@ -249,6 +313,20 @@ impl Workflow {
                     format!("is not a field of a {}", self.record_type.as_str()),
                 ))
             }
+            Trigger::DateReached { offset_minutes, .. } if offset_minutes.abs() > OFFSET_MINUTES_MAX => errors
+                .push(FieldError::new("trigger.offset_minutes", "out_of_range", "at most a year (525600) either way")),
+            Trigger::Schedule { time_zone: Some(zone), .. } if zone.parse::<chrono_tz::Tz>().is_err() => {
+                errors.push(FieldError::new("trigger.time_zone", "invalid", "is not an IANA time zone (Europe/Berlin)"))
+            }
+            Trigger::Schedule { cron, .. }
+                if cron.split_whitespace().count() != 5 || cron_parser::parse(cron, &Utc::now()).is_err() =>
+            {
+                errors.push(FieldError::new(
+                    "trigger.cron",
+                    "invalid",
+                    "is not a cron schedule of five fields (minute hour day month weekday)",
+                ))
+            }
             _ => {}
         }
     }
@@ -311,14 +389,10 @@ fn check_steps(steps: &[Step], path: &str, nesting: usize, count: &mut usize, er
                     refuse("tag", error.code, &error.message);
                 }
             }
-            Step::SendEmail { to, .. } => {
-                if let Some(to) = to.as_deref().filter(|to| *to != "owner")
-                    && crate::values::EmailAddress::parse("to", to).is_err()
-                {
-                    refuse("to", "invalid", "must be `owner` or an email address");
-                }
+            Step::SendEmail { to: Some(to), .. } if to.trim().is_empty() => {
+                refuse("to", "invalid", "must be `owner`, a user id or an email address");
             }
-            Step::CallWebhook { .. } | Step::CheckConditions => {}
+            Step::SendEmail { .. } | Step::CallWebhook { .. } | Step::CheckConditions => {}
             Step::Notify { message, owner, owner_managers, user_ids } => {
                 if message.trim().is_empty() || message.chars().count() > TEXT_MAX {
                     refuse("message", "invalid", "must be 1 to 2000 characters");
@@ -402,7 +476,7 @@ impl Trigger {
                         .as_ref()
                         .is_none_or(|id| event.payload.get("form_id").and_then(Value::as_str) == Some(id))
             }
-            Trigger::Manual => false,
+            Trigger::DateReached { .. } | Trigger::Schedule { .. } | Trigger::Manual => false,
         }
     }
 }
@@ -673,6 +747,38 @@ mod tests {
         assert!(enters(entered_not_matching, true, true));
         let running = Enrollment { matching: false, running: true, entered: true };
         assert!(!enters(running, true, true), "never twice at the same time");
+    }
+
+    #[test]
+    fn a_date_time_window_is_moved_back_by_the_offset_and_a_date_compares_by_its_day() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).expect("a time");
+        let (after, until) = (at("2026-12-04T10:00:00Z"), at("2026-12-04T10:05:00Z"));
+        let three_days_after = reached_window("closed_at", false, 4320, after, until);
+        assert_eq!(three_days_after["and"][0]["value"], "2026-12-01T10:00:00.000000Z");
+        assert_eq!(three_days_after["and"][1]["value"], "2026-12-01T10:05:00.000000Z");
+        // 30 days before a renewal date: dates 30 days ahead whose midnight the window passed.
+        let (before_midnight, after_midnight) = (at("2026-12-04T23:58:00Z"), at("2026-12-05T00:02:00Z"));
+        let before = reached_window("renews_on", true, -43200, before_midnight, after_midnight);
+        assert_eq!(before["and"][0], json!({"field": "renews_on", "op": "gt", "value": "2027-01-03"}));
+        assert_eq!(before["and"][1], json!({"field": "renews_on", "op": "lte", "value": "2027-01-04"}));
+        let quiet = reached_window("renews_on", true, 0, after, until);
+        assert_eq!(quiet["and"][0]["value"], quiet["and"][1]["value"], "no midnight in the window: no day matches");
+    }
+
+    #[test]
+    fn a_schedule_ticks_in_its_time_zone_and_a_bad_one_is_refused() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).expect("a time");
+        // Mondays 9:00 in Berlin: 8:00 UTC in winter, 7:00 UTC in summer.
+        let berlin = |after| next_tick("0 9 * * MON", Some("Europe/Berlin"), after);
+        assert_eq!(berlin(at("2026-12-04T12:00:00Z")), Some(at("2026-12-07T08:00:00Z")));
+        assert_eq!(berlin(at("2026-06-02T12:00:00Z")), Some(at("2026-06-08T07:00:00Z")));
+        assert_eq!(next_tick("*/15 * * * *", None, at("2026-12-04T12:07:00Z")), Some(at("2026-12-04T12:15:00Z")));
+        let mut body = won_deal_workflow();
+        body["trigger"] = json!({"type": "schedule", "cron": "every monday"});
+        assert!(workflow(body).expect_err("refused").contains("trigger.cron"));
+        let mut body = won_deal_workflow();
+        body["trigger"] = json!({"type": "schedule", "cron": "0 9 * * MON", "time_zone": "Mars/Olympus"});
+        assert!(workflow(body).expect_err("refused").contains("trigger.time_zone"));
     }
 
     #[test]

@@ -36,3 +36,20 @@ export const batch: Schemas["ContactBatch"] = {
     { op: "delete", id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61" },
   ],
 };
+export const onboarding: Schemas["Workflow"] = {
+  name: "Onboard won customers",
+  record_type: "deal",
+  status: "active",
+  trigger: { type: "stage_changed", to: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61" },
+  conditions: { and: [{ field: "amount", op: "gte", value: 100000 }, { field: "tags", op: "contains", value: "vip" }] },
+  steps: [
+    { type: "create_task", title: "Onboarding call", due_in_days: 2 },
+    {
+      type: "branch",
+      condition: { field: "company.name", op: "is_not_empty" },
+      then: [{ type: "add_tag", tag: "b2b" }],
+      else: [{ type: "wait", minutes: 60 }],
+    },
+    { type: "notify", message: "Won", owner_managers: true },
+  ],
+};

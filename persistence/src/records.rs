@@ -422,6 +422,25 @@ macro_rules! searchable_records {
                 .select($table::id)
                 .load(conn)?)
         }
+
+        /// The ids of live records that match the filter, in id order after `after`: at
+        /// most `limit`.
+        pub fn matching_after(
+            conn: &mut crate::DbConnection,
+            filter: &domain::filter::Filter,
+            related: &crate::search::RelatedVisibility,
+            after: Option<&str>,
+            limit: i64,
+        ) -> crate::StoreResult<Vec<String>> {
+            use diesel::prelude::*;
+            let dialect = crate::sql::Dialect::of(conn);
+            let mut query = queries::visible(&domain::access::Visibility::Everything, false)
+                .filter(crate::search::compile(dialect, $record_type, filter, related)?);
+            if let Some(after) = after {
+                query = query.filter($table::id.gt(after.to_owned()));
+            }
+            Ok(query.order($table::id.asc()).limit(limit).select($table::id).load(conn)?)
+        }
     };
 }
 

@@ -220,6 +220,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     workflow_runs,
     workflow_steps,
     workflow_enrollments,
+    workflow_clocks,
 );
 
 diesel::table! {
@@ -718,6 +719,16 @@ diesel::table! {
         matching -> Bool,
         active_run_id -> Nullable<Text>,
         entered_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_clocks (workflow_id) {
+        workflow_id -> Text,
+        handled_until -> Timestamp,
+        pass_until -> Nullable<Timestamp>,
+        pass_cursor -> Nullable<Text>,
         updated_at -> Timestamp,
     }
 }

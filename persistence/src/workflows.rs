@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{workflow_enrollments, workflow_runs, workflow_steps};
+use crate::schema::{workflow_clocks, workflow_enrollments, workflow_runs, workflow_steps};
 use crate::{DbConnection, from_db_time, new_id, to_db_time};
 use domain::workflow::{RunState, StepOutcome};
 
@@ -402,4 +402,74 @@ pub fn matching(
         RecordType::Deal => crate::deals::matching(conn, visibility, filter, related, among),
         RecordType::Product => crate::products::matching(conn, visibility, filter, related, among),
     }
+}
+
+/// The ids of live records of `record_type` that match the filter, in id order after `after`:
+/// at most `limit` (a schedule's pass over its records).
+pub fn matching_after(
+    conn: &mut DbConnection,
+    record_type: domain::activity::RecordType,
+    filter: &domain::filter::Filter,
+    related: &crate::search::RelatedVisibility,
+    after: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<String>> {
+    use domain::activity::RecordType;
+    match record_type {
+        RecordType::Contact => crate::contacts::matching_after(conn, filter, related, after, limit),
+        RecordType::Company => crate::companies::matching_after(conn, filter, related, after, limit),
+        RecordType::Lead => crate::leads::matching_after(conn, filter, related, after, limit),
+        RecordType::Deal => crate::deals::matching_after(conn, filter, related, after, limit),
+        RecordType::Product => crate::products::matching_after(conn, filter, related, after, limit),
+    }
+}
+
+/// Where a workflow's clock stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clock {
+    /// Dates and ticks up to here are handled.
+    pub handled_until: DateTime<Utc>,
+    /// The end of the window a pass is under way over, if one is.
+    pub pass_until: Option<DateTime<Utc>>,
+    /// The last record id the pass took.
+    pub pass_cursor: Option<String>,
+}
+
+/// A workflow's clock, if it was ever read.
+pub fn clock(conn: &mut DbConnection, workflow_id: &str) -> StoreResult<Option<Clock>> {
+    let row: Option<(NaiveDateTime, Option<NaiveDateTime>, Option<String>)> = workflow_clocks::table
+        .filter(workflow_clocks::workflow_id.eq(workflow_id))
+        .select((workflow_clocks::handled_until, workflow_clocks::pass_until, workflow_clocks::pass_cursor))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(handled, pass, cursor)| Clock {
+        handled_until: from_db_time(handled),
+        pass_until: pass.map(from_db_time),
+        pass_cursor: cursor,
+    }))
+}
+
+/// Moves a workflow's clock.
+pub fn set_clock(conn: &mut DbConnection, workflow_id: &str, clock: &Clock, now: DateTime<Utc>) -> StoreResult<()> {
+    let (handled, pass, at) = (to_db_time(clock.handled_until), clock.pass_until.map(to_db_time), to_db_time(now));
+    let updated = diesel::update(workflow_clocks::table.filter(workflow_clocks::workflow_id.eq(workflow_id)))
+        .set((
+            workflow_clocks::handled_until.eq(handled),
+            workflow_clocks::pass_until.eq(pass),
+            workflow_clocks::pass_cursor.eq(&clock.pass_cursor),
+            workflow_clocks::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(workflow_clocks::table)
+            .values((
+                workflow_clocks::workflow_id.eq(workflow_id),
+                workflow_clocks::handled_until.eq(handled),
+                workflow_clocks::pass_until.eq(pass),
+                workflow_clocks::pass_cursor.eq(&clock.pass_cursor),
+                workflow_clocks::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

@@ -33,7 +33,7 @@ const EXPORT_PAGE: u32 = 500;
 pub struct ExportInput {
     /// The filter tree of `/search`; none exports every record the caller may export.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<search::FilterNode>)]
+    #[schema(value_type = Option<domain::filter_doc::FilterNode>)]
     pub filter: Option<serde_json::Value>,
     /// Text the record's searchable text must contain.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,5 @@
 //! `POST /api/v1/{record type}/search`: the filter language over every record type.
 
-use std::borrow::Cow;
-
 use actix_web::HttpResponse;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,11 +12,7 @@ use domain::record::Stored;
 use persistence::search::{SearchPage, SearchPosition, SearchRequest};
 use persistence::{DbConnection, StoreResult};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
-};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::Caller;
@@ -32,7 +26,7 @@ use crate::state::AppState;
 pub struct SearchInput {
     /// The filter tree; none matches every record the caller can see.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<FilterNode>)]
+    #[schema(value_type = Option<domain::filter_doc::FilterNode>)]
     pub filter: Option<serde_json::Value>,
     /// Text the record's searchable text must contain (as `q` on lists).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,99 +44,6 @@ pub struct SearchInput {
     /// `next_cursor` of the previous page of the same search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
-}
-
-/// A node of a filter: a group or a condition (documentation of the filter language).
-pub struct FilterNode;
-/// `{"and": [nodes]}` or `{"or": [nodes]}`.
-pub struct FilterGroup;
-/// `{"field", "op", "value"}`.
-pub struct FilterCondition;
-
-const OPERATORS: [&str; 14] = [
-    "eq",
-    "neq",
-    "in",
-    "contains",
-    "starts_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "is_empty",
-    "is_not_empty",
-    "last_n_days",
-    "next_n_days",
-];
-
-impl PartialSchema for FilterNode {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(Ref::from_schema_name("FilterGroup"))
-            .item(Ref::from_schema_name("FilterCondition"))
-            .description(Some(format!(
-                "A group or a condition. Groups nest at most {} deep and a filter holds at most {} conditions.",
-                domain::filter::MAX_DEPTH,
-                domain::filter::MAX_CONDITIONS
-            )))
-            .into()
-    }
-}
-
-impl ToSchema for FilterNode {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("FilterNode")
-    }
-
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push(("FilterGroup".into(), FilterGroup::schema()));
-        schemas.push(("FilterCondition".into(), FilterCondition::schema()));
-    }
-}
-
-impl PartialSchema for FilterGroup {
-    fn schema() -> RefOr<Schema> {
-        let nodes = || ArrayBuilder::new().items(Ref::from_schema_name("FilterNode")).build();
-        ObjectBuilder::new()
-            .property("and", nodes())
-            .property("or", nodes())
-            .min_properties(Some(1))
-            .max_properties(Some(1))
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-            .description(Some("Every part holds (`and`) or some part holds (`or`)."))
-            .into()
-    }
-}
-
-impl PartialSchema for FilterCondition {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .property(
-                "field",
-                ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).description(Some(
-                    "A standard field, `custom_fields.<key>`, `company.<field>` (contacts, deals), `has_open_deal` (contacts, companies) or `activity.<type>` (the times of the record's activities of that type).",
-                )),
-            )
-            .required("field")
-            .property(
-                "op",
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Type(Type::String))
-                    .enum_values(Some(OPERATORS))
-                    .description(Some("Text: eq neq in contains starts_with is_empty is_not_empty (case-insensitive). Numbers: eq neq in gt gte lt lte between is_empty is_not_empty. Dates and times: eq gt gte lt lte between is_empty is_not_empty last_n_days next_n_days. Booleans: eq is_empty is_not_empty. Choices and ids: eq neq in is_empty is_not_empty. Lists (tags, multi dropdowns): contains in is_empty is_not_empty.")),
-            )
-            .required("op")
-            .property(
-                "value",
-                ObjectBuilder::new().schema_type(SchemaType::AnyValue).description(Some(format!(
-                    "The operand: a value, an array for `in` (at most {}) and `between` ([from, to]), a number of days for `last_n_days`/`next_n_days`, none for `is_empty`/`is_not_empty`.",
-                    domain::filter::MAX_IN_VALUES
-                ))),
-            )
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-            .into()
-    }
 }
 
 /// The cursor of a search page: the sort it was made for and where the page ended.

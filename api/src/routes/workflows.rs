@@ -191,7 +191,7 @@ pub struct DryStepView {
     pub step_type: String,
     /// What it would do: `{"changes": {field: {from, to}}}`, the task, the email's `to` and
     /// `subject`, whom it would `notify`, `until` when a wait ends, the `branch` it takes.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HashMap<String, Value>)]
     pub would: serde_json::Value,
     /// Why it would fail.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,7 +274,7 @@ pub struct StepView {
     pub step_type: String,
     pub outcome: StepOutcome,
     /// What it did (the changes, the task, the email, the delivery, whom it notified).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     pub detail: Option<serde_json::Value>,
     pub error: Option<String>,
     /// More than 1 after a retry.

@@ -53,3 +53,14 @@ CREATE TABLE workflow_enrollments (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (workflow_id, record_id)
 );
+
+-- The workflow clock (date and schedule triggers): up to when a workflow's dates and ticks are
+-- handled, and the pass under way over the records of the next window (its end, and the last
+-- record id taken).
+CREATE TABLE workflow_clocks (
+    workflow_id TEXT COLLATE "C" PRIMARY KEY,
+    handled_until TIMESTAMP NOT NULL,
+    pass_until TIMESTAMP,
+    pass_cursor TEXT COLLATE "C",
+    updated_at TIMESTAMP NOT NULL
+);

@@ -456,4 +456,108 @@ on_both_backends! {
             .await
             .assert_problem(412);
     }
+
+    async fn a_date_trigger_enrolls_a_record_when_its_date_plus_the_offset_comes(backend) {
+        let app = spawn_with_outside(backend, None).await;
+        let admin = &app.admin_token;
+        let follow_up = workflow(&app, json!({
+            "name": "A minute after creation", "record_type": "contact", "status": "active",
+            "trigger": {"type": "date_reached", "field": "created_at", "offset_minutes": 1},
+            "steps": [{"type": "add_tag", "tag": "followed-up"}]
+        }))
+        .await;
+        app.post("/api/v1/workflows", admin, &json!({
+            "name": "Not a date", "record_type": "contact", "trigger": {"type": "date_reached", "field": "first_name"},
+            "steps": [{"type": "add_tag", "tag": "x"}]
+        }))
+        .await
+        .assert_problem(422);
+        // The clock starts when it first sees the workflow; a record made after that.
+        actix_web::rt::time::sleep(Duration::from_secs(6)).await;
+        let created = std::time::Instant::now();
+        let ada = contact(&app, json!({"first_name": "Ada"})).await;
+        let start = std::time::Instant::now();
+        while runs(&app, &follow_up).await.is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(90), "the date was not reached");
+            actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(created.elapsed() >= Duration::from_secs(55), "enrolled before its time: {:?}", created.elapsed());
+        let done = settled_runs(&app, &follow_up, 1).await;
+        assert_eq!(done[0]["record_id"], json!(ada));
+        let record = app.get(&format!("/api/v1/contacts/{ada}"), admin).await.assert_status(200).body;
+        assert_eq!(tags(&record), ["followed-up"]);
+    }
+
+    async fn a_schedule_enrolls_the_records_its_conditions_select_at_each_tick(backend) {
+        let app = spawn_with_outside(backend, None).await;
+        let admin = &app.admin_token;
+        let ada = contact(&app, json!({"first_name": "Ada", "tags": ["weekly"]})).await;
+        contact(&app, json!({"first_name": "Bob"})).await;
+        app.post("/api/v1/workflows", admin, &json!({
+            "name": "Bad", "record_type": "contact", "trigger": {"type": "schedule", "cron": "61 * * * *"},
+            "steps": [{"type": "add_tag", "tag": "x"}]
+        }))
+        .await
+        .assert_problem(422);
+        let digest = workflow(&app, json!({
+            "name": "Every minute", "record_type": "contact", "status": "active",
+            "trigger": {"type": "schedule", "cron": "* * * * *", "time_zone": "Europe/Berlin"},
+            "conditions": {"field": "tags", "op": "contains", "value": "weekly"},
+            "steps": [{"type": "add_tag", "tag": "digested"}]
+        }))
+        .await;
+        let start = std::time::Instant::now();
+        while runs(&app, &digest).await.is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(90), "the schedule did not tick");
+            actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+        }
+        let done = settled_runs(&app, &digest, 1).await;
+        assert_eq!(done.len(), 1, "only the matching record: {done:?}");
+        assert_eq!(done[0]["record_id"], json!(ada));
+    }
+
+    async fn a_submitted_form_lead_goes_round_robin_through_a_team_and_is_checked_again_before_a_step(backend) {
+        let app = spawn_with_outside(backend, None).await;
+        let admin = &app.admin_token;
+        let (ann, _) = app.user_with_role("ann@example.com", "sales").await;
+        let (ben, _) = app.user_with_role("ben@example.com", "sales").await;
+        let team = app.team_with("Inbound", &[&ann, &ben]).await;
+        let form = app
+            .post("/api/v1/forms", admin, &json!({"name": "Demo", "fields": [{"field": "email", "required": true}, {"field": "last_name"}]}))
+            .await
+            .assert_status(201);
+        let (form_id, key) = (form.str("id"), form.str("public_key"));
+        let inbound = workflow(&app, json!({
+            "name": "Inbound", "record_type": "lead", "status": "active",
+            "trigger": {"type": "form_submitted", "form_id": form_id},
+            "conditions": {"field": "last_name", "op": "neq", "value": "Spam"},
+            "steps": [
+                {"type": "assign_owner", "team_id": team},
+                {"type": "check_conditions"},
+                {"type": "add_tag", "tag": "inbound"}
+            ]
+        }))
+        .await;
+        for (n, name) in ["One", "Two", "Spam"].iter().enumerate() {
+            app.request(actix_web::http::Method::POST, &format!("/api/v1/forms/{key}/submissions"))
+                .json(&json!({"email": format!("lead{n}@example.com"), "last_name": name}))
+                .send()
+                .await
+                .assert_status(202);
+        }
+        let done = settled_runs(&app, &inbound, 2).await;
+        assert_eq!(done.len(), 2, "the spam lead does not match: {done:?}");
+        let mut owners = Vec::new();
+        for run in &done {
+            assert_eq!(run["state"], "completed", "{run}");
+            let lead = app.get(&format!("/api/v1/leads/{}", run["record_id"].as_str().unwrap()), admin).await.assert_status(200).body;
+            assert_eq!(lead["team_id"], json!(team));
+            assert_eq!(tags(&lead), ["inbound"]);
+            owners.push(lead["owner_id"].as_str().unwrap().to_owned());
+        }
+        owners.sort();
+        let mut expected = vec![ann.clone(), ben.clone()];
+        expected.sort();
+        assert_eq!(owners, expected, "one lead each, in turn");
+    }
 }

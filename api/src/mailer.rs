@@ -1,7 +1,8 @@
 //! Email as jobs of the queue (kind `email.send`, queued by `app::email::queue`): the outbox's
 //! message handed to the configured SMTP server with lettre, then recorded: sent (and logged
 //! as an activity), failed for good (a 5xx, or no server configured), or tried again later
-//! (a 4xx, or the server unreachable).
+//! (a 4xx, or the server unreachable). A workflow step waiting for the email is told either
+//! way (`app::workflows::email_settled`), in the same transaction.
 //!
 //! A crash after the server took the message and before it was recorded sends it again when
 //! the job's lease runs out; it carries the same `Message-ID` both times.
@@ -27,8 +28,16 @@ use crate::routes::ApiViews;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One email to the SMTP server.
-pub static SEND_EMAIL: JobKind =
-    JobKind { spec: app::email::SEND, every: None, run: send, abandoned: Some(app::email::abandoned) };
+pub static SEND_EMAIL: JobKind = JobKind {
+    spec: app::email::SEND,
+    every: None,
+    run: send,
+    abandoned: Some(|conn, payload, error| {
+        app::email::abandoned(conn, payload, error)?;
+        let order: SendOrder = serde_json::from_str(payload)?;
+        app::workflows::email_settled(conn, &order.email_id, Err(error))
+    }),
+};
 
 /// Why a message did not go.
 enum Failure {
@@ -52,11 +61,15 @@ fn send(run: &JobRun<'_>) -> Result<(), String> {
     let recorded = match outcome {
         Ok(()) => run.write_held(|conn| {
             let sender = sender(conn, &email.sender_id)?;
-            app::email::sent::<ApiViews>(conn, sender.as_ref(), &email)
+            app::email::sent::<ApiViews>(conn, sender.as_ref(), &email)?;
+            app::workflows::email_settled(conn, &email.id, Ok(()))
         }),
         Err(Failure::Permanent(reason)) => {
             log::warn!("email {} failed: {reason}", email.id);
-            run.write_held(|conn| app::email::failed(conn, &email.id, &reason))
+            run.write_held(|conn| {
+                app::email::failed(conn, &email.id, &reason)?;
+                app::workflows::email_settled(conn, &email.id, Err(&reason))
+            })
         }
         Err(Failure::Transient(reason)) => return Err(reason),
     };

@@ -141,6 +141,15 @@ fn route(conn: &mut DbConnection, event: &StoredEvent) -> Result<(), AppError> {
     Ok(())
 }
 
+/// An endpoint by id, for the steps that name one (a workflow's webhook call).
+pub fn endpoint(conn: &mut DbConnection, id: &str) -> Result<WebhookEndpoint, AppError> {
+    match definitions::find::<WebhookEndpoint>(conn, Kind::WebhookEndpoint, id) {
+        Ok(endpoint) => Ok(endpoint.body),
+        Err(StoreError::NotFound) => Err(AppError::not_found(ENDPOINTS.noun)),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// A delivery of `data` to one endpoint outside the event feed (a workflow's step), made once
 /// for `key`, with its first attempt queued; its id. Refused when the endpoint is gone or off.
 pub fn deliver(
@@ -150,12 +159,7 @@ pub fn deliver(
     event_type: &str,
     data: &serde_json::Value,
 ) -> Result<String, AppError> {
-    let endpoint = match definitions::find::<WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id) {
-        Ok(endpoint) => endpoint,
-        Err(StoreError::NotFound) => return Err(AppError::not_found(ENDPOINTS.noun)),
-        Err(other) => return Err(other.into()),
-    };
-    if !endpoint.body.active {
+    if !endpoint(conn, endpoint_id)?.active {
         return Err(AppError::Conflict("the webhook endpoint is turned off".into()));
     }
     let now = Utc::now();

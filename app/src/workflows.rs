@@ -122,13 +122,11 @@ fn check_step_references(conn: &mut DbConnection, steps: &[Step], path: &str) ->
                     return Err(missing("to", "active user (give `owner`, a user id or an email address)"));
                 }
             }
-            Step::CallWebhook { endpoint_id } => {
-                match definitions::find::<domain::webhook::WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id) {
-                    Ok(_) => {}
-                    Err(StoreError::NotFound) => return Err(missing("endpoint_id", "webhook endpoint")),
-                    Err(other) => return Err(other.into()),
-                }
-            }
+            Step::CallWebhook { endpoint_id } => match crate::webhooks::endpoint(conn, endpoint_id) {
+                Ok(_) => {}
+                Err(AppError::NotFound(_)) => return Err(missing("endpoint_id", "webhook endpoint")),
+                Err(other) => return Err(other),
+            },
             Step::Branch { then, otherwise, .. } => {
                 check_step_references(conn, then, &at("then"))?;
                 check_step_references(conn, otherwise, &at("else"))?;
@@ -260,15 +258,20 @@ fn record_matches(
         }
         None => Filter::everything(),
     };
-    let everything = persistence::search::RelatedVisibility {
+    let ids = [record_id];
+    let found =
+        runs::matching(conn, workflow.record_type, &Visibility::Everything, &filter, &everything(), (&ids, deleted))?;
+    Ok(!found.is_empty())
+}
+
+/// Conditions look at related records whoever may read them: the workflow's grants apply to
+/// what its steps do, not to which records match.
+fn everything() -> persistence::search::RelatedVisibility {
+    persistence::search::RelatedVisibility {
         companies: Visibility::Everything,
         deals: Visibility::Everything,
         activities: Visibility::Everything,
-    };
-    let ids = [record_id];
-    let found =
-        runs::matching(conn, workflow.record_type, &Visibility::Everything, &filter, &everything, (&ids, deleted))?;
-    Ok(!found.is_empty())
+    }
 }
 
 /// Enrolls a record if it matches and may enter; the run queued, or `None`.
@@ -362,11 +365,13 @@ struct Effect {
     wait_until: Option<DateTime<Utc>>,
     /// The run ends here, completed (a `check_conditions` that no longer holds).
     end: bool,
+    /// The step ends when this email is sent or refused (`email_settled`).
+    awaits_email: Option<String>,
 }
 
 impl Effect {
     fn done(detail: Value) -> Self {
-        Effect { outcome: StepOutcome::Completed, detail, wait_until: None, end: false }
+        Effect { outcome: StepOutcome::Completed, detail, wait_until: None, end: false, awaits_email: None }
     }
 }
 
@@ -456,7 +461,13 @@ fn take_step<V: Views>(conn: &mut DbConnection, order: &StepOrder, outside: Outs
                 finished_at: Utc::now(),
             };
             runs::record_step(conn, &run.id, &row)?;
-            let change = RunChange { state: RunState::Failed, position: here, wait_until: None, error: Some(&message) };
+            let change = RunChange {
+                state: RunState::Failed,
+                position: here,
+                wait_until: None,
+                waiting_for: None,
+                error: Some(&message),
+            };
             runs::advance_run(conn, &run, &change, Utc::now())?;
             return Ok(());
         }
@@ -475,22 +486,88 @@ fn take_step<V: Views>(conn: &mut DbConnection, order: &StepOrder, outside: Outs
     if effect.end {
         return end_run(conn, &run, RunState::Completed, Some("the record no longer matched the conditions"));
     }
-    let mut next = next;
+    if let Some(email) = effect.awaits_email.as_deref() {
+        let change = RunChange {
+            state: RunState::Waiting,
+            position: here,
+            wait_until: None,
+            waiting_for: Some(email),
+            error: None,
+        };
+        return Ok(runs::advance_run(conn, &run, &change, Utc::now())?);
+    }
+    go_on(conn, &run, &ops, next, effect.wait_until)
+}
+
+/// Moves a run to the step at `next` (past jumps), now or when a wait ends; past the last
+/// step the run completes in the same transaction, so the events its last step caused are
+/// dispatched with the record free to enter again.
+fn go_on(
+    conn: &mut DbConnection,
+    run: &Run,
+    ops: &[Op<'_>],
+    mut next: usize,
+    wait_until: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
     while let Some(Op::Goto(to)) = ops.get(next) {
         next = *to;
     }
-    let wait_until = effect.wait_until.filter(|at| *at > Utc::now());
+    let wait_until = wait_until.filter(|at| *at > Utc::now());
+    let ended = wait_until.is_none() && next >= ops.len();
     let next = i32::try_from(next).unwrap_or(i32::MAX);
-    // The last step ends the run in its own transaction, so the events it caused are
-    // dispatched with the record free to enter again.
-    if wait_until.is_none() && usize::try_from(next).is_ok_and(|next| next >= ops.len()) {
-        let change = RunChange { state: RunState::Completed, position: next, wait_until: None, error: None };
-        runs::advance_run(conn, &run, &change, Utc::now())?;
-        return Ok(());
+    if ended {
+        let change =
+            RunChange { state: RunState::Completed, position: next, wait_until: None, waiting_for: None, error: None };
+        return Ok(runs::advance_run(conn, run, &change, Utc::now())?);
     }
     let state = if wait_until.is_some() { RunState::Waiting } else { RunState::Running };
-    runs::advance_run(conn, &run, &RunChange { state, position: next, wait_until, error: None }, Utc::now())?;
+    let change = RunChange { state, position: next, wait_until, waiting_for: None, error: None };
+    runs::advance_run(conn, run, &change, Utc::now())?;
     queue_step(conn, &run.id, next, wait_until)
+}
+
+/// What became of an email a run's step waits for, told by the outbound door in the
+/// transaction that records it: sent, the step completes and the run goes on; refused for good
+/// (`Err` with the server's answer), the step and the run fail with it, and a retry sends again.
+pub fn email_settled(conn: &mut DbConnection, email_id: &str, outcome: Result<(), &str>) -> Result<(), AppError> {
+    let Some(run_id) = runs::waiting_for(conn, email_id)? else { return Ok(()) };
+    let run = runs::lock_run(conn, &run_id)?;
+    if run.state != RunState::Waiting || run.waiting_for.as_deref() != Some(email_id) {
+        return Ok(());
+    }
+    let workflow: Workflow = serde_json::from_str(&run.workflow)?;
+    let ops = workflow::program(&workflow.steps);
+    let waiting = runs::steps_of(conn, &run.id)?.into_iter().find(|step| step.position == run.position);
+    let started = waiting.as_ref().map_or_else(Utc::now, |step| step.started_at);
+    let failure = outcome.err().map(|reason| format!("the SMTP server refused the email: {reason}"));
+    let mut detail = match waiting.and_then(|step| step.detail).and_then(|raw| serde_json::from_str(&raw).ok()) {
+        Some(Value::Object(detail)) => detail,
+        _ => Map::new(),
+    };
+    detail.insert("sent".into(), Value::Bool(failure.is_none()));
+    let row = StepRow {
+        position: run.position,
+        step_type: "send_email".to_owned(),
+        outcome: if failure.is_some() { StepOutcome::Failed } else { StepOutcome::Completed },
+        detail: Some(Value::Object(detail).to_string()),
+        error: failure.clone(),
+        attempts: 1,
+        started_at: started,
+        finished_at: Utc::now(),
+    };
+    runs::record_step(conn, &run.id, &row)?;
+    if let Some(reason) = &failure {
+        let change = RunChange {
+            state: RunState::Failed,
+            position: run.position,
+            wait_until: None,
+            waiting_for: None,
+            error: Some(reason),
+        };
+        return Ok(runs::advance_run(conn, &run, &change, Utc::now())?);
+    }
+    let next = usize::try_from(run.position).unwrap_or(usize::MAX).saturating_add(1);
+    go_on(conn, &run, &ops, next, None)
 }
 
 fn describe(error: &AppError) -> String {
@@ -501,7 +578,7 @@ fn describe(error: &AppError) -> String {
 }
 
 fn end_run(conn: &mut DbConnection, run: &Run, state: RunState, why: Option<&str>) -> Result<(), AppError> {
-    let change = RunChange { state, position: run.position, wait_until: None, error: why };
+    let change = RunChange { state, position: run.position, wait_until: None, waiting_for: None, error: why };
     runs::advance_run(conn, run, &change, Utc::now())?;
     Ok(())
 }
@@ -594,7 +671,8 @@ fn perform<V: Views>(
             let target = RecordRef { record_type, id: record_id.to_owned() };
             let to = recipient_address(conn, run, workflow, to.as_deref())?;
             let email = crate::email::queue::<V>(conn, actor, template_id, &target, to.as_deref(), outside.mail)?;
-            Ok(Effect::done(json!({"email_id": email.id, "to": email.recipient, "subject": email.subject})))
+            let detail = json!({"email_id": email.id, "to": email.recipient, "subject": email.subject});
+            Ok(Effect { outcome: StepOutcome::Waiting, awaits_email: Some(email.id), ..Effect::done(detail) })
         }
         Step::CallWebhook { endpoint_id } => {
             let record = current_view::<V>(conn, actor, run, workflow)?;
@@ -819,7 +897,7 @@ pub fn retry(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<RunLog,
         return Err(AppError::Conflict("the record has another run of this workflow under way".into()));
     }
     let state = if run.started_at.is_some() { RunState::Running } else { RunState::Queued };
-    let change = RunChange { state, position: run.position, wait_until: None, error: None };
+    let change = RunChange { state, position: run.position, wait_until: None, waiting_for: None, error: None };
     runs::advance_run(conn, &run, &change, Utc::now())?;
     queue_step(conn, &run.id, run.position, None)?;
     run_log(conn, actor, id)
@@ -1012,10 +1090,8 @@ fn preview<V: Views>(
             json!({"to": to, "subject": rendered.subject})
         }
         Step::CallWebhook { endpoint_id } => {
-            let endpoint =
-                definitions::find::<domain::webhook::WebhookEndpoint>(conn, Kind::WebhookEndpoint, endpoint_id)
-                    .map_err(|_| AppError::not_found("webhook endpoint"))?;
-            json!({"endpoint_id": endpoint_id, "url": endpoint.body.url, "active": endpoint.body.active})
+            let endpoint = crate::webhooks::endpoint(conn, endpoint_id)?;
+            json!({"endpoint_id": endpoint_id, "url": endpoint.url, "active": endpoint.active})
         }
         Step::Notify { .. } => {
             json!({"notify": notify_recipients(conn, record_type, record_id, step)?})
@@ -1100,12 +1176,8 @@ fn pass(conn: &mut DbConnection, workflow: &Definition<Workflow>, now: DateTime<
             return Ok(false);
         }
     };
-    let related = persistence::search::RelatedVisibility {
-        companies: Visibility::Everything,
-        deals: Visibility::Everything,
-        activities: Visibility::Everything,
-    };
-    let ids = runs::matching_after(conn, record_type, &filter, &related, clock.pass_cursor.as_deref(), PASS_BATCH)?;
+    let ids =
+        runs::matching_after(conn, record_type, &filter, &everything(), clock.pass_cursor.as_deref(), PASS_BATCH)?;
     for id in &ids {
         enroll(conn, workflow, id, Start { event_id: None, depth: 0, started_by: None })?;
     }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod activity;
 pub mod audit;
+pub mod calendar;
 pub mod columns;
 pub mod comment;
 pub mod company;

@@ -112,6 +112,7 @@ pub enum Trigger {
     DateReached {
         field: String,
         #[serde(default)]
+        #[schema(minimum = -525_600, maximum = 525_600)]
         offset_minutes: i32,
     },
     /// At each tick of a cron schedule (five fields: minute hour day month weekday), every
@@ -129,7 +130,9 @@ pub enum Trigger {
 }
 
 /// The longest offset from a date a trigger may ask for: a year, either way.
-const OFFSET_MINUTES_MAX: i32 = 525_600;
+const OFFSET_MINUTES_MAX: u32 = 525_600;
+/// How far ahead a created task may be due, so the due date stays a real date.
+const DUE_IN_DAYS_MAX: u32 = 3650;
 
 impl Trigger {
     /// Whether the trigger is kept by the workflow clock (dates and schedules), not by events.
@@ -197,6 +200,7 @@ pub enum Step {
         description: Option<String>,
         /// Due this many days after the step runs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(maximum = 3650)]
         due_in_days: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<Priority>,
@@ -231,10 +235,12 @@ pub enum Step {
     /// Waits a number of minutes, or until a date field of the record (plus an offset).
     Wait {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(minimum = 1, maximum = 525_600)]
         minutes: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until_field: Option<String>,
         #[serde(default)]
+        #[schema(minimum = -525_600, maximum = 525_600)]
         offset_minutes: i32,
     },
     /// Runs `then` when the record matches the condition (a filter), `else` otherwise.
@@ -313,7 +319,7 @@ impl Workflow {
                     format!("is not a field of a {}", self.record_type.as_str()),
                 ))
             }
-            Trigger::DateReached { offset_minutes, .. } if offset_minutes.abs() > OFFSET_MINUTES_MAX => errors
+            Trigger::DateReached { offset_minutes, .. } if offset_minutes.unsigned_abs() > OFFSET_MINUTES_MAX => errors
                 .push(FieldError::new("trigger.offset_minutes", "out_of_range", "at most a year (525600) either way")),
             Trigger::Schedule { time_zone: Some(zone), .. } if zone.parse::<chrono_tz::Tz>().is_err() => {
                 errors.push(FieldError::new("trigger.time_zone", "invalid", "is not an IANA time zone (Europe/Berlin)"))
@@ -376,9 +382,12 @@ fn check_steps(steps: &[Step], path: &str, nesting: usize, count: &mut usize, er
                     refuse("user_id", "invalid", "give either `user_id` or `team_id` (round-robin)");
                 }
             }
-            Step::CreateTask { title, description, .. } => {
+            Step::CreateTask { title, description, due_in_days, .. } => {
                 if title.trim().is_empty() || title.chars().count() > NAME_MAX {
                     refuse("title", "invalid", "must be 1 to 200 characters");
+                }
+                if due_in_days.is_some_and(|days| days > DUE_IN_DAYS_MAX) {
+                    refuse("due_in_days", "out_of_range", "at most 3650 (ten years)");
                 }
                 if description.as_ref().is_some_and(|d| d.chars().count() > TEXT_MAX) {
                     refuse("description", "too_long", "at most 2000 characters");
@@ -401,9 +410,12 @@ fn check_steps(steps: &[Step], path: &str, nesting: usize, count: &mut usize, er
                     refuse("user_ids", "required", "names nobody: set `owner`, `owner_managers` or `user_ids`");
                 }
             }
-            Step::Wait { minutes, until_field, .. } => match (minutes, until_field) {
+            Step::Wait { minutes, until_field, offset_minutes } => match (minutes, until_field) {
                 (Some(minutes), None) if (1..=WAIT_MINUTES_MAX).contains(minutes) => {}
                 (Some(_), None) => refuse("minutes", "out_of_range", "must be 1 to 525600 (a year)"),
+                (None, Some(_)) if offset_minutes.unsigned_abs() > OFFSET_MINUTES_MAX => {
+                    refuse("offset_minutes", "out_of_range", "at most a year (525600) either way")
+                }
                 (None, Some(_)) => {}
                 _ => refuse("minutes", "invalid", "give either `minutes` or `until_field`"),
             },
@@ -689,6 +701,21 @@ mod tests {
         let mut body = won_deal_workflow();
         body["steps"] = json!([]);
         assert!(workflow(body).expect_err("refused").contains("steps"));
+    }
+
+    #[test]
+    fn offsets_at_the_ends_of_the_integer_range_are_refused_instead_of_overflowing() {
+        for extreme in [i32::MIN, i32::MAX] {
+            let mut body = won_deal_workflow();
+            body["trigger"] = json!({"type": "date_reached", "field": "closed_at", "offset_minutes": extreme});
+            assert!(workflow(body).expect_err("refused").contains("trigger.offset_minutes"));
+            let mut body = won_deal_workflow();
+            body["steps"][2] = json!({"type": "wait", "until_field": "closed_at", "offset_minutes": extreme});
+            assert!(workflow(body).expect_err("refused").contains("steps[2].offset_minutes"));
+        }
+        let mut body = won_deal_workflow();
+        body["steps"][2] = json!({"type": "create_task", "title": "Later", "due_in_days": u32::MAX});
+        assert!(workflow(body).expect_err("refused").contains("steps[2].due_in_days"));
     }
 
     #[test]

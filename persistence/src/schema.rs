@@ -690,6 +690,7 @@ diesel::table! {
         state -> Text,
         position -> Integer,
         wait_until -> Nullable<Timestamp>,
+        waiting_for -> Nullable<Text>,
         error -> Nullable<Text>,
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,

@@ -25,6 +25,8 @@ pub struct Run {
     pub state: RunState,
     pub position: i32,
     pub wait_until: Option<DateTime<Utc>>,
+    /// The email the step at `position` waits for.
+    pub waiting_for: Option<String>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -47,6 +49,7 @@ struct RunRow {
     state: String,
     position: i32,
     wait_until: Option<NaiveDateTime>,
+    waiting_for: Option<String>,
     error: Option<String>,
     created_at: NaiveDateTime,
     started_at: Option<NaiveDateTime>,
@@ -71,6 +74,7 @@ impl RunRow {
                 .ok_or_else(|| StoreError::Internal(format!("unknown run state `{}`", self.state)))?,
             position: self.position,
             wait_until: self.wait_until.map(from_db_time),
+            waiting_for: self.waiting_for,
             error: self.error,
             created_at: from_db_time(self.created_at),
             started_at: self.started_at.map(from_db_time),
@@ -171,6 +175,8 @@ pub struct RunChange<'a> {
     pub state: RunState,
     pub position: i32,
     pub wait_until: Option<DateTime<Utc>>,
+    /// The email the step waits for.
+    pub waiting_for: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
@@ -184,6 +190,7 @@ pub fn advance_run(conn: &mut DbConnection, run: &Run, change: &RunChange<'_>, n
             workflow_runs::state.eq(change.state.as_str()),
             workflow_runs::position.eq(change.position),
             workflow_runs::wait_until.eq(change.wait_until.map(to_db_time)),
+            workflow_runs::waiting_for.eq(change.waiting_for),
             workflow_runs::error.eq(change.error),
             workflow_runs::started_at.eq(started),
             workflow_runs::finished_at.eq(finished),
@@ -266,8 +273,8 @@ pub fn step_outcome(conn: &mut DbConnection, run_id: &str, position: i32) -> Sto
 }
 
 /// Records what a step did, in the transaction of its effect. A failed step done again
-/// replaces its row and counts the attempt; any other row already there is a conflict (the
-/// step's effect is recorded once).
+/// replaces its row and counts the attempt, a waiting step's end replaces its row; any other
+/// row already there is a conflict (the step's effect is recorded once).
 pub fn record_step(conn: &mut DbConnection, run_id: &str, step: &StepRow) -> StoreResult<()> {
     let key = workflow_steps::table
         .filter(workflow_steps::run_id.eq(run_id))
@@ -278,6 +285,10 @@ pub fn record_step(conn: &mut DbConnection, run_id: &str, step: &StepRow) -> Sto
         Some((outcome, attempts)) if outcome == StepOutcome::Failed.as_str() => {
             diesel::delete(key).execute(conn)?;
             attempts + 1
+        }
+        Some((outcome, attempts)) if outcome == StepOutcome::Waiting.as_str() => {
+            diesel::delete(key).execute(conn)?;
+            attempts
         }
         Some(_) => return Err(StoreError::Conflict("the step's effect is recorded already".into())),
         None => 1,
@@ -373,6 +384,15 @@ pub fn open_runs_of_record(conn: &mut DbConnection, record_type: &str, record_id
         ]))
         .select(workflow_runs::id)
         .load(conn)?)
+}
+
+/// The run waiting for this email, if one is.
+pub fn waiting_for(conn: &mut DbConnection, email_id: &str) -> StoreResult<Option<String>> {
+    Ok(workflow_runs::table
+        .filter(workflow_runs::waiting_for.eq(email_id))
+        .select(workflow_runs::id)
+        .first(conn)
+        .optional()?)
 }
 
 /// The workflow whose run caused something, if the run exists.

@@ -218,8 +218,9 @@ pub async fn list(
     let q = domain::listing::parse_text_query(params.q.as_deref())
         .map_err(|e| ApiError::bad_field("q", e.code, e.message))?
         .or(q);
-    let offset = FixedOffset::east_opt(params.utc_offset_minutes.unwrap_or(0) * 60)
-        .filter(|_| params.utc_offset_minutes.is_none_or(|m| (-840..=840).contains(&m)))
+    let offset = Some(params.utc_offset_minutes.unwrap_or(0))
+        .filter(|minutes| (-840..=840).contains(minutes))
+        .and_then(|minutes| FixedOffset::east_opt(minutes * 60))
         .ok_or_else(|| ApiError::bad_field("utc_offset_minutes", "out_of_range", "must be between -840 and 840"))?;
     let (due_from, due_before) = match params.due {
         Some(window) => domain::activity::due_range(window, Utc::now(), offset),

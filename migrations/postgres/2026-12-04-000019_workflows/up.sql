@@ -17,6 +17,8 @@ CREATE TABLE workflow_runs (
     -- Where the run stands in the workflow's program.
     position INTEGER NOT NULL,
     wait_until TIMESTAMP,
+    -- The email a send step waits for: the step ends when the SMTP server took it or refused it.
+    waiting_for TEXT COLLATE "C",
     error TEXT,
     created_at TIMESTAMP NOT NULL,
     started_at TIMESTAMP,
@@ -26,6 +28,7 @@ CREATE TABLE workflow_runs (
 );
 CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow_id, id);
 CREATE INDEX workflow_runs_by_record ON workflow_runs (record_type, record_id);
+CREATE INDEX workflow_runs_waiting ON workflow_runs (waiting_for) WHERE waiting_for IS NOT NULL;
 
 -- Each step a run took: the row is written in the transaction of the step's effect, so
 -- (run, position) names the effect once.

@@ -131,8 +131,8 @@ on_both_backends! {
 
         let finished = settled_runs(&app, &onboarding, 1).await;
         assert_eq!(finished.len(), 1);
-        let log = run_log(&app, &finished[0]).await;
-        assert_eq!(log["state"], "completed", "{log}");
+        // The email step ends when the SMTP server has taken the message.
+        let log = run_when(&app, finished[0]["id"].as_str().unwrap(), "completed").await;
         assert_eq!(log["record_id"], json!(deal));
         let steps = log["steps"].as_array().cloned().unwrap_or_default();
         let kinds: Vec<&str> = steps.iter().filter_map(|s| s["type"].as_str()).collect();
@@ -559,5 +559,41 @@ on_both_backends! {
         let mut expected = vec![ann.clone(), ben.clone()];
         expected.sort();
         assert_eq!(owners, expected, "one lead each, in turn");
+    }
+
+    async fn an_email_the_smtp_server_refuses_fails_the_send_step_and_a_retry_sends_it_again(backend) {
+        let sink = SmtpSink::start();
+        let app = spawn_with_outside(backend, Some(&sink)).await;
+        let admin = &app.admin_token;
+        let template = app
+            .post("/api/v1/email-templates", admin, &json!({"name": "Hi", "subject": "Hi {{ contact.first_name }}", "text": "Hello"}))
+            .await
+            .assert_status(201)
+            .str("id");
+        let greet = workflow(&app, json!({
+            "name": "Greet", "record_type": "contact", "status": "active", "trigger": {"type": "created"},
+            "steps": [{"type": "send_email", "template_id": template}, {"type": "add_tag", "tag": "greeted"}]
+        }))
+        .await;
+        sink.refuse_recipients(["550 5.1.1 no such mailbox"]);
+        let ada = contact(&app, json!({"first_name": "Ada", "emails": [{"email": "ada@example.com"}]})).await;
+        let run = settled_runs(&app, &greet, 1).await[0]["id"].as_str().unwrap().to_owned();
+        let failed = run_when(&app, &run, "failed").await;
+        assert!(failed["error"].as_str().unwrap().contains("no such mailbox"), "{failed}");
+        assert_eq!(failed["steps"][0]["outcome"], "failed");
+        assert_eq!(failed["steps"][0]["detail"]["sent"], false);
+        assert_eq!(failed["steps"].as_array().map(Vec::len), Some(1), "the run stopped at the send");
+
+        // The mailbox exists now: a retry sends a new email and the run goes on.
+        app.post(&format!("/api/v1/workflow-runs/{run}/retry"), admin, &json!({})).await.assert_status(200);
+        let done = run_when(&app, &run, "completed").await;
+        assert_eq!(done["steps"][0]["outcome"], "completed", "{done}");
+        assert_eq!(done["steps"][0]["attempts"], 2);
+        assert_eq!(done["steps"][0]["detail"]["sent"], true);
+        assert_eq!(done["steps"][1]["outcome"], "completed");
+        let mail = sink.wait_for(1, WAIT).await;
+        assert_eq!(mail[0].header("Subject").as_deref(), Some("Hi Ada"));
+        let record = app.get(&format!("/api/v1/contacts/{ada}"), admin).await.assert_status(200).body;
+        assert_eq!(tags(&record), ["greeted"]);
     }
 }

@@ -41,7 +41,7 @@ pub static KINDS: [&JobKind; 7] = [
 ];
 
 /// The kinds the general loops run: everything but the outbound requests.
-static LOCAL_KINDS: [&JobKind; 7] = [
+static LOCAL_KINDS: [&JobKind; 10] = [
     &jobs::PURGE,
     &crate::import_worker::RUN_IMPORT,
     &jobs::PROBE,
@@ -49,15 +49,34 @@ static LOCAL_KINDS: [&JobKind; 7] = [
     &app::sales::RESCORE,
     &crate::workflow_worker::RUN_STEP,
     &app::workflows::CLOCK,
+    &TICKET_CLOCK,
+    &SLA_CHECK,
+    &SLA_RESCHEDULE,
 ];
+
+/// Announces the SLA clocks a ticket reached, with the API's views in the events.
+static SLA_CHECK: JobKind =
+    JobKind { spec: app::sla::CHECK, every: None, run: app::sla::check::<crate::routes::ApiViews>, abandoned: None };
+
+/// Reschedules every open ticket's SLA checks after a policy or calendar change.
+static SLA_RESCHEDULE: JobKind =
+    JobKind { spec: app::sla::RESCHEDULE, every: None, run: app::sla::reschedule_all, abandoned: None };
+
+/// Closes tickets solved long enough ago, with the API's views in their audit rows.
+static TICKET_CLOCK: JobKind = JobKind {
+    spec: app::tickets::CLOCK,
+    every: Some(app::tickets::CLOCK_EVERY),
+    run: app::tickets::close_solved::<crate::routes::ApiViews>,
+    abandoned: None,
+};
 
 /// The kinds that wait on other servers (webhook receivers, the SMTP server), on loops of
 /// their own.
 static OUTBOUND_KINDS: [&JobKind; 2] = [&crate::webhook_worker::DELIVER, &crate::mailer::SEND_EMAIL];
 
 /// What committed events are turned into; the automation features register theirs here.
-pub static EVENT_HANDLERS: [&EventHandler; 3] =
-    [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS, &app::workflows::TRIGGERS];
+pub static EVENT_HANDLERS: [&EventHandler; 4] =
+    [&app::webhooks::DELIVERIES, &app::comments::ASSIGNMENTS, &app::workflows::TRIGGERS, &app::sla::SCHEDULER];
 
 /// How often the scheduler makes sure the periodic jobs are queued.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
@@ -76,7 +95,8 @@ pub fn spawn(store: Store, metrics: std::sync::Arc<crate::metrics::Metrics>, wor
             let scheduled = web::block(move || {
                 jobs::schedule_purge(&store, retention, interval)?;
                 dispatch::ensure_dispatcher(&store)?;
-                app::workflows::ensure_clock(&store)
+                app::workflows::ensure_clock(&store)?;
+                app::tickets::ensure_clock(&store)
             });
             match scheduled.await {
                 Ok(Ok(())) => {}

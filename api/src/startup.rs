@@ -136,6 +136,7 @@ impl Application {
                         .collect(),
                     webhook_policy: config.webhook_policy,
                     mail: config.mail.clone(),
+                    close_solved_after: config.ticket_close_after,
                 },
                 loops: config.job_workers,
                 outbound_loops: config.outbound_workers,

@@ -53,7 +53,33 @@ pub struct Chain {
     pub depth: i32,
 }
 
+/// The principal id of [`Actor::system`]; no user has it (user ids are UUIDs).
+const SYSTEM_ID: &str = "system";
+
 impl Actor {
+    /// The server itself, for the rules it applies on its own (a solved ticket closing after
+    /// some days): every grant, and recorded as no user (events say `actor.kind: system`).
+    pub fn system() -> Actor {
+        let principal = Principal {
+            user_id: SYSTEM_ID.to_owned(),
+            api_key_id: None,
+            grants: domain::access::BuiltInRole::Admin.grants(),
+            team_ids: Vec::new(),
+            teammate_ids: Vec::new(),
+        };
+        Actor { principal, session_id: None, context: RequestContext::default(), chain: None }
+    }
+
+    /// Whether this is [`Actor::system`].
+    pub fn is_system(&self) -> bool {
+        self.principal.user_id == SYSTEM_ID && self.principal.api_key_id.is_none()
+    }
+
+    /// The user acting, if a user is.
+    pub fn user_id(&self) -> Option<&str> {
+        (!self.is_system()).then_some(self.principal.user_id.as_str())
+    }
+
     /// The id idempotency keys are scoped to: the key itself, or the user.
     pub fn idempotency_scope(&self) -> String {
         match &self.principal.api_key_id {
@@ -64,10 +90,7 @@ impl Actor {
 
     /// Who is acting, as history rows record it.
     pub fn actor(&self) -> persistence::links::Actor<'_> {
-        persistence::links::Actor {
-            user_id: Some(self.principal.user_id.as_str()),
-            api_key_id: self.principal.api_key_id.as_deref(),
-        }
+        persistence::links::Actor { user_id: self.user_id(), api_key_id: self.principal.api_key_id.as_deref() }
     }
 
     /// Admin-only areas: users, teams, roles, restore.

@@ -134,7 +134,7 @@ fn append(
 
 /// Who acted, as the audit row names them: the user and the API key they used.
 fn acting(caller: Option<&Actor>) -> (Option<&str>, Option<&str>) {
-    (caller.map(|c| c.principal.user_id.as_str()), caller.and_then(|c| c.principal.api_key_id.as_deref()))
+    (caller.and_then(Actor::user_id), caller.and_then(|c| c.principal.api_key_id.as_deref()))
 }
 
 fn new_row<'a>(

@@ -74,6 +74,15 @@ pub fn context<V: Views>(
                 context.insert("contact".into(), contact);
             }
         }
+        RecordType::Ticket => {
+            context.insert("ticket".into(), record.clone());
+            if let Some(id) = related("requester_id")
+                && let Some(contact) = crate::views::record_view::<V>(conn, actor, RecordType::Contact, &id)?
+            {
+                recipient = primary_email(&contact);
+                context.insert("contact".into(), contact);
+            }
+        }
         RecordType::Company | RecordType::Product => {}
     }
     if target.record_type == RecordType::Company {

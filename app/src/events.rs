@@ -37,6 +37,7 @@ impl Cause<'_> {
     fn kind(&self) -> &'static str {
         match self {
             Cause::Actor(actor) if actor.chain.is_some() => "workflow",
+            Cause::Actor(actor) if actor.is_system() => "system",
             Cause::Actor(actor) if actor.principal.api_key_id.is_some() => "api_key",
             Cause::Actor(_) => "user",
             Cause::Visitor(_) => "visitor",
@@ -64,11 +65,9 @@ pub fn record(conn: &mut DbConnection, cause: Cause<'_>, happened: &Happened<'_>
 /// Appends events caused by `cause`, in their order, in a few multi-row statements.
 pub fn record_many(conn: &mut DbConnection, cause: Cause<'_>, happened: &[Happened<'_>]) -> Result<(), AppError> {
     let (user, key, request_id) = match cause {
-        Cause::Actor(actor) => (
-            Some(actor.principal.user_id.as_str()),
-            actor.principal.api_key_id.as_deref(),
-            actor.context.request_id.as_deref(),
-        ),
+        Cause::Actor(actor) => {
+            (actor.user_id(), actor.principal.api_key_id.as_deref(), actor.context.request_id.as_deref())
+        }
         Cause::Visitor(context) => (None, None, context.request_id.as_deref()),
         Cause::Job { for_user, request_id } => (Some(for_user), None, request_id),
     };

@@ -1,30 +1,38 @@
-//! Web form submissions: a visitor, not a user, submits a form and a lead is made or found,
-//! with a note of the submission and a `form_submitted` engagement event that scoring counts.
+//! Web form submissions: a visitor, not a user, submits a form. A lead form makes or finds a
+//! lead, with a note of the submission and a `form_submitted` engagement event that scoring
+//! counts; a ticket form makes a ticket from the contact with the email (made if none is).
 
 use chrono::Utc;
+use domain::access::Visibility;
 use domain::activity::{ActivityChanges, ActivityData, ActivityType, RecordRef, RecordType};
-use domain::form::{SubmissionRefused, WebForm};
+use domain::contact::{ContactChanges, ContactData, EmailInput, PhoneInput, Source};
+use domain::duplicates::{DuplicateReason, MatchKey};
+use domain::form::{FormTarget, SubmissionRefused, WebForm};
 use domain::lead::LeadData;
 use domain::record::Patch;
+use domain::ticket::{Channel, TicketChanges, TicketData};
+use persistence::contacts::Contact;
 use persistence::definitions::{self, Definition, Kind};
 use persistence::leads::{self, Lead};
-use persistence::links::Actor as Author;
-use persistence::{DbConnection, StoreError, activities};
+use persistence::links::{self, Actor as Author};
+use persistence::{DbConnection, StoreError, activities, contacts, keys};
 
 use crate::actor::RequestContext;
 use crate::audit;
 use crate::error::AppError;
 use crate::events::{self, Cause, Happened};
-use crate::kinds::LEADS;
+use crate::kinds::{CONTACTS, LEADS, TICKETS};
 use crate::records::fill_custom_defaults;
 use crate::sales;
 use crate::views::Views;
 
-/// A submission checked against its form: the lead it describes and the visitor's message.
+/// A submission checked against its form: the person (as a lead) it describes, the visitor's
+/// message and, on a ticket form, the subject.
 #[derive(Debug, Clone)]
 pub struct CheckedSubmission {
     lead: LeadData,
     message: Option<String>,
+    subject: Option<String>,
 }
 
 /// The active form with this public key.
@@ -46,19 +54,39 @@ pub fn check(form: &WebForm, fields: Vec<(String, String)>) -> Result<CheckedSub
         }
         SubmissionRefused::Invalid(errors) => AppError::Invalid(errors),
     })?;
-    Ok(CheckedSubmission { lead: LeadData::apply(None, submission.changes)?, message: submission.message })
+    if let Some(subject) = &submission.subject {
+        domain::values::required_text("subject", subject, domain::values::SHORT_TEXT_MAX)?;
+    }
+    Ok(CheckedSubmission {
+        lead: LeadData::apply(None, submission.changes)?,
+        message: submission.message,
+        subject: submission.subject,
+    })
 }
 
-/// Takes a checked submission: an email that belongs to an open lead adds it to that lead,
-/// otherwise a new lead is assigned (the form's round-robin team, else the rules) and audited
-/// as made by the form. Either way the lead gets a note and an engagement event, and is rescored.
+/// Takes a checked submission as its form's target says.
 pub fn take<V: Views>(
     conn: &mut DbConnection,
     context: &RequestContext,
     form: &Definition<WebForm>,
     submission: CheckedSubmission,
+) -> Result<(), AppError> {
+    match form.body.target {
+        FormTarget::Lead => take_lead::<V>(conn, context, form, submission).map(drop),
+        FormTarget::Ticket => take_ticket::<V>(conn, context, form, submission),
+    }
+}
+
+/// A lead form's submission: an email that belongs to an open lead adds it to that lead,
+/// otherwise a new lead is assigned (the form's round-robin team, else the rules) and audited
+/// as made by the form. Either way the lead gets a note and an engagement event, and is rescored.
+fn take_lead<V: Views>(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    form: &Definition<WebForm>,
+    submission: CheckedSubmission,
 ) -> Result<Lead, AppError> {
-    let CheckedSubmission { lead: mut data, message } = submission;
+    let CheckedSubmission { lead: mut data, message, .. } = submission;
     let existing = match &data.email {
         Some(email) => leads::find_open_by_email(conn, email)?,
         None => None,
@@ -106,4 +134,93 @@ fn note_of(form_name: &str, lead: &Lead, message: Option<String>) -> Result<Acti
         ..Default::default()
     };
     Ok(ActivityData::apply(None, changes, Utc::now())?)
+}
+
+/// A ticket form's submission: the oldest live contact with the email is the requester, or a
+/// new one (source `web_form`, the form's owner and team) is made; the ticket (channel
+/// `web_form`, the subject or the form's name, the message as its description) belongs to the
+/// form's owner, or its team (round-robin when asked), and is audited as made by the form.
+fn take_ticket<V: Views>(
+    conn: &mut DbConnection,
+    context: &RequestContext,
+    form: &Definition<WebForm>,
+    submission: CheckedSubmission,
+) -> Result<(), AppError> {
+    let CheckedSubmission { lead: person, message, subject } = submission;
+    let Some(email) = person.email.clone() else {
+        return Err(AppError::invalid("email", "required", "is required by this form"));
+    };
+    let detail = format!("submitted to web form {}", form.id);
+    let requester = match requester_with(conn, &email)? {
+        Some(contact) => contact,
+        None => {
+            let changes = ContactChanges {
+                first_name: Patch::from_option(person.first_name),
+                last_name: Patch::from_option(person.last_name),
+                emails: Patch::Set(vec![EmailInput { email, label: None, primary: true }]),
+                phones: Patch::Set(
+                    person.phone.into_iter().map(|number| PhoneInput { number, label: None, primary: true }).collect(),
+                ),
+                source: Patch::Set(Source::WebForm),
+                owner_id: Patch::from_option(form.body.owner_id.clone()),
+                team_id: Patch::from_option(form.body.team_id.clone()),
+                ..ContactChanges::default()
+            };
+            let mut data = ContactData::apply(None, changes)?;
+            fill_custom_defaults(conn, &CONTACTS, &mut data)?;
+            let contact = contacts::create(conn, &data, Utc::now())?;
+            audit::record_anonymous(
+                conn,
+                context,
+                ("contact", &contact.id),
+                &V::Contact::from(contact.clone()),
+                detail.clone(),
+            )?;
+            contact
+        }
+    };
+    let owner_id = match (&form.body.owner_id, &form.body.team_id, form.body.round_robin) {
+        (Some(owner), _, _) => Some(owner.clone()),
+        (None, Some(team), true) => sales::next_member(conn, &form.id, team)?,
+        _ => None,
+    };
+    let now = Utc::now();
+    let changes = TicketChanges {
+        subject: Patch::Set(subject.unwrap_or_else(|| format!("Web form: {}", form.body.name))),
+        description: Patch::from_option(message),
+        requester_id: Patch::Set(requester.id.clone()),
+        company_id: Patch::from_option(requester.data.company_id.clone()),
+        channel: Patch::Set(Channel::WebForm),
+        owner_id: Patch::from_option(owner_id),
+        team_id: Patch::from_option(form.body.team_id.clone()),
+        ..TicketChanges::default()
+    };
+    let mut data = TicketData::apply(None, changes, now)?;
+    fill_custom_defaults(conn, &TICKETS, &mut data)?;
+    let ticket = (TICKETS.insert)(conn, &data, now)?;
+    let anonymous = Author { user_id: None, api_key_id: None };
+    links::record_change(
+        conn,
+        (RecordType::Ticket, &ticket.id),
+        "status",
+        None,
+        ticket.data.status.as_str(),
+        anonymous,
+        now,
+    )?;
+    audit::record_anonymous(conn, context, ("ticket", &ticket.id), &V::Ticket::from(ticket.clone()), detail)
+}
+
+/// The oldest live contact with this email, if any.
+fn requester_with(conn: &mut DbConnection, email: &str) -> Result<Option<Contact>, AppError> {
+    let key = MatchKey { reason: DuplicateReason::SameEmail, value: email.to_owned() };
+    let mut found: Vec<Contact> = Vec::new();
+    for (id, _) in keys::matching(conn, "contact", &[key], None, 20)? {
+        match (CONTACTS.find)(conn, &id, &Visibility::Everything) {
+            Ok(contact) => found.push(contact),
+            Err(StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(found.into_iter().min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))))
 }

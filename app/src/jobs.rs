@@ -29,6 +29,8 @@ pub struct Worker {
     pub webhook_policy: domain::webhook::Policy,
     /// Where email leaves through; `None` fails every email visibly.
     pub mail: Option<domain::email::MailSettings>,
+    /// How long a solved ticket stays solved before it closes itself.
+    pub close_solved_after: Duration,
 }
 
 /// What a job's run may use: the store, the worker (its lease to renew on long work).

@@ -10,8 +10,9 @@ use domain::contact::ContactData;
 use domain::deal::DealData;
 use domain::lead::LeadData;
 use domain::registry;
+use domain::ticket::TicketData;
 use persistence::deals::Deal;
-use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks};
+use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks, tickets};
 
 use crate::actor::Actor;
 use crate::error::AppError;
@@ -70,6 +71,19 @@ pub static DEALS: RecordKind<DealData> = RecordKind {
     custom: records::custom_fields_of(domain::activity::RecordType::Deal),
 };
 
+/// Tickets as the shared record flow sees them.
+pub static TICKETS: RecordKind<TicketData> = RecordKind {
+    spec: &registry::TICKETS,
+    find: tickets::find,
+    insert: tickets::insert,
+    update: tickets::update,
+    soft_delete: tickets::soft_delete,
+    restore: tickets::restore,
+    created: ticket_created,
+    moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Ticket),
+};
+
 /// Activities as the shared record flow sees them.
 pub static ACTIVITIES: RecordKind<ActivityData> = RecordKind {
     spec: &registry::ACTIVITIES,
@@ -101,6 +115,36 @@ fn deal_created(conn: &mut DbConnection, caller: &Actor, deal: &Deal) -> Result<
     sales::record_stage_change(conn, caller, &deal.id, None, &deal.data.stage_id)
 }
 
+/// A new ticket's first status is its first recorded status change.
+fn ticket_created(
+    conn: &mut DbConnection,
+    caller: &Actor,
+    ticket: &persistence::tickets::Ticket,
+) -> Result<(), AppError> {
+    record_ticket_status(conn, caller, &ticket.id, None, ticket.data.status)
+}
+
+/// Records a ticket's status move in its history (the SLA clocks read it).
+pub fn record_ticket_status(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+    from: Option<domain::ticket::TicketStatus>,
+    to: domain::ticket::TicketStatus,
+) -> Result<(), AppError> {
+    let from = from.map(domain::ticket::TicketStatus::as_str);
+    let at = chrono::Utc::now();
+    Ok(persistence::links::record_change(
+        conn,
+        (RecordType::Ticket, id),
+        "status",
+        from,
+        to.as_str(),
+        actor.actor(),
+        at,
+    )?)
+}
+
 /// Every linked record must be visible to the caller (only links that are new are checked).
 pub fn check_links(
     conn: &mut DbConnection,
@@ -118,6 +162,7 @@ pub fn check_links(
             RecordType::Company => require_visible(conn, caller, &COMPANIES, &field, &link.id).map(drop)?,
             RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
             RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
+            RecordType::Ticket => require_visible(conn, caller, &TICKETS, &field, &link.id).map(drop)?,
             RecordType::Product => {
                 let refused = "products are not linked to activities or tasks";
                 return Err(AppError::invalid(&format!("links[{index}].record_type"), "not_linkable", refused));

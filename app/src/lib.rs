@@ -28,6 +28,8 @@ pub mod merge;
 pub mod pipelines;
 pub mod records;
 pub mod sales;
+pub mod sla;
+pub mod tickets;
 pub mod views;
 pub mod webhooks;
 pub mod workflows;

@@ -455,7 +455,9 @@ pub fn require_visible<D>(
 pub fn catalogue(conn: &mut DbConnection, record_type: RecordType) -> Result<domain::filter::Catalogue, AppError> {
     let custom = persistence::custom_fields::for_type(conn, record_type)?;
     let company_custom = match record_type {
-        RecordType::Contact | RecordType::Deal => persistence::custom_fields::for_type(conn, RecordType::Company)?,
+        RecordType::Contact | RecordType::Deal | RecordType::Ticket => {
+            persistence::custom_fields::for_type(conn, RecordType::Company)?
+        }
         _ => Vec::new(),
     };
     Ok(domain::filter::Catalogue { record_type, custom, company_custom })

@@ -9,13 +9,14 @@ use domain::custom::CustomFieldDefinition;
 use domain::deal::DealData;
 use domain::lead::LeadData;
 use domain::record::Stored;
+use domain::ticket::TicketData;
 use persistence::DbConnection;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::actor::Actor;
 use crate::error::AppError;
-use crate::kinds::{COMPANIES, CONTACTS, DEALS, LEADS};
+use crate::kinds::{COMPANIES, CONTACTS, DEALS, LEADS, TICKETS};
 
 /// The outside representation of each record type a multi-record step writes.
 pub trait Views: 'static {
@@ -26,6 +27,7 @@ pub trait Views: 'static {
     type CustomField: Serialize + From<Stored<CustomFieldDefinition>>;
     type Activity: Serialize + From<Stored<ActivityData>>;
     type Task: Serialize + From<Stored<TaskData>>;
+    type Ticket: Serialize + From<Stored<TicketData>>;
 }
 
 /// A record as the API shows it, if the actor may see it.
@@ -44,8 +46,13 @@ pub fn record_view<V: Views>(
         }
         RecordType::Lead => LEADS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Lead::from(r))),
         RecordType::Deal => DEALS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Deal::from(r))),
+        RecordType::Ticket => TICKETS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Ticket::from(r))),
         RecordType::Product => {
-            return Err(AppError::invalid("record.record_type", "invalid", "must be a contact, company, lead or deal"));
+            return Err(AppError::invalid(
+                "record.record_type",
+                "invalid",
+                "must be a contact, company, lead, deal or ticket",
+            ));
         }
     };
     match found {

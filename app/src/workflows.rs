@@ -67,7 +67,7 @@ fn check_references(conn: &mut DbConnection, workflow: &Workflow) -> Result<(), 
         return Err(AppError::invalid(
             "record_type",
             "invalid",
-            "workflows run on contacts, companies, leads or deals",
+            "workflows run on contacts, companies, leads, deals or tickets",
         ));
     }
     let catalogue = records::catalogue(conn, workflow.record_type)?;
@@ -162,7 +162,7 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<Definition<Wor
         return Ok(all);
     }
     let readable: Vec<_> = all.into_iter().filter(|w| require_reader(actor, w.body.record_type).is_ok()).collect();
-    let types = [RecordType::Contact, RecordType::Company, RecordType::Lead, RecordType::Deal];
+    let types = [RecordType::Contact, RecordType::Company, RecordType::Lead, RecordType::Deal, RecordType::Ticket];
     if readable.is_empty() && !types.iter().any(|t| require_reader(actor, *t).is_ok()) {
         return Err(AppError::Forbidden("only administrators and managers may see workflows".into()));
     }

@@ -69,6 +69,7 @@ pub enum RecordType {
     Lead,
     Deal,
     Product,
+    Ticket,
 }
 
 impl RecordType {
@@ -80,14 +81,14 @@ impl RecordType {
             RecordType::Lead => "lead",
             RecordType::Deal => "deal",
             RecordType::Product => "product",
+            RecordType::Ticket => "ticket",
         }
     }
 
     /// The type a stored name stands for.
     pub fn parse(name: &str) -> Option<Self> {
-        [RecordType::Contact, RecordType::Company, RecordType::Lead, RecordType::Deal, RecordType::Product]
-            .into_iter()
-            .find(|t| t.as_str() == name)
+        use RecordType::*;
+        [Contact, Company, Lead, Deal, Product, Ticket].into_iter().find(|t| t.as_str() == name)
     }
 }
 

@@ -160,8 +160,9 @@ impl BusinessCalendar {
             ("saturday", &hours.saturday),
             ("sunday", &hours.sunday),
         ];
+        let none_given = days.iter().all(|(_, ranges)| ranges.is_empty());
         let week = days.map(|(name, ranges)| day_ranges(&format!("hours.{name}"), ranges, &mut errors));
-        if week.iter().all(Vec::is_empty) {
+        if none_given {
             errors.push(FieldError::new("hours", "required", "a calendar needs open hours on at least one weekday"));
         }
         if self.holidays.len() > DATES_MAX {

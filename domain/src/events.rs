@@ -11,7 +11,7 @@ use crate::registry::RECORD_TYPES;
 pub const RECORD_CHANGES: [&str; 5] = ["created", "updated", "deleted", "restored", "merged"];
 
 /// Events beyond a record's own changes: `(event type, record type it is about)`.
-pub const OTHER_EVENTS: [(&str, &str); 9] = [
+pub const OTHER_EVENTS: [(&str, &str); 12] = [
     ("comment.created", "any"),
     ("comment.updated", "any"),
     ("comment.deleted", "any"),
@@ -20,6 +20,9 @@ pub const OTHER_EVENTS: [(&str, &str); 9] = [
     ("lead.converted", "lead"),
     ("form.submitted", "lead"),
     ("task.completed", "task"),
+    ("ticket.status_changed", "ticket"),
+    ("ticket.sla_at_risk", "ticket"),
+    ("ticket.sla_breached", "ticket"),
     ("import.finished", "import"),
 ];
 
@@ -56,6 +59,7 @@ pub fn implied_events(noun: &str, changed_fields: &[String], after: &Map<String,
     match noun {
         "deal" if changed("stage_id") => implied.push("deal.stage_changed"),
         "lead" if changed("status") => implied.push("lead.status_changed"),
+        "ticket" if changed("status") => implied.push("ticket.status_changed"),
         "task" if changed("status") && after.get("status").and_then(Value::as_str) == Some("done") => {
             implied.push("task.completed")
         }

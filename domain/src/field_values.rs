@@ -119,6 +119,15 @@ mod tests {
         if let Some(product) = product {
             every_sortable_field_reads(&registry::PRODUCTS, &stored(product));
         }
+        let ticket = crate::ticket::TicketData {
+            subject: "x".into(),
+            category: text(),
+            first_replied_at: Some(chrono::DateTime::UNIX_EPOCH),
+            solved_at: Some(chrono::DateTime::UNIX_EPOCH),
+            closed_at: Some(chrono::DateTime::UNIX_EPOCH),
+            ..Default::default()
+        };
+        every_sortable_field_reads(&registry::TICKETS, &stored(ticket));
     }
 
     #[test]

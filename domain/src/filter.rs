@@ -206,7 +206,7 @@ impl Catalogue {
             });
         }
         if let Some(rest) = name.strip_prefix("company.") {
-            if !matches!(self.record_type, RecordType::Contact | RecordType::Deal) {
+            if !matches!(self.record_type, RecordType::Contact | RecordType::Deal | RecordType::Ticket) {
                 return None;
             }
             let company = Catalogue {
@@ -245,7 +245,7 @@ impl Catalogue {
         if matches!(self.record_type, RecordType::Contact | RecordType::Company) {
             names.push("has_open_deal".into());
         }
-        if matches!(self.record_type, RecordType::Contact | RecordType::Deal) {
+        if matches!(self.record_type, RecordType::Contact | RecordType::Deal | RecordType::Ticket) {
             names.push("company.<field>".into());
         }
         names.push("activity.<email|call|meeting|chat|social|note>".into());

@@ -14,7 +14,19 @@ pub const FORM_FIELDS_MAX: usize = 10;
 /// Longest accepted value of one submitted field.
 pub const FORM_VALUE_MAX: usize = LONG_TEXT_MAX;
 
-/// A lead field a form may ask for; `message` becomes the submission's activity text.
+/// What a form's submissions make.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FormTarget {
+    /// A lead (or a note on the open lead with the same email).
+    #[default]
+    Lead,
+    /// A support ticket from the contact with the email (made if there is none).
+    Ticket,
+}
+
+/// A field a form may ask for. On a lead form `message` becomes the submission's note; on a
+/// ticket form `subject` and `message` are the ticket's subject and description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FormField {
@@ -27,6 +39,7 @@ pub enum FormField {
     Website,
     Industry,
     Country,
+    Subject,
     Message,
 }
 
@@ -43,6 +56,7 @@ impl FormField {
             FormField::Website => "website",
             FormField::Industry => "industry",
             FormField::Country => "country",
+            FormField::Subject => "subject",
             FormField::Message => "message",
         }
     }
@@ -72,10 +86,14 @@ fn yes() -> bool {
 pub struct WebForm {
     #[schema(example = "Contact us", max_length = 200)]
     pub name: String,
+    /// What submissions make: leads (default) or tickets.
+    #[serde(default)]
+    pub target: FormTarget,
     /// The fields the form sends; every other field in a submission is refused.
     #[schema(max_items = 10)]
     pub fields: Vec<FormFieldSpec>,
-    /// New leads belong to this user (give this or `team_id`, or neither to use the assignment rules).
+    /// New leads (or tickets) belong to this user (give this or `team_id`, or neither to use
+    /// the assignment rules; a ticket is then unassigned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
     /// New leads go to this team.
@@ -115,8 +133,11 @@ pub enum SubmissionRefused {
 /// A submission read against its form.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// The person (on a ticket form, the requester's contact details).
     pub changes: LeadChanges,
     pub message: Option<String>,
+    /// A ticket form's subject.
+    pub subject: Option<String>,
 }
 
 impl WebForm {
@@ -132,16 +153,56 @@ impl WebForm {
                 errors.push(FieldError::new(format!("fields[{index}].field"), "duplicate", "each field once"));
             }
         }
-        if !self
-            .fields
-            .iter()
-            .any(|s| matches!(s.field, FormField::Email | FormField::LastName | FormField::CompanyName))
-        {
-            errors.push(FieldError::new(
-                "fields",
-                "no_identity",
-                "a form needs an email, last_name or company_name field to make a lead",
-            ));
+        match self.target {
+            FormTarget::Lead => {
+                if !self
+                    .fields
+                    .iter()
+                    .any(|s| matches!(s.field, FormField::Email | FormField::LastName | FormField::CompanyName))
+                {
+                    errors.push(FieldError::new(
+                        "fields",
+                        "no_identity",
+                        "a form needs an email, last_name or company_name field to make a lead",
+                    ));
+                }
+                if let Some(index) = self.fields.iter().position(|s| s.field == FormField::Subject) {
+                    errors.push(FieldError::new(
+                        format!("fields[{index}].field"),
+                        "not_applicable",
+                        "only ticket forms ask for a subject",
+                    ));
+                }
+            }
+            FormTarget::Ticket => {
+                if !self.fields.iter().any(|s| s.field == FormField::Email && s.required) {
+                    errors.push(FieldError::new(
+                        "fields",
+                        "no_identity",
+                        "a ticket form needs a required email field: it finds or makes the requester",
+                    ));
+                }
+                let lead_only = |f: FormField| {
+                    matches!(
+                        f,
+                        FormField::CompanyName
+                            | FormField::JobTitle
+                            | FormField::Website
+                            | FormField::Industry
+                            | FormField::Country
+                    )
+                };
+                if let Some(index) = self.fields.iter().position(|s| lead_only(s.field)) {
+                    errors.push(FieldError::new(
+                        format!("fields[{index}].field"),
+                        "not_applicable",
+                        "a ticket form asks only for first_name, last_name, email, phone, subject and message",
+                    ));
+                }
+                if self.campaign.is_some() {
+                    errors.push(FieldError::new("campaign", "not_applicable", "only lead forms record a campaign"));
+                }
+            }
         }
         match (&self.owner_id, &self.team_id, self.round_robin) {
             (Some(_), Some(_), _) => {
@@ -229,7 +290,7 @@ impl WebForm {
             team_id: Patch::from_option(self.team_id.clone()),
             ..Default::default()
         };
-        let mut message = None;
+        let (mut message, mut subject) = (None, None);
         for (field, value) in found.into_iter().filter(|(_, v)| !v.is_empty()) {
             let set = Patch::Set(value);
             match field {
@@ -242,10 +303,11 @@ impl WebForm {
                 FormField::Website => changes.website = set,
                 FormField::Industry => changes.industry = set,
                 FormField::Country => changes.country = set,
+                FormField::Subject => subject = set.resolve(None),
                 FormField::Message => message = set.resolve(None),
             }
         }
-        Ok(Submission { changes, message })
+        Ok(Submission { changes, message, subject })
     }
 }
 
@@ -256,6 +318,7 @@ mod tests {
     fn form() -> WebForm {
         WebForm {
             name: "Contact us".into(),
+            target: FormTarget::Lead,
             fields: vec![
                 FormFieldSpec { field: FormField::Email, required: true },
                 FormFieldSpec { field: FormField::LastName, required: false },
@@ -309,5 +372,27 @@ mod tests {
         let fields: Vec<String> =
             bad.validated().err().map(|e| e.errors().iter().map(|f| f.field.clone()).collect()).unwrap_or_default();
         assert_eq!(fields, ["fields[3].field", "redirect_url", "honeypot_field"]);
+    }
+
+    #[test]
+    fn a_ticket_form_needs_a_required_email_and_asks_nothing_only_leads_have() {
+        let mut ticket = form();
+        ticket.target = FormTarget::Ticket;
+        ticket.campaign = None;
+        ticket.fields.push(FormFieldSpec { field: FormField::Subject, required: true });
+        let ticket = ticket.validated().expect("a valid ticket form");
+        let read =
+            ticket.read_submission(pairs(&[("email", "ada@example.com"), ("subject", "Broken"), ("message", "Help")]));
+        let read = read.expect("accepted");
+        assert_eq!((read.subject.as_deref(), read.message.as_deref()), (Some("Broken"), Some("Help")));
+        let mut bad = ticket.clone();
+        bad.fields[0].required = false;
+        bad.fields.push(FormFieldSpec { field: FormField::Industry, required: false });
+        let fields: Vec<String> =
+            bad.validated().err().map(|e| e.errors().iter().map(|f| f.field.clone()).collect()).unwrap_or_default();
+        assert_eq!(fields, ["fields", "fields[4].field"]);
+        let mut subject_on_lead = form();
+        subject_on_lead.fields.push(FormFieldSpec { field: FormField::Subject, required: false });
+        assert!(subject_on_lead.validated().is_err());
     }
 }

@@ -29,6 +29,8 @@ pub mod listing;
 pub mod product;
 pub mod record;
 pub mod registry;
+pub mod sla;
+pub mod ticket;
 pub mod user;
 pub mod validation;
 pub mod values;

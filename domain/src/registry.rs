@@ -52,7 +52,7 @@ impl RecordTypeSpec {
 
 /// Every record type, in purge order: a type comes before the types its rows point to
 /// (tasks name the activity they follow up, deals their company and lead).
-pub const RECORD_TYPES: [RecordTypeSpec; 7] = [TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES, PRODUCTS];
+pub const RECORD_TYPES: [RecordTypeSpec; 8] = [TICKETS, TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES, PRODUCTS];
 
 /// Tasks.
 pub const TASKS: RecordTypeSpec = RecordTypeSpec {
@@ -129,7 +129,7 @@ pub const CONTACTS: RecordTypeSpec = RecordTypeSpec {
     text_index: true,
     match_keys: true,
     change_history: false,
-    referred_by: &[],
+    referred_by: &[("tickets", "requester_id")],
     fields: crate::contact::FIELDS,
     owner_field: "owner_id",
 };
@@ -145,7 +145,7 @@ pub const COMPANIES: RecordTypeSpec = RecordTypeSpec {
     text_index: true,
     match_keys: true,
     change_history: false,
-    referred_by: &[("contacts", "company_id"), ("deals", "company_id")],
+    referred_by: &[("contacts", "company_id"), ("deals", "company_id"), ("tickets", "company_id")],
     fields: crate::company::FIELDS,
     owner_field: "owner_id",
 };
@@ -166,6 +166,22 @@ pub const PRODUCTS: RecordTypeSpec = RecordTypeSpec {
     owner_field: "owner_id",
 };
 
+/// Support tickets.
+pub const TICKETS: RecordTypeSpec = RecordTypeSpec {
+    noun: "ticket",
+    collection: "tickets",
+    module: Module::Tickets,
+    linked_as: Some(RecordType::Ticket),
+    timeline: true,
+    link_item: None,
+    text_index: true,
+    match_keys: false,
+    change_history: true,
+    referred_by: &[("tickets", "problem_id")],
+    fields: crate::ticket::FIELDS,
+    owner_field: "owner_id",
+};
+
 /// The record type with this collection (or table) name.
 pub fn by_collection(collection: &str) -> Option<&'static RecordTypeSpec> {
     RECORD_TYPES.iter().find(|spec| spec.collection == collection)
@@ -179,6 +195,7 @@ pub fn linked(record_type: RecordType) -> &'static RecordTypeSpec {
         RecordType::Lead => &LEADS,
         RecordType::Deal => &DEALS,
         RecordType::Product => &PRODUCTS,
+        RecordType::Ticket => &TICKETS,
     }
 }
 
@@ -276,5 +293,6 @@ mod tests {
         assert!(position(&DEALS) < position(&LEADS));
         assert!(position(&DEALS) < position(&COMPANIES));
         assert!(position(&CONTACTS) < position(&COMPANIES));
+        assert!(position(&TICKETS) < position(&CONTACTS));
     }
 }

@@ -90,12 +90,22 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
-    /// A lead's status changes, optionally from and/or to one.
+    /// A lead's or ticket's status changes, optionally from and/or to one.
     StatusChanged {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
+    },
+    /// A ticket's SLA clock (any, or this one) turns at risk.
+    SlaAtRisk {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metric: Option<crate::sla::Metric>,
+    },
+    /// A ticket's SLA clock (any, or this one) passes its target.
+    SlaBreached {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metric: Option<crate::sla::Metric>,
     },
     /// A record's owner changes.
     Assigned,
@@ -310,7 +320,15 @@ impl Workflow {
         };
         match &self.trigger {
             Trigger::StageChanged { .. } => only(RecordType::Deal, "stage_changed", errors),
-            Trigger::StatusChanged { .. } => only(RecordType::Lead, "status_changed", errors),
+            Trigger::StatusChanged { .. } if !matches!(self.record_type, RecordType::Lead | RecordType::Ticket) => {
+                errors.push(FieldError::new(
+                    "trigger.type",
+                    "not_applicable",
+                    "`status_changed` applies to lead and ticket workflows only",
+                ))
+            }
+            Trigger::SlaAtRisk { .. } => only(RecordType::Ticket, "sla_at_risk", errors),
+            Trigger::SlaBreached { .. } => only(RecordType::Ticket, "sla_breached", errors),
             Trigger::FormSubmitted { .. } => only(RecordType::Lead, "form_submitted", errors),
             Trigger::FieldChanged { field, .. } if !is_view_field(self.record_type, field) => {
                 errors.push(FieldError::new(
@@ -444,6 +462,11 @@ impl EventFacts<'_> {
         self.payload.get(part).and_then(|view| view.get(field))
     }
 
+    /// An SLA event's clock is `metric` (any clock when `None`).
+    fn clock_is(&self, metric: Option<crate::sla::Metric>) -> bool {
+        metric.is_none_or(|m| self.payload.get("metric").and_then(Value::as_str) == Some(m.as_str()))
+    }
+
     fn changed(&self, field: &str) -> bool {
         self.payload
             .get("changed_fields")
@@ -482,6 +505,8 @@ impl Trigger {
             Trigger::StatusChanged { from, to } => {
                 is("status_changed") && event.moved("status", text(from).as_ref(), text(to).as_ref())
             }
+            Trigger::SlaAtRisk { metric } => is("sla_at_risk") && event.clock_is(*metric),
+            Trigger::SlaBreached { metric } => is("sla_breached") && event.clock_is(*metric),
             Trigger::FormSubmitted { form_id } => {
                 event.event_type == "form.submitted"
                     && form_id

@@ -53,3 +53,32 @@ export const onboarding: Schemas["Workflow"] = {
     { type: "notify", message: "Won", owner_managers: true },
   ],
 };
+export const ticket: Schemas["TicketInput"] = {
+  subject: "Cannot export invoices",
+  requester_id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61",
+  channel: "email",
+  type: "incident",
+  priority: "high",
+  custom_fields: { region: "EMEA" },
+};
+export const reply: Schemas["ReplyInput"] = { body: "Fixed; please try again.", status: "pending" };
+export const calendar: Schemas["BusinessCalendar"] = {
+  name: "Berlin desk",
+  time_zone: "Europe/Berlin",
+  hours: { monday: [{ from: "09:00", to: "12:00" }, { from: "13:00", to: "17:00" }], saturday: [{ from: "22:00", to: "06:00" }] },
+  holidays: ["2026-12-25"],
+  exceptions: [{ date: "2026-12-31", hours: [{ from: "09:00", to: "12:00" }] }],
+};
+export const policy: Schemas["SlaPolicy"] = {
+  name: "Standard",
+  conditions: { field: "channel", op: "in", value: ["email", "web_form"] },
+  calendar_id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61",
+  targets: { urgent: { first_reply: { minutes: 30 }, resolution: { minutes: 240, business: false } } },
+};
+export const escalation: Schemas["Workflow"] = {
+  name: "Escalate breaches",
+  record_type: "ticket",
+  status: "active",
+  trigger: { type: "sla_breached", metric: "first_reply" },
+  steps: [{ type: "update_fields", fields: { tier: "second_line" } }],
+};

@@ -19,6 +19,8 @@ pub enum Kind {
     WebhookEndpoint,
     EmailTemplate,
     Workflow,
+    BusinessCalendar,
+    SlaPolicy,
 }
 
 impl Kind {
@@ -30,6 +32,8 @@ impl Kind {
             Kind::WebhookEndpoint => "webhook_endpoint",
             Kind::EmailTemplate => "email_template",
             Kind::Workflow => "workflow",
+            Kind::BusinessCalendar => "business_calendar",
+            Kind::SlaPolicy => "sla_policy",
         }
     }
 }

@@ -18,7 +18,7 @@ use domain::jobs::JobState;
 use crate::connection::Backend;
 use crate::error::{StoreError, StoreResult};
 use crate::schema::jobs;
-use crate::sql::{Dialect, placeholder};
+use crate::sql::{Dialect, placeholder, placeholders};
 use crate::{DbConnection, from_db_time, new_id, to_db_time};
 
 /// The notification channel of new jobs (PostgreSQL), so idle workers of every process wake.
@@ -142,11 +142,6 @@ impl JobRow {
             finished_at: self.finished_at.map(from_db_time),
         })
     }
-}
-
-/// `n` placeholders from `first` on, comma-separated.
-fn placeholders(conn: &DbConnection, first: usize, n: usize) -> String {
-    (first..first + n).map(|i| placeholder(conn, i)).collect::<Vec<_>>().join(", ")
 }
 
 /// Enqueues a job; `None` when its unique key is already taken (nothing is written).

@@ -41,6 +41,7 @@ pub mod store;
 pub mod tasks;
 pub mod teams;
 pub mod text_search;
+pub mod tickets;
 pub mod users;
 pub mod webhooks;
 pub mod workflows;

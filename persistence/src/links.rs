@@ -159,10 +159,37 @@ fn into_change(row: ChangeRow) -> StoreResult<RecordChange> {
 /// Whose changes a history lists.
 #[derive(Debug, Clone)]
 pub enum ChangesOf {
-    /// One lead's status changes or one deal's stage changes.
+    /// One lead's, deal's or ticket's status or stage changes.
     Record(RecordType, String),
-    /// The stage changes of a company's live deals.
-    CompanyDeals(String),
+    /// A company's: the stage changes of its live deals (when `deals`), and the status changes
+    /// of its live tickets that `tickets` reaches (when given).
+    Company { id: String, deals: bool, tickets: Option<domain::access::Visibility> },
+    /// The status changes of the live tickets a contact asked for that the visibility reaches.
+    Requester(String, domain::access::Visibility),
+}
+
+/// Every recorded change of one record, oldest first.
+pub fn changes_of_record(conn: &mut DbConnection, record_type: RecordType, id: &str) -> StoreResult<Vec<RecordChange>> {
+    let rows: Vec<ChangeRow> = record_changes::table
+        .filter(record_changes::record_type.eq(record_type.as_str()))
+        .filter(record_changes::record_id.eq(id))
+        .order((record_changes::changed_at.asc(), record_changes::id.asc()))
+        .load(conn)?;
+    rows.into_iter().map(into_change).collect()
+}
+
+/// The condition on `record_changes` rows of the live tickets whose `column` is `id` and that
+/// `visibility` reaches. SQL text, as a boxed subquery cannot sit inside another boxed query
+/// over both backends; `column` is one of this module's literals.
+fn ticket_changes(column: &str, id: &str, visibility: &domain::access::Visibility) -> crate::sql::Fragment {
+    crate::sql::Fragment::sql(&format!(
+        "(record_changes.record_type = 'ticket' AND record_changes.record_id IN \
+         (SELECT t.id FROM tickets t WHERE t.deleted_at IS NULL AND t.{column} = "
+    ))
+    .text(id.to_owned())
+    .push(" AND ")
+    .append(crate::search::visible_rows("t", visibility))
+    .push("))")
 }
 
 /// Changes newest first, after `before` (a timeline position), at most `limit`.
@@ -181,15 +208,23 @@ pub fn changes_of(
         ChangesOf::Record(record_type, id) => query
             .filter(record_changes::record_type.eq(record_type.as_str()))
             .filter(record_changes::record_id.eq(id.clone())),
-        ChangesOf::CompanyDeals(company_id) => {
-            query.filter(record_changes::record_type.eq(RecordType::Deal.as_str())).filter(
+        ChangesOf::Company { id, deals: with_deals, tickets } => {
+            let of_deals = record_changes::record_type.eq(RecordType::Deal.as_str()).and(
                 record_changes::record_id.eq_any(
                     deals::table
-                        .filter(deals::company_id.eq(company_id.clone()))
+                        .filter(deals::company_id.eq(id.clone()))
                         .filter(deals::deleted_at.is_null())
                         .select(deals::id),
                 ),
-            )
+            );
+            match (with_deals, tickets) {
+                (true, Some(visibility)) => query.filter(of_deals.or(ticket_changes("company_id", id, visibility))),
+                (false, Some(visibility)) => query.filter(ticket_changes("company_id", id, visibility)),
+                (_, None) => query.filter(of_deals),
+            }
+        }
+        ChangesOf::Requester(contact_id, visibility) => {
+            query.filter(ticket_changes("requester_id", contact_id, visibility))
         }
     };
     if let Some((at, id)) = before.and_then(timeline_position) {

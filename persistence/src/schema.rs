@@ -221,6 +221,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     workflow_steps,
     workflow_enrollments,
     workflow_clocks,
+    tickets,
+    ticket_replies,
+    sla_alerts,
 );
 
 diesel::table! {
@@ -731,5 +734,57 @@ diesel::table! {
         pass_until -> Nullable<Timestamp>,
         pass_cursor -> Nullable<Text>,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        subject -> Text,
+        sort_name -> Text,
+        description -> Nullable<Text>,
+        requester_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        channel -> Text,
+        ticket_type -> Text,
+        problem_id -> Nullable<Text>,
+        priority -> Text,
+        category -> Nullable<Text>,
+        tier -> Text,
+        status -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        tags -> Text,
+        custom_fields -> Text,
+        search_text -> Text,
+        first_replied_at -> Nullable<Timestamp>,
+        solved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_replies (id) {
+        id -> Text,
+        ticket_id -> Text,
+        activity_id -> Nullable<Text>,
+        author -> Text,
+        public -> Bool,
+        replied_at -> Timestamp,
+        replied_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sla_alerts (ticket_id, metric, alert, cycle_started_at) {
+        ticket_id -> Text,
+        metric -> Text,
+        alert -> Text,
+        cycle_started_at -> Timestamp,
+        raised_at -> Timestamp,
     }
 }

@@ -35,6 +35,11 @@ pub(crate) fn placeholder(conn: &DbConnection, n: usize) -> String {
     }
 }
 
+/// `n` placeholders from `first` on, comma-separated.
+pub(crate) fn placeholders(conn: &DbConnection, first: usize, n: usize) -> String {
+    (first..first + n).map(|i| placeholder(conn, i)).collect::<Vec<_>>().join(", ")
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Sql(String),

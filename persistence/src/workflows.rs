@@ -421,6 +421,7 @@ pub fn matching(
         RecordType::Lead => crate::leads::matching(conn, visibility, filter, related, among),
         RecordType::Deal => crate::deals::matching(conn, visibility, filter, related, among),
         RecordType::Product => crate::products::matching(conn, visibility, filter, related, among),
+        RecordType::Ticket => crate::tickets::matching(conn, visibility, filter, related, among),
     }
 }
 
@@ -441,6 +442,7 @@ pub fn matching_after(
         RecordType::Lead => crate::leads::matching_after(conn, filter, related, after, limit),
         RecordType::Deal => crate::deals::matching_after(conn, filter, related, after, limit),
         RecordType::Product => crate::products::matching_after(conn, filter, related, after, limit),
+        RecordType::Ticket => crate::tickets::matching_after(conn, filter, related, after, limit),
     }
 }
 

@@ -29,8 +29,10 @@ pub mod products;
 pub mod roles;
 pub mod rules;
 pub mod search;
+pub mod service_levels;
 pub mod tasks;
 pub mod teams;
+pub mod tickets;
 pub mod timeline;
 pub mod users;
 pub mod webhooks;
@@ -63,11 +65,20 @@ impl app::views::Views for ApiViews {
     type CustomField = custom_fields::CustomFieldView;
     type Activity = activities::ActivityView;
     type Task = tasks::TaskView;
+    type Ticket = tickets::TicketView;
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).
-pub const RECORD_APIS: [&RecordApi; 7] =
-    [&tasks::API, &activities::API, &deals::API, &leads::API, &contacts::API, &companies::API, &products::API];
+pub const RECORD_APIS: [&RecordApi; 8] = [
+    &tickets::API,
+    &tasks::API,
+    &activities::API,
+    &deals::API,
+    &leads::API,
+    &contacts::API,
+    &companies::API,
+    &products::API,
+];
 
 /// The API of the record type with this registry entry.
 pub fn record_api(spec: &domain::registry::RecordTypeSpec) -> Option<&'static RecordApi> {
@@ -89,6 +100,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(api_keys::routes)
         .configure(forms::routes)
         .configure(rules::routes)
+        .configure(service_levels::routes)
         .configure(pipelines::routes)
         .configure(audit::routes)
         .configure(events::routes)

@@ -19,6 +19,7 @@ use app::kinds::COMPANIES;
 use app::kinds::CONTACTS;
 use app::kinds::DEALS;
 use app::kinds::LEADS;
+use app::kinds::TICKETS;
 
 /// What a timeline entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -35,7 +36,7 @@ pub enum EntryKind {
 pub struct ChangeView {
     pub record_type: RecordType,
     pub record_id: String,
-    /// `stage` (deals) or `status` (leads).
+    /// `stage` (deals) or `status` (leads and tickets).
     pub field: String,
     /// Stage id or status before; `null` for a deal's first stage.
     pub from: Option<String>,
@@ -146,17 +147,28 @@ pub async fn respond(
     let (limit, before) = PageParams { limit: params.limit, cursor: params.cursor }.parse()?;
     let (activities, changes, comments) = state
         .read(move |conn| {
+            let tickets = || caller.principal.visibility(Module::Tickets, Action::Read);
             let changes_of = match record_type {
-                RecordType::Contact => CONTACTS.find_visible(conn, &caller, &id).map(|_| None)?,
-                RecordType::Company => COMPANIES
+                RecordType::Contact => CONTACTS
                     .find_visible(conn, &caller, &id)
-                    .map(|_| wanted.stage_changes.then(|| ChangesOf::CompanyDeals(id.clone())))?,
+                    .map(|_| wanted.status_changes.then(|| ChangesOf::Requester(id.clone(), tickets())))?,
+                RecordType::Company => COMPANIES.find_visible(conn, &caller, &id).map(|_| {
+                    let of_tickets = wanted.status_changes.then(tickets);
+                    (wanted.stage_changes || of_tickets.is_some()).then(|| ChangesOf::Company {
+                        id: id.clone(),
+                        deals: wanted.stage_changes,
+                        tickets: of_tickets,
+                    })
+                })?,
                 RecordType::Lead => LEADS
                     .find_visible(conn, &caller, &id)
                     .map(|_| wanted.status_changes.then(|| ChangesOf::Record(RecordType::Lead, id.clone())))?,
                 RecordType::Deal => DEALS
                     .find_visible(conn, &caller, &id)
                     .map(|_| wanted.stage_changes.then(|| ChangesOf::Record(RecordType::Deal, id.clone())))?,
+                RecordType::Ticket => TICKETS
+                    .find_visible(conn, &caller, &id)
+                    .map(|_| wanted.status_changes.then(|| ChangesOf::Record(RecordType::Ticket, id.clone())))?,
                 RecordType::Product => return Err(ApiError::NotFound("products have no timeline".into())),
             };
             let comments = if wanted.comments {

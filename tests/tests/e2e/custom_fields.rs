@@ -25,7 +25,7 @@ on_both_backends! {
         assert_eq!(listed.body["data"][0]["key"], "budget");
         assert_eq!(listed.body["next_cursor"], serde_json::Value::Null);
         app.post("/api/v1/custom-fields", &rep, &json!({"record_type": "contact", "key": "x", "label": "X", "field_type": "text"})).await.assert_problem(403);
-        app.get("/api/v1/custom-fields?record_type=ticket", &rep).await.assert_problem(400);
+        app.get("/api/v1/custom-fields?record_type=invoice", &rep).await.assert_problem(400);
 
         // Bad definitions change nothing.
         let taken = app.post("/api/v1/custom-fields", &admin, &json!({"record_type": "contact", "key": "tier", "label": "T", "field_type": "text"})).await.assert_problem(409);

@@ -29,7 +29,10 @@ on_both_backends! {
             let scraped = app.request(Method::GET, "/metrics").token("scrape-secret").send().await.assert_status(200);
             assert!(scraped.header("content-type").is_some_and(|t| t.starts_with("text/plain")));
             text = scraped.text;
-            if text.contains(r#"crm_jobs{kind="maintenance.purge",state="completed"}"#) {
+            // The run is counted just after its job commits as completed: wait for both.
+            if text.contains(r#"crm_jobs{kind="maintenance.purge",state="completed"}"#)
+                && text.contains(r#"crm_job_runs_total{outcome="completed"}"#)
+            {
                 break;
             }
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;

@@ -1,0 +1,3 @@
+DROP TABLE sla_alerts;
+DROP TABLE ticket_replies;
+DROP TABLE tickets;

@@ -147,6 +147,8 @@ fn mail_settings() -> Result<Option<domain::email::MailSettings>, ConfigError> {
         security,
         credentials,
         from,
+        public_url: var("CRM_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{}", var("CRM_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()))),
     }))
 }
 

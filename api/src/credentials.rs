@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
+
+pub use app::secrets::{content_hash, random_token, secret_hash};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Every API key starts with this, so scanners and our own auth can tell it from a JWT.
 pub const API_KEY_PREFIX: &str = "crm_";
@@ -90,21 +89,9 @@ impl TokenKeys {
     }
 }
 
-/// 32 random bytes, URL-safe base64.
-pub fn random_token() -> String {
-    let mut bytes = [0_u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// A fresh API key secret: `crm_` followed by 256 random bits.
 pub fn new_api_key() -> String {
     format!("{API_KEY_PREFIX}{}", random_token())
-}
-
-/// Hex SHA-256 of a high-entropy secret, as stored.
-pub fn secret_hash(secret: &str) -> String {
-    content_hash(secret.as_bytes())
 }
 
 /// Whether a presented secret is the expected one, in time that depends on neither: their
@@ -112,11 +99,6 @@ pub fn secret_hash(secret: &str) -> String {
 pub fn same_secret(presented: &str, expected: &str) -> bool {
     let (a, b) = (secret_hash(presented), secret_hash(expected));
     a.bytes().zip(b.bytes()).fold(0u8, |differ, (x, y)| differ | (x ^ y)) == 0
-}
-
-/// The hex SHA-256 of some bytes (an uploaded file, for idempotency).
-pub fn content_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An argon2id hash (PHC string) with a random salt and the crate's OWASP-level defaults.
@@ -142,6 +124,8 @@ pub fn decoy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn a_token_verifies_with_its_keys_only() {

@@ -33,7 +33,7 @@ enum Budget {
     General,
     /// Sign-in attempts per address.
     Login,
-    /// Public web form submissions per address.
+    /// Public web form submissions and survey answers per address.
     Form,
 }
 
@@ -44,7 +44,8 @@ fn rate_key(req: &ServiceRequest) -> (String, Budget) {
     if path == "/api/v1/auth/login" || path == "/api/v1/auth/refresh" {
         return (format!("login:{address}"), Budget::Login);
     }
-    if path.starts_with("/api/v1/forms/") && path.ends_with("/submissions") {
+    let public_form = path.starts_with("/api/v1/forms/") && path.ends_with("/submissions");
+    if public_form || (path.starts_with("/api/v1/survey-responses/") && req.method() == actix_web::http::Method::POST) {
         return (format!("form:{address}"), Budget::Form);
     }
     match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {

@@ -34,8 +34,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Operations anyone may call: probes, signing in, refreshing, and public form submissions.
-pub const PUBLIC_OPERATIONS: [&str; 5] = ["healthz", "readyz", "login", "refresh", "submit_form"];
+/// Operations anyone may call: probes, signing in, refreshing, public form submissions and
+/// survey answer links.
+pub const PUBLIC_OPERATIONS: [&str; 7] =
+    ["healthz", "readyz", "login", "refresh", "submit_form", "survey_question", "answer_survey"];
 
 /// What the document says once for every operation, so no handler can forget it: the server,
 /// bearer security by default (and `security: []` on the public operations), the headers every
@@ -369,6 +371,15 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::service_levels::update_policy,
         routes::service_levels::delete_policy,
         routes::service_levels::ticket_sla,
+        routes::surveys::list,
+        routes::surveys::create,
+        routes::surveys::get,
+        routes::surveys::update,
+        routes::surveys::delete,
+        routes::surveys::send,
+        routes::surveys::results,
+        routes::surveys::question,
+        routes::surveys::answer,
         routes::pipelines::list,
         routes::pipelines::create,
         routes::pipelines::get,
@@ -482,6 +493,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         (name = "webhooks", description = "Outbound webhooks signed per Standard Webhooks, their delivery log and replays (admins only)"),
         (name = "workflows", description = "Workflows: a trigger, conditions and steps that act as a user; dry runs and the run log"),
         (name = "service-levels", description = "Business calendars and SLA policies for tickets (admins only)"),
+        (name = "surveys", description = "NPS, CES and CSAT surveys: sending, the public single-use answer link, results"),
         (name = "operations", description = "Health probes"),
     )
 )]

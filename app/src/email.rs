@@ -157,17 +157,45 @@ pub fn queue<V: Views>(
         Some(address) => EmailAddress::parse("to", &address)?,
         None => return Err(AppError::invalid("to", "required", "the record has no email address; give `to`")),
     };
+    let message = Message {
+        template_id: Some(template_id),
+        subject: &rendered.subject,
+        html: rendered.html.as_deref(),
+        text: rendered.text.as_deref(),
+    };
+    outbox(conn, actor, target, recipient.as_str(), &message, mail)
+}
+
+/// What an email says, rendered.
+pub struct Message<'a> {
+    /// The template it was rendered from, if one.
+    pub template_id: Option<&'a str>,
+    pub subject: &'a str,
+    pub html: Option<&'a str>,
+    pub text: Option<&'a str>,
+}
+
+/// Puts an email about a record to a checked recipient in the outbox with its `email.send`
+/// job, in the caller's transaction; once sent it is an outbound activity on the record.
+pub fn outbox(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    target: &RecordRef,
+    recipient: &str,
+    message: &Message<'_>,
+    mail: &MailSettings,
+) -> Result<Email, AppError> {
     let domain = mail.from.rsplit_once('@').map_or("localhost", |(_, domain)| domain.trim_end_matches('>'));
     let message_id = format!("<{}@{domain}>", persistence::new_id());
     let new = NewEmail {
         notification: false,
-        template_id: Some(template_id),
+        template_id: message.template_id,
         record: Some((target.record_type.as_str(), &target.id)),
         sender_id: &actor.principal.user_id,
-        recipient: recipient.as_str(),
-        subject: &rendered.subject,
-        html: rendered.html.as_deref(),
-        text: rendered.text.as_deref(),
+        recipient,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
         message_id: &message_id,
     };
     let id = emails::insert(conn, &new, Utc::now())?;

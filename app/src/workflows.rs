@@ -122,6 +122,14 @@ fn check_step_references(conn: &mut DbConnection, steps: &[Step], path: &str) ->
                     return Err(missing("to", "active user (give `owner`, a user id or an email address)"));
                 }
             }
+            Step::SendSurvey { survey_id } => {
+                definitions::find::<domain::survey::Survey>(conn, Kind::Survey, survey_id).map_err(
+                    |error| match error {
+                        persistence::StoreError::NotFound => missing("survey_id", "survey"),
+                        other => other.into(),
+                    },
+                )?;
+            }
             Step::CallWebhook { endpoint_id } => match crate::webhooks::endpoint(conn, endpoint_id) {
                 Ok(_) => {}
                 Err(AppError::NotFound(_)) => return Err(missing("endpoint_id", "webhook endpoint")),
@@ -674,6 +682,14 @@ fn perform<V: Views>(
             let detail = json!({"email_id": email.id, "to": email.recipient, "subject": email.subject});
             Ok(Effect { outcome: StepOutcome::Waiting, awaits_email: Some(email.id), ..Effect::done(detail) })
         }
+        Step::SendSurvey { survey_id } => {
+            let view = current_view::<V>(conn, actor, run, workflow)?;
+            let request = survey_request(record_type, record_id, &view)?;
+            let sent = crate::surveys::send(conn, actor, survey_id, &request, outside.mail)?;
+            Ok(Effect::done(
+                json!({"request_id": sent.request.id, "email_id": sent.request.email_id, "contact_id": request.contact_id}),
+            ))
+        }
         Step::CallWebhook { endpoint_id } => {
             let record = current_view::<V>(conn, actor, run, workflow)?;
             let data = json!({
@@ -1089,6 +1105,15 @@ fn preview<V: Views>(
             };
             json!({"to": to, "subject": rendered.subject})
         }
+        Step::SendSurvey { survey_id } => {
+            if mail.is_none() {
+                return Err(AppError::Conflict(
+                    "this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into(),
+                ));
+            }
+            let request = survey_request(record_type, record_id, view)?;
+            json!({"survey_id": survey_id, "contact_id": request.contact_id})
+        }
         Step::CallWebhook { endpoint_id } => {
             let endpoint = crate::webhooks::endpoint(conn, endpoint_id)?;
             json!({"endpoint_id": endpoint_id, "url": endpoint.url, "active": endpoint.active})
@@ -1101,6 +1126,37 @@ fn preview<V: Views>(
             json!({"conditions_match": record_matches(conn, workflow, workflow.conditions.as_ref(), record_id)?})
         }
         Step::Branch { .. } => Value::Null,
+    })
+}
+
+/// Whom a survey step asks, about what: a ticket's requester about the ticket, a deal's first
+/// contact about the deal, a contact about nothing in particular.
+fn survey_request(
+    record_type: RecordType,
+    record_id: &str,
+    view: &Map<String, Value>,
+) -> Result<crate::surveys::SendRequest, AppError> {
+    use domain::survey::TouchpointType;
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+    let (contact, touchpoint) = match record_type {
+        RecordType::Contact => (Some(record_id.to_owned()), TouchpointType::None),
+        RecordType::Ticket => (text(view.get("requester_id")), TouchpointType::Ticket),
+        RecordType::Deal => (text(view.get("contact_ids").and_then(|ids| ids.get(0))), TouchpointType::Deal),
+        other => {
+            return Err(AppError::invalid(
+                "type",
+                "not_applicable",
+                format!("a {} has no contact to ask", other.as_str()),
+            ));
+        }
+    };
+    let contact_id =
+        contact.ok_or_else(|| AppError::Conflict(format!("this {} has no contact to ask", record_type.as_str())))?;
+    Ok(crate::surveys::SendRequest {
+        contact_id,
+        touchpoint,
+        touchpoint_id: (touchpoint != TouchpointType::None).then(|| record_id.to_owned()),
+        delivery: crate::surveys::Delivery::Email,
     })
 }
 

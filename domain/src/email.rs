@@ -29,6 +29,8 @@ pub struct MailSettings {
     pub credentials: Option<(String, String)>,
     /// The `From` address.
     pub from: String,
+    /// Where people reach this server, for links in email (a survey's answer link).
+    pub public_url: String,
 }
 
 /// How the SMTP connection is protected.

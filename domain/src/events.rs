@@ -11,7 +11,7 @@ use crate::registry::RECORD_TYPES;
 pub const RECORD_CHANGES: [&str; 5] = ["created", "updated", "deleted", "restored", "merged"];
 
 /// Events beyond a record's own changes: `(event type, record type it is about)`.
-pub const OTHER_EVENTS: [(&str, &str); 12] = [
+pub const OTHER_EVENTS: [(&str, &str); 13] = [
     ("comment.created", "any"),
     ("comment.updated", "any"),
     ("comment.deleted", "any"),
@@ -23,6 +23,7 @@ pub const OTHER_EVENTS: [(&str, &str); 12] = [
     ("ticket.status_changed", "ticket"),
     ("ticket.sla_at_risk", "ticket"),
     ("ticket.sla_breached", "ticket"),
+    ("survey.answered", "contact"),
     ("import.finished", "import"),
 ];
 

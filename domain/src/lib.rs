@@ -30,6 +30,7 @@ pub mod product;
 pub mod record;
 pub mod registry;
 pub mod sla;
+pub mod survey;
 pub mod ticket;
 pub mod user;
 pub mod validation;

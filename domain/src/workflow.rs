@@ -228,6 +228,9 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
+    /// Sends a survey by email to the record's contact (a ticket's requester, a deal's first
+    /// contact, the contact itself), about the ticket or deal.
+    SendSurvey { survey_id: String },
     /// Posts the run's record to a webhook endpoint (signed, retried, logged like any delivery).
     CallWebhook { endpoint_id: String },
     /// Tells users in their notification feed: the owner, the managers of the owner's teams,
@@ -278,6 +281,7 @@ impl Step {
             Step::AddTag { .. } => "add_tag",
             Step::RemoveTag { .. } => "remove_tag",
             Step::SendEmail { .. } => "send_email",
+            Step::SendSurvey { .. } => "send_survey",
             Step::CallWebhook { .. } => "call_webhook",
             Step::Notify { .. } => "notify",
             Step::Wait { .. } => "wait",
@@ -304,6 +308,16 @@ impl Workflow {
         check_steps(&self.steps, "steps", 0, &mut count, &mut errors);
         if count > STEPS_MAX {
             errors.push(FieldError::new("steps", "too_long", format!("at most {STEPS_MAX} steps, branches included")));
+        }
+        let has_contact = matches!(self.record_type, RecordType::Contact | RecordType::Deal | RecordType::Ticket);
+        if let Some(path) =
+            find_step(&self.steps, "steps", |s| matches!(s, Step::SendSurvey { .. })).filter(|_| !has_contact)
+        {
+            errors.push(FieldError::new(
+                format!("{path}.type"),
+                "not_applicable",
+                "a survey goes to a contact: on contact, deal and ticket workflows only",
+            ));
         }
         errors.into_result(|| self)
     }
@@ -363,6 +377,21 @@ impl Workflow {
     }
 }
 
+/// The path of the first step (branches included) that `is` picks.
+fn find_step(steps: &[Step], path: &str, is: fn(&Step) -> bool) -> Option<String> {
+    steps.iter().enumerate().find_map(|(index, step)| {
+        let here = format!("{path}[{index}]");
+        if is(step) {
+            return Some(here);
+        }
+        match step {
+            Step::Branch { then, otherwise, .. } => find_step(then, &format!("{here}.then"), is)
+                .or_else(|| find_step(otherwise, &format!("{here}.else"), is)),
+            _ => None,
+        }
+    })
+}
+
 fn collect_filters<'a>(steps: &'a [Step], path: &str, found: &mut Vec<(String, &'a Value)>) {
     for (index, step) in steps.iter().enumerate() {
         if let Step::Branch { condition, then, otherwise } = step {
@@ -419,7 +448,7 @@ fn check_steps(steps: &[Step], path: &str, nesting: usize, count: &mut usize, er
             Step::SendEmail { to: Some(to), .. } if to.trim().is_empty() => {
                 refuse("to", "invalid", "must be `owner`, a user id or an email address");
             }
-            Step::SendEmail { .. } | Step::CallWebhook { .. } | Step::CheckConditions => {}
+            Step::SendEmail { .. } | Step::SendSurvey { .. } | Step::CallWebhook { .. } | Step::CheckConditions => {}
             Step::Notify { message, owner, owner_managers, user_ids } => {
                 if message.trim().is_empty() || message.chars().count() > TEXT_MAX {
                     refuse("message", "invalid", "must be 1 to 2000 characters");

@@ -82,3 +82,10 @@ export const escalation: Schemas["Workflow"] = {
   trigger: { type: "sla_breached", metric: "first_reply" },
   steps: [{ type: "update_fields", fields: { tier: "second_line" } }],
 };
+export const survey: Schemas["Survey"] = { name: "Support satisfaction", kind: "csat", question: "How satisfied are you?" };
+export const sendSurvey: Schemas["SurveySendInput"] = {
+  contact_id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61",
+  touchpoint: { type: "ticket", id: "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a62" },
+  deliver: "link",
+};
+export const answer: Schemas["AnswerInput"] = { score: 5, comment: "Quick and friendly" };

@@ -21,6 +21,7 @@ pub enum Kind {
     Workflow,
     BusinessCalendar,
     SlaPolicy,
+    Survey,
 }
 
 impl Kind {
@@ -34,6 +35,7 @@ impl Kind {
             Kind::Workflow => "workflow",
             Kind::BusinessCalendar => "business_calendar",
             Kind::SlaPolicy => "sla_policy",
+            Kind::Survey => "survey",
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod security;
 pub mod settings;
 mod sql;
 pub mod store;
+pub mod surveys;
 pub mod tasks;
 pub mod teams;
 pub mod text_search;

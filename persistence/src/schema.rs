@@ -224,6 +224,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     ticket_replies,
     sla_alerts,
+    survey_requests,
+    survey_responses,
 );
 
 diesel::table! {
@@ -786,5 +788,34 @@ diesel::table! {
         alert -> Text,
         cycle_started_at -> Timestamp,
         raised_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    survey_requests (id) {
+        id -> Text,
+        survey_id -> Text,
+        token_hash -> Text,
+        contact_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        touchpoint_type -> Text,
+        touchpoint_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        email_id -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    survey_responses (request_id) {
+        request_id -> Text,
+        survey_id -> Text,
+        score -> Integer,
+        comment -> Nullable<Text>,
+        activity_id -> Nullable<Text>,
+        answered_at -> Timestamp,
     }
 }

@@ -55,6 +55,19 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// How the server under test reaches this sink: plain SMTP on loopback; links in email
+    /// point at `public_url`.
+    pub fn settings(&self, public_url: &str) -> domain::email::MailSettings {
+        domain::email::MailSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            security: domain::email::SmtpSecurity::None,
+            credentials: None,
+            from: "crm@example.com".into(),
+            public_url: public_url.to_owned(),
+        }
+    }
+
     /// Starts a server on a free loopback port; it lives as long as the test process.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");

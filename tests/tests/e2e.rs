@@ -26,6 +26,7 @@ mod e2e {
     mod sales;
     mod search;
     mod startup;
+    mod surveys;
     mod tickets;
     mod webhooks;
     mod workflows;

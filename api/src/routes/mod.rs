@@ -30,6 +30,7 @@ pub mod roles;
 pub mod rules;
 pub mod search;
 pub mod service_levels;
+pub mod surveys;
 pub mod tasks;
 pub mod teams;
 pub mod tickets;
@@ -101,6 +102,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(forms::routes)
         .configure(rules::routes)
         .configure(service_levels::routes)
+        .configure(surveys::routes)
         .configure(pipelines::routes)
         .configure(audit::routes)
         .configure(events::routes)

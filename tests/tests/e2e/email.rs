@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use domain::email::{MailSettings, SmtpSecurity};
 use e2e::smtp::SmtpSink;
 use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};
@@ -12,13 +11,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn spawn_with_smtp(backend: e2e::Backend, sink: &SmtpSink) -> TestApp {
-    let mail = MailSettings {
-        host: "127.0.0.1".into(),
-        port: sink.port,
-        security: SmtpSecurity::None,
-        credentials: None,
-        from: "crm@example.com".into(),
-    };
+    let mail = sink.settings("https://crm.example.com");
     TestApp::spawn_with(backend, move |config| config.mail = Some(mail)).await
 }
 

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use domain::email::{MailSettings, SmtpSecurity};
 use e2e::receiver::{Receiver, verify};
 use e2e::smtp::SmtpSink;
 use e2e::{TestApp, on_both_backends};
@@ -13,13 +12,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn spawn_with_outside(backend: e2e::Backend, sink: Option<&SmtpSink>) -> TestApp {
-    let mail = sink.map(|sink| MailSettings {
-        host: "127.0.0.1".into(),
-        port: sink.port,
-        security: SmtpSecurity::None,
-        credentials: None,
-        from: "crm@example.com".into(),
-    });
+    let mail = sink.map(|sink| sink.settings("https://crm.example.com"));
     TestApp::spawn_with(backend, move |config| {
         config.mail = mail;
         config.webhook_policy.allow_loopback = true;

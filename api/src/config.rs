@@ -60,6 +60,8 @@ pub struct Config {
     pub principal_cache_lifetime: Duration,
     /// How long a solved ticket stays solved before it closes itself.
     pub ticket_close_after: Duration,
+    /// Published knowledge-base articles are readable without login.
+    pub public_knowledge_base: bool,
     /// Jobs a process runs at once (a long import then does not hold up the rest).
     pub job_workers: usize,
     /// Deliveries (webhooks, email) one process makes at once, on loops of their own.
@@ -209,6 +211,7 @@ impl Config {
             header_timeout: Duration::from_secs(number("CRM_HEADER_TIMEOUT_SECONDS", 5)?.max(1)),
             principal_cache_lifetime: Duration::from_secs(number("CRM_PRINCIPAL_CACHE_SECONDS", 30)?),
             ticket_close_after: Duration::from_secs(number("CRM_TICKET_CLOSE_AFTER_SECONDS", 4 * 24 * 3600)?),
+            public_knowledge_base: flag("CRM_PUBLIC_KNOWLEDGE_BASE")?,
             job_workers: number("CRM_JOB_WORKERS", 2_usize)?.max(1),
             outbound_workers: number("CRM_OUTBOUND_WORKERS", 2_usize)?.max(1),
             extra_event_handlers: &[],
@@ -249,6 +252,7 @@ impl Config {
             header_timeout: Duration::from_secs(5),
             principal_cache_lifetime: Duration::from_secs(30),
             ticket_close_after: Duration::from_secs(4 * 24 * 3600),
+            public_knowledge_base: false,
             job_workers: 2,
             outbound_workers: 2,
             extra_event_handlers: &[],

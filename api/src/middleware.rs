@@ -45,7 +45,9 @@ fn rate_key(req: &ServiceRequest) -> (String, Budget) {
         return (format!("login:{address}"), Budget::Login);
     }
     let public_form = path.starts_with("/api/v1/forms/") && path.ends_with("/submissions");
-    if public_form || (path.starts_with("/api/v1/survey-responses/") && req.method() == actix_web::http::Method::POST) {
+    let public_post = req.method() == actix_web::http::Method::POST
+        && (path.starts_with("/api/v1/survey-responses/") || path.starts_with("/api/v1/public/"));
+    if public_form || public_post {
         return (format!("form:{address}"), Budget::Form);
     }
     match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {

@@ -35,9 +35,19 @@ impl Modify for BearerAuth {
 }
 
 /// Operations anyone may call: probes, signing in, refreshing, public form submissions and
-/// survey answer links.
-pub const PUBLIC_OPERATIONS: [&str; 7] =
-    ["healthz", "readyz", "login", "refresh", "submit_form", "survey_question", "answer_survey"];
+/// survey answer links, the public knowledge base.
+pub const PUBLIC_OPERATIONS: [&str; 10] = [
+    "healthz",
+    "readyz",
+    "login",
+    "refresh",
+    "submit_form",
+    "survey_question",
+    "answer_survey",
+    "search_public_articles",
+    "read_public_article",
+    "vote_public_article",
+];
 
 /// What the document says once for every operation, so no handler can forget it: the server,
 /// bearer security by default (and `security: []` on the public operations), the headers every
@@ -371,6 +381,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::service_levels::update_policy,
         routes::service_levels::delete_policy,
         routes::service_levels::ticket_sla,
+        routes::service_levels::service_report,
         routes::surveys::list,
         routes::surveys::create,
         routes::surveys::get,

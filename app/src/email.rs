@@ -83,6 +83,9 @@ pub fn context<V: Views>(
                 context.insert("contact".into(), contact);
             }
         }
+        RecordType::Article => {
+            context.insert("article".into(), record.clone());
+        }
         RecordType::Company | RecordType::Product => {}
     }
     if target.record_type == RecordType::Company {

@@ -5,6 +5,7 @@
 //! another's declaration, so none depends on another's routes.
 
 use domain::activity::{ActivityData, RecordRef, RecordType, TaskData};
+use domain::article::ArticleData;
 use domain::company::CompanyData;
 use domain::contact::ContactData;
 use domain::deal::DealData;
@@ -12,7 +13,7 @@ use domain::lead::LeadData;
 use domain::registry;
 use domain::ticket::TicketData;
 use persistence::deals::Deal;
-use persistence::{DbConnection, activities, companies, contacts, deals, leads, tasks, tickets};
+use persistence::{DbConnection, activities, articles, companies, contacts, deals, leads, tasks, tickets};
 
 use crate::actor::Actor;
 use crate::error::AppError;
@@ -82,6 +83,19 @@ pub static TICKETS: RecordKind<TicketData> = RecordKind {
     created: ticket_created,
     moved: records::never_moved,
     custom: records::custom_fields_of(domain::activity::RecordType::Ticket),
+};
+
+/// Knowledge-base articles as the shared record flow sees them.
+pub static ARTICLES: RecordKind<ArticleData> = RecordKind {
+    spec: &registry::ARTICLES,
+    find: articles::find,
+    insert: articles::insert,
+    update: articles::update,
+    soft_delete: articles::soft_delete,
+    restore: articles::restore,
+    created: records::nothing_follows,
+    moved: records::never_moved,
+    custom: records::custom_fields_of(domain::activity::RecordType::Article),
 };
 
 /// Activities as the shared record flow sees them.
@@ -163,6 +177,7 @@ pub fn check_links(
             RecordType::Lead => require_visible(conn, caller, &LEADS, &field, &link.id).map(drop)?,
             RecordType::Deal => require_visible(conn, caller, &DEALS, &field, &link.id).map(drop)?,
             RecordType::Ticket => require_visible(conn, caller, &TICKETS, &field, &link.id).map(drop)?,
+            RecordType::Article => require_visible(conn, caller, &ARTICLES, &field, &link.id).map(drop)?,
             RecordType::Product => {
                 let refused = "products are not linked to activities or tasks";
                 return Err(AppError::invalid(&format!("links[{index}].record_type"), "not_linkable", refused));

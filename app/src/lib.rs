@@ -29,6 +29,7 @@ pub mod pipelines;
 pub mod records;
 pub mod sales;
 pub mod secrets;
+pub mod service_report;
 pub mod sla;
 pub mod surveys;
 pub mod tickets;

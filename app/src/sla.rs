@@ -15,7 +15,7 @@ use domain::calendar::{BusinessCalendar, Calendar};
 use domain::filter::Filter;
 use domain::sla::{ClockState, Mark, Measure, Metric, SlaPolicy};
 use domain::ticket::TicketStatus;
-use persistence::definitions::{self, Kind};
+use persistence::definitions::{self, Definition, Kind};
 use persistence::tickets::{self, Ticket};
 use persistence::{DbConnection, StoreError, links};
 use serde::{Deserialize, Serialize};
@@ -96,37 +96,71 @@ pub struct TicketSla {
 /// The first active policy whose conditions the ticket matches, with the targets for its
 /// priority; `None` when no policy applies.
 pub fn clocks_of(conn: &mut DbConnection, ticket: &Ticket, now: DateTime<Utc>) -> Result<Option<TicketSla>, AppError> {
-    let catalogue = crate::records::catalogue(conn, RecordType::Ticket)?;
-    let policy =
-        definitions::list::<SlaPolicy>(conn, Kind::SlaPolicy)?.into_iter().filter(|p| p.body.active).find(|p| match &p
+    Policies::load(conn, now)?.clocks(conn, ticket, now)
+}
+
+/// The active SLA policies (their filters parsed) and the calendars they count on, read once
+/// for measuring many tickets.
+pub struct Policies {
+    active: Vec<(Definition<SlaPolicy>, Option<Filter>)>,
+    calendars: Vec<(String, Option<Calendar>)>,
+}
+
+impl Policies {
+    /// Reads the active policies in order and their calendars.
+    pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Policies, AppError> {
+        let catalogue = crate::records::catalogue(conn, RecordType::Ticket)?;
+        let mut active = Vec::new();
+        let mut calendars: Vec<(String, Option<Calendar>)> = Vec::new();
+        for policy in definitions::list::<SlaPolicy>(conn, Kind::SlaPolicy)?.into_iter().filter(|p| p.body.active) {
+            // A filter that no longer parses (a custom field deleted since) matches nothing.
+            let filter = match &policy.body.conditions {
+                None => Some(Filter::everything()),
+                Some(raw) => Filter::parse(raw, &catalogue, now).ok(),
+            };
+            if let Some(id) = &policy.body.calendar_id
+                && !calendars.iter().any(|(known, _)| known == id)
+            {
+                calendars.push((id.clone(), calendar(conn, id)?));
+            }
+            active.push((policy, filter));
+        }
+        Ok(Policies { active, calendars })
+    }
+
+    /// The clocks of one ticket under the first policy it matches.
+    pub fn clocks(
+        &self,
+        conn: &mut DbConnection,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketSla>, AppError> {
+        let found = self.active.iter().find(|(_, filter)| filter.as_ref().is_some_and(|f| f.matches(ticket)));
+        let Some((policy, _)) = found else { return Ok(None) };
+        let calendar = policy
             .body
-            .conditions
-        {
-            None => true,
-            Some(raw) => Filter::parse(raw, &catalogue, now).is_ok_and(|filter| filter.matches(ticket)),
-        });
-    let Some(policy) = policy else { return Ok(None) };
-    let calendar = match &policy.body.calendar_id {
-        Some(id) => calendar(conn, id)?,
-        None => None,
-    };
-    let marks = marks(conn, ticket)?;
-    let clocks = match policy.body.targets.of(ticket.data.priority) {
-        Some(targets) => Metric::ALL
-            .into_iter()
-            .filter_map(|metric| {
-                let target = targets.of(metric)?;
-                domain::sla::measure(metric, target, policy.body.at_risk_percent, &marks, calendar.as_ref(), now)
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(Some(TicketSla {
-        policy_id: policy.id,
-        policy_name: policy.body.name,
-        calendar_id: policy.body.calendar_id,
-        clocks,
-    }))
+            .calendar_id
+            .as_ref()
+            .and_then(|id| self.calendars.iter().find(|(known, _)| known == id))
+            .and_then(|(_, calendar)| calendar.as_ref());
+        let marks = marks(conn, ticket)?;
+        let clocks = match policy.body.targets.of(ticket.data.priority) {
+            Some(targets) => Metric::ALL
+                .into_iter()
+                .filter_map(|metric| {
+                    let target = targets.of(metric)?;
+                    domain::sla::measure(metric, target, policy.body.at_risk_percent, &marks, calendar, now)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Some(TicketSla {
+            policy_id: policy.id.clone(),
+            policy_name: policy.body.name.clone(),
+            calendar_id: policy.body.calendar_id.clone(),
+            clocks,
+        }))
+    }
 }
 
 fn calendar(conn: &mut DbConnection, id: &str) -> Result<Option<Calendar>, AppError> {

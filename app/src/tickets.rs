@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use domain::activity::{ActivityChanges, ActivityData, ActivityType, Direction, RecordRef, RecordType};
+use domain::article::ArticleStatus;
 use domain::audit::AuditAction;
 use domain::record::Patch;
 use domain::ticket::{self, Channel, ReplyAuthor, TicketChanges, TicketData, TicketStatus, TicketType};
@@ -16,7 +17,7 @@ use serde_json::json;
 use crate::actor::Actor;
 use crate::error::AppError;
 use crate::jobs::{Enqueue, JobRun, JobSpec};
-use crate::kinds::{ACTIVITIES, COMPANIES, CONTACTS, TICKETS};
+use crate::kinds::{ACTIVITIES, ARTICLES, COMPANIES, CONTACTS, TICKETS};
 use crate::records::{self, WithCustom, create_in, require_visible, update_in};
 use crate::views::Views;
 
@@ -91,7 +92,12 @@ pub struct ReplyRequest {
     pub author: ReplyAuthor,
     /// The status the ticket takes with the reply (an agent's "reply and set pending").
     pub status: Option<TicketStatus>,
+    /// Published knowledge-base articles whose text the reply carries and links to.
+    pub article_ids: Vec<String>,
 }
+
+/// Most articles one reply may carry.
+pub const REPLY_ARTICLES_MAX: usize = 5;
 
 /// A reply as written: the ticket after it, the reply and the activity that holds it.
 #[derive(Debug)]
@@ -121,9 +127,22 @@ pub fn reply<V: Views>(
     expected_version: Option<i64>,
     request: ReplyRequest,
 ) -> Result<Replied, AppError> {
-    let body = request.body.trim().to_owned();
+    let mut body = request.body.trim().to_owned();
     if body.is_empty() || body.chars().count() > REPLY_MAX {
         return Err(AppError::invalid("body", "invalid", format!("must be 1 to {REPLY_MAX} characters")));
+    }
+    if request.article_ids.len() > REPLY_ARTICLES_MAX {
+        return Err(AppError::invalid("article_ids", "too_many", format!("at most {REPLY_ARTICLES_MAX} articles")));
+    }
+    let mut article_links = Vec::new();
+    for (index, id) in request.article_ids.iter().enumerate() {
+        let field = format!("article_ids[{index}]");
+        let article = require_visible(conn, actor, &ARTICLES, &field, id.trim())?;
+        if article.data.status != ArticleStatus::Published {
+            return Err(AppError::invalid(&field, "not_published", "only a published article goes to a customer"));
+        }
+        body.push_str(&format!("\n\n---\n\n## {}\n\n{}", article.data.title, article.data.body));
+        article_links.push(RecordRef { record_type: RecordType::Article, id: article.id });
     }
     let now = Utc::now();
     let (author, public, status) = (request.author, request.public, request.status);
@@ -146,6 +165,7 @@ pub fn reply<V: Views>(
     {
         links.push(RecordRef { record_type: RecordType::Contact, id: requester.clone() });
     }
+    links.extend(article_links);
     let activity_type = reply_type(ticket.data.channel, public);
     let direction = match (activity_type, author) {
         (ActivityType::Note, _) => Patch::Keep,

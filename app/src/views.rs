@@ -3,6 +3,7 @@
 //! that writes several record types' history needs no view types of its own.
 
 use domain::activity::{ActivityData, RecordType, TaskData};
+use domain::article::ArticleData;
 use domain::company::CompanyData;
 use domain::contact::ContactData;
 use domain::custom::CustomFieldDefinition;
@@ -16,7 +17,7 @@ use serde_json::Value;
 
 use crate::actor::Actor;
 use crate::error::AppError;
-use crate::kinds::{COMPANIES, CONTACTS, DEALS, LEADS, TICKETS};
+use crate::kinds::{ARTICLES, COMPANIES, CONTACTS, DEALS, LEADS, TICKETS};
 
 /// The outside representation of each record type a multi-record step writes.
 pub trait Views: 'static {
@@ -28,6 +29,7 @@ pub trait Views: 'static {
     type Activity: Serialize + From<Stored<ActivityData>>;
     type Task: Serialize + From<Stored<TaskData>>;
     type Ticket: Serialize + From<Stored<TicketData>>;
+    type Article: Serialize + From<Stored<ArticleData>>;
 }
 
 /// A record as the API shows it, if the actor may see it.
@@ -47,6 +49,9 @@ pub fn record_view<V: Views>(
         RecordType::Lead => LEADS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Lead::from(r))),
         RecordType::Deal => DEALS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Deal::from(r))),
         RecordType::Ticket => TICKETS.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Ticket::from(r))),
+        RecordType::Article => {
+            ARTICLES.find_visible(conn, actor, id).map(|r| serde_json::to_value(V::Article::from(r)))
+        }
         RecordType::Product => {
             return Err(AppError::invalid(
                 "record.record_type",

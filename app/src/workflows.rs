@@ -63,7 +63,7 @@ pub struct Outside<'a> {
 }
 
 fn check_references(conn: &mut DbConnection, workflow: &Workflow) -> Result<(), AppError> {
-    if workflow.record_type == RecordType::Product {
+    if matches!(workflow.record_type, RecordType::Product | RecordType::Article) {
         return Err(AppError::invalid(
             "record_type",
             "invalid",

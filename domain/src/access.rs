@@ -21,6 +21,8 @@ pub enum Module {
     Tasks,
     Products,
     Tickets,
+    /// Knowledge-base articles.
+    Articles,
     Campaigns,
     Reports,
     /// Users, teams, roles, other people's API keys: the administrator's area.
@@ -29,7 +31,7 @@ pub enum Module {
 
 impl Module {
     /// Every module, in documentation order.
-    pub const ALL: [Module; 11] = [
+    pub const ALL: [Module; 12] = [
         Module::Contacts,
         Module::Companies,
         Module::Leads,
@@ -38,6 +40,7 @@ impl Module {
         Module::Tasks,
         Module::Products,
         Module::Tickets,
+        Module::Articles,
         Module::Campaigns,
         Module::Reports,
         Module::Settings,
@@ -183,11 +186,13 @@ impl BuiltInRole {
                 (BuiltInRole::Manager, _) => [A, A, T, T, A],
                 (BuiltInRole::Sales, Contacts | Companies | Leads | Deals | Activities | Tasks) => [T, O, O, O, N],
                 (BuiltInRole::Sales, Tickets | Campaigns | Reports) => [T, N, N, N, N],
+                (BuiltInRole::Sales | BuiltInRole::Marketing, Articles) => [A, N, N, N, N],
                 (BuiltInRole::Marketing, Campaigns) => [A, A, A, A, A],
                 (BuiltInRole::Marketing, Contacts | Companies | Leads) => [A, O, O, N, A],
                 (BuiltInRole::Marketing, Reports) => [A, N, N, N, A],
                 (BuiltInRole::Marketing, Deals | Activities | Tasks | Tickets) => [A, N, N, N, N],
                 (BuiltInRole::Support, Tickets | Activities | Tasks) => [T, O, T, O, N],
+                (BuiltInRole::Support, Articles) => [A, O, O, O, A],
                 (BuiltInRole::Support, Contacts | Companies) => [A, O, O, N, N],
                 (BuiltInRole::Support, Leads | Deals | Campaigns | Reports) => [N, N, N, N, N],
                 (BuiltInRole::ReadOnly, Settings) => [N, N, N, N, N],
@@ -342,7 +347,7 @@ macro_rules! string_enum {
 
 string_enum!(Module {
     Contacts => "contacts", Companies => "companies", Leads => "leads", Deals => "deals",
-    Activities => "activities", Tasks => "tasks", Products => "products", Tickets => "tickets", Campaigns => "campaigns",
+    Activities => "activities", Tasks => "tasks", Products => "products", Tickets => "tickets", Articles => "articles", Campaigns => "campaigns",
     Reports => "reports", Settings => "settings",
 });
 string_enum!(Action { Read => "read", Create => "create", Edit => "edit", Delete => "delete", Export => "export" });

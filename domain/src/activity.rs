@@ -70,6 +70,7 @@ pub enum RecordType {
     Deal,
     Product,
     Ticket,
+    Article,
 }
 
 impl RecordType {
@@ -82,13 +83,14 @@ impl RecordType {
             RecordType::Deal => "deal",
             RecordType::Product => "product",
             RecordType::Ticket => "ticket",
+            RecordType::Article => "article",
         }
     }
 
     /// The type a stored name stands for.
     pub fn parse(name: &str) -> Option<Self> {
         use RecordType::*;
-        [Contact, Company, Lead, Deal, Product, Ticket].into_iter().find(|t| t.as_str() == name)
+        [Contact, Company, Lead, Deal, Product, Ticket, Article].into_iter().find(|t| t.as_str() == name)
     }
 }
 

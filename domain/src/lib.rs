@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod article;
 pub mod audit;
 pub mod calendar;
 pub mod columns;

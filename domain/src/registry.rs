@@ -52,7 +52,8 @@ impl RecordTypeSpec {
 
 /// Every record type, in purge order: a type comes before the types its rows point to
 /// (tasks name the activity they follow up, deals their company and lead).
-pub const RECORD_TYPES: [RecordTypeSpec; 8] = [TICKETS, TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES, PRODUCTS];
+pub const RECORD_TYPES: [RecordTypeSpec; 9] =
+    [TICKETS, TASKS, ACTIVITIES, DEALS, LEADS, CONTACTS, COMPANIES, PRODUCTS, ARTICLES];
 
 /// Tasks.
 pub const TASKS: RecordTypeSpec = RecordTypeSpec {
@@ -182,6 +183,22 @@ pub const TICKETS: RecordTypeSpec = RecordTypeSpec {
     owner_field: "owner_id",
 };
 
+/// Knowledge-base articles.
+pub const ARTICLES: RecordTypeSpec = RecordTypeSpec {
+    noun: "article",
+    collection: "articles",
+    module: Module::Articles,
+    linked_as: Some(RecordType::Article),
+    timeline: false,
+    link_item: None,
+    text_index: true,
+    match_keys: false,
+    change_history: false,
+    referred_by: &[],
+    fields: crate::article::FIELDS,
+    owner_field: "owner_id",
+};
+
 /// The record type with this collection (or table) name.
 pub fn by_collection(collection: &str) -> Option<&'static RecordTypeSpec> {
     RECORD_TYPES.iter().find(|spec| spec.collection == collection)
@@ -196,6 +213,7 @@ pub fn linked(record_type: RecordType) -> &'static RecordTypeSpec {
         RecordType::Deal => &DEALS,
         RecordType::Product => &PRODUCTS,
         RecordType::Ticket => &TICKETS,
+        RecordType::Article => &ARTICLES,
     }
 }
 

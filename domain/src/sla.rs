@@ -358,6 +358,18 @@ pub fn measure(
     })
 }
 
+/// The `p`-th percentile (0 to 100) of `values`, interpolated linearly between the closest
+/// ranks (the median of 1, 2, 3, 4 is 2.5), rounded to one decimal; `None` for no values.
+pub fn percentile(values: &[i64], p: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let last = sorted.len().checked_sub(1)?;
+    let rank = p.clamp(0.0, 100.0) / 100.0 * last as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    let (a, b) = (sorted[low] as f64, sorted[high.min(last)] as f64);
+    Some(((a + (b - a) * (rank - low as f64)) * 10.0).round() / 10.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,6 +510,15 @@ mod tests {
             (cycle.state, cycle.elapsed_minutes, cycle.due_at),
             (ClockState::OnTrack, 10, Some(at("2026-12-07T12:50:00Z")))
         );
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_the_closest_ranks() {
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[7], 90.0), Some(7.0));
+        assert_eq!(percentile(&[4, 1, 3, 2], 50.0), Some(2.5));
+        assert_eq!(percentile(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 90.0), Some(91.0));
+        assert_eq!(percentile(&[1, 2, 3, 4, 5], 90.0), Some(4.6));
     }
 
     #[test]

@@ -89,3 +89,11 @@ export const sendSurvey: Schemas["SurveySendInput"] = {
   deliver: "link",
 };
 export const answer: Schemas["AnswerInput"] = { score: 5, comment: "Quick and friendly" };
+export const knowledge: Schemas["ArticleInput"] = {
+  title: "Reset your password",
+  body: "1. Open **Settings**\n2. Choose *Reset password*",
+  locale: "de-CH",
+  status: "published",
+  related_ids: ["0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61"],
+};
+export const replyWithArticle: Schemas["ReplyInput"] = { body: "See below", article_ids: ["0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61"] };

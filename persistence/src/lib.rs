@@ -6,6 +6,7 @@
 //! Repository functions take a `&mut DbConnection`, so they compose inside one transaction.
 
 pub mod activities;
+pub mod articles;
 pub mod audit;
 pub mod auth;
 pub mod comments;

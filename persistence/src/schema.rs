@@ -226,6 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_alerts,
     survey_requests,
     survey_responses,
+    articles,
 );
 
 diesel::table! {
@@ -817,5 +818,30 @@ diesel::table! {
         comment -> Nullable<Text>,
         activity_id -> Nullable<Text>,
         answered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    articles (id) {
+        id -> Text,
+        title -> Text,
+        sort_name -> Text,
+        body -> Text,
+        category -> Nullable<Text>,
+        locale -> Text,
+        status -> Text,
+        related_ids -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        tags -> Text,
+        custom_fields -> Text,
+        search_text -> Text,
+        published_at -> Nullable<Timestamp>,
+        view_count -> BigInt,
+        helpful_count -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
     }
 }

@@ -167,6 +167,44 @@ pub fn list(
     crate::records::into_page(rows, &page.sort, limit)
 }
 
+/// What a service report covers: tickets created in `[from, to)` the visibility reaches,
+/// optionally of one team, assignee or priority.
+#[derive(Debug, Clone, Default)]
+pub struct ReportScope {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub team_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub priority: Option<domain::activity::Priority>,
+}
+
+/// The live tickets a report covers, at most `limit` (oldest first).
+pub fn in_scope(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    scope: &ReportScope,
+    limit: i64,
+) -> StoreResult<Vec<Ticket>> {
+    let mut query = queries::visible(visibility, false);
+    if let Some(from) = scope.from {
+        query = query.filter(tickets::created_at.ge(to_db_time(from)));
+    }
+    if let Some(to) = scope.to {
+        query = query.filter(tickets::created_at.lt(to_db_time(to)));
+    }
+    if let Some(team) = &scope.team_id {
+        query = query.filter(tickets::team_id.eq(team.clone()));
+    }
+    if let Some(owner) = &scope.owner_id {
+        query = query.filter(tickets::owner_id.eq(owner.clone()));
+    }
+    if let Some(priority) = &scope.priority {
+        query = query.filter(tickets::priority.eq(enum_text(priority)?));
+    }
+    let rows: Vec<TicketRow> = query.order((tickets::created_at.asc(), tickets::id.asc())).limit(limit).load(conn)?;
+    rows.into_iter().map(TicketRow::into_domain).collect()
+}
+
 /// Ids of live tickets solved before `cutoff`, oldest first: the ones that close themselves.
 pub fn solved_before(conn: &mut DbConnection, cutoff: DateTime<Utc>, limit: i64) -> StoreResult<Vec<String>> {
     Ok(tickets::table

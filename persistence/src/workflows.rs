@@ -422,6 +422,7 @@ pub fn matching(
         RecordType::Deal => crate::deals::matching(conn, visibility, filter, related, among),
         RecordType::Product => crate::products::matching(conn, visibility, filter, related, among),
         RecordType::Ticket => crate::tickets::matching(conn, visibility, filter, related, among),
+        RecordType::Article => crate::articles::matching(conn, visibility, filter, related, among),
     }
 }
 
@@ -443,6 +444,7 @@ pub fn matching_after(
         RecordType::Deal => crate::deals::matching_after(conn, filter, related, after, limit),
         RecordType::Product => crate::products::matching_after(conn, filter, related, after, limit),
         RecordType::Ticket => crate::tickets::matching_after(conn, filter, related, after, limit),
+        RecordType::Article => crate::articles::matching_after(conn, filter, related, after, limit),
     }
 }
 

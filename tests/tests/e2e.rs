@@ -3,6 +3,7 @@
 mod e2e {
     mod access;
     mod app_layer;
+    mod articles;
     mod audit;
     mod auth;
     mod batch;

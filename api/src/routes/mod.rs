@@ -4,6 +4,7 @@ use actix_web::web;
 
 pub mod activities;
 pub mod api_keys;
+pub mod articles;
 pub mod audit;
 pub mod auth;
 pub mod batch;
@@ -67,10 +68,11 @@ impl app::views::Views for ApiViews {
     type Activity = activities::ActivityView;
     type Task = tasks::TaskView;
     type Ticket = tickets::TicketView;
+    type Article = articles::ArticleView;
 }
 
 /// Every record type's API, in the registry's order (a test checks they agree).
-pub const RECORD_APIS: [&RecordApi; 8] = [
+pub const RECORD_APIS: [&RecordApi; 9] = [
     &tickets::API,
     &tasks::API,
     &activities::API,
@@ -79,6 +81,7 @@ pub const RECORD_APIS: [&RecordApi; 8] = [
     &contacts::API,
     &companies::API,
     &products::API,
+    &articles::API,
 ];
 
 /// The API of the record type with this registry entry.

@@ -4,11 +4,12 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use domain::activity::Priority;
 use domain::calendar::BusinessCalendar;
 use domain::sla::{ClockState, Measure, Metric, SlaPolicy};
 use persistence::definitions::Definition;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::definitions::DefinitionApi;
 use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, ReadErrors, UpdateErrors};
@@ -346,6 +347,133 @@ pub async fn ticket_sla(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// What a service report covers.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceReportParams {
+    /// Tickets created at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Tickets created before this time.
+    pub to: Option<DateTime<Utc>>,
+    pub team_id: Option<String>,
+    /// The assignee.
+    pub owner_id: Option<String>,
+    #[param(inline)]
+    pub priority: Option<Priority>,
+}
+
+/// Times to reply or resolve, in minutes: business minutes where the ticket's SLA policy
+/// counts them, else calendar minutes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DurationsView {
+    /// Tickets measured.
+    pub count: usize,
+    /// Interpolated between the closest ranks, one decimal.
+    pub median_minutes: Option<f64>,
+    pub p90_minutes: Option<f64>,
+}
+
+impl From<app::service_report::Durations> for DurationsView {
+    fn from(d: app::service_report::Durations) -> Self {
+        DurationsView { count: d.count, median_minutes: d.median_minutes, p90_minutes: d.p90_minutes }
+    }
+}
+
+/// How one SLA clock fared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttainmentView {
+    pub metric: Metric,
+    pub met: usize,
+    pub breached: usize,
+    /// Still going within target.
+    pub running: usize,
+    /// Met of met + breached, percent with one decimal.
+    pub attainment_percent: Option<f64>,
+}
+
+/// A count of tickets in a backlog cell.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BacklogCell {
+    pub status: String,
+    pub priority: String,
+    pub count: usize,
+}
+
+/// A count of tickets by one key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyCount {
+    /// The channel or category (`null`: none).
+    pub key: Option<String>,
+    pub count: usize,
+}
+
+/// The service report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceReportView {
+    /// Tickets created in the period that the caller may see (and the filters select).
+    pub tickets: usize,
+    pub first_reply: DurationsView,
+    pub resolution: DurationsView,
+    /// Per SLA clock, over the tickets it ran on.
+    pub sla: Vec<AttainmentView>,
+    /// Of those tickets, the ones still being handled, by status and priority.
+    pub backlog: Vec<BacklogCell>,
+    pub by_channel: Vec<KeyCount>,
+    pub by_category: Vec<KeyCount>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/reports/service", tag = "service-levels", operation_id = "service_report", summary = "The service report",
+    description = "Over the tickets created in the period that the caller may see: first-reply and resolution time (median and p90, in the business minutes of each ticket's SLA policy, else calendar minutes), SLA attainment per clock, the backlog by status and priority, tickets by channel and category. A period of more than 20000 tickets is 422. Survey figures over time are `GET /api/v1/surveys/{id}/results?group_by=month`.",
+    params(ServiceReportParams),
+    responses((status = 200, description = "The report", body = ServiceReportView), ListErrors),
+    security(("bearer" = []))
+)]
+pub async fn service_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ServiceReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    if let (Some(from), Some(to)) = (params.from, params.to)
+        && to <= from
+    {
+        return Err(ApiError::bad_field("to", "invalid_range", "must be after `from`"));
+    }
+    let scope = persistence::tickets::ReportScope {
+        from: params.from,
+        to: params.to,
+        team_id: params.team_id,
+        owner_id: params.owner_id,
+        priority: params.priority,
+    };
+    let report = state.read(move |conn| Ok(app::service_report::service(conn, &caller, &scope)?)).await?;
+    Ok(HttpResponse::Ok().json(ServiceReportView {
+        tickets: report.tickets,
+        first_reply: report.first_reply.into(),
+        resolution: report.resolution.into(),
+        sla: report
+            .sla
+            .into_iter()
+            .map(|a| AttainmentView {
+                metric: a.metric,
+                met: a.met,
+                breached: a.breached,
+                running: a.running,
+                attainment_percent: a.attainment_percent,
+            })
+            .collect(),
+        backlog: report
+            .backlog
+            .into_iter()
+            .map(|(status, priority, count)| BacklogCell { status, priority, count })
+            .collect(),
+        by_channel: report.by_channel.into_iter().map(|(key, count)| KeyCount { key: Some(key), count }).collect(),
+        by_category: report.by_category.into_iter().map(|(key, count)| KeyCount { key, count }).collect(),
+    }))
+}
+
 /// Registers the calendar, policy and ticket SLA routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -369,5 +497,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::patch().to(update_policy))
                 .route(web::delete().to(delete_policy)),
         )
-        .service(web::resource("/tickets/{id}/sla").route(web::get().to(ticket_sla)));
+        .service(web::resource("/tickets/{id}/sla").route(web::get().to(ticket_sla)))
+        .service(web::resource("/reports/service").route(web::get().to(service_report)));
 }

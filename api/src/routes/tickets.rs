@@ -427,6 +427,10 @@ pub struct ReplyInput {
     /// The status the ticket takes with the reply, e.g. `pending` to wait on the customer.
     #[serde(default)]
     pub status: Option<TicketStatus>,
+    /// Published knowledge-base articles whose text the reply carries (appended) and links to.
+    #[serde(default)]
+    #[schema(max_items = 5)]
+    pub article_ids: Vec<String>,
 }
 
 fn public_by_default() -> bool {
@@ -464,8 +468,13 @@ pub async fn reply(
     body: web::Json<ReplyInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let request =
-        app::tickets::ReplyRequest { body: body.body, public: body.public, author: body.author, status: body.status };
+    let request = app::tickets::ReplyRequest {
+        body: body.body,
+        public: body.public,
+        author: body.author,
+        status: body.status,
+        article_ids: body.article_ids,
+    };
     let id = id.into_inner();
     let replied = state
         .write(move |conn| Ok(app::tickets::reply::<crate::routes::ApiViews>(conn, &caller, &id, if_match.0, request)?))

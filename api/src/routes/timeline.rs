@@ -169,7 +169,9 @@ pub async fn respond(
                 RecordType::Ticket => TICKETS
                     .find_visible(conn, &caller, &id)
                     .map(|_| wanted.status_changes.then(|| ChangesOf::Record(RecordType::Ticket, id.clone())))?,
-                RecordType::Product => return Err(ApiError::NotFound("products have no timeline".into())),
+                RecordType::Product | RecordType::Article => {
+                    return Err(ApiError::NotFound(format!("{}s have no timeline", record_type.as_str())));
+                }
             };
             let comments = if wanted.comments {
                 persistence::comments::timeline(conn, (record_type.as_str(), &id), before.as_ref(), limit + 1)?

@@ -209,6 +209,40 @@ on_both_backends! {
         assert_eq!(bad.error_fields(), ["fields", "fields[1].field"], "{}", bad.text);
     }
 
+    async fn the_service_report_counts_what_the_caller_may_see_with_reply_times_attainment_and_backlog(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let (_, contact) = customer(&app).await;
+        let (_, outsider) = app.user_with_role("outsider@example.com", "support").await;
+        app.post("/api/v1/sla-policies", &admin, &json!({
+            "name": "All", "targets": {"high": {"first_reply": {"minutes": 60, "business": false}, "resolution": {"minutes": 600, "business": false}}}
+        })).await.assert_status(201);
+        let mut ids = Vec::new();
+        for (subject, priority, channel, category) in [("A", "high", "email", "Billing"), ("B", "high", "chat", "Billing"), ("C", "low", "email", "Access")] {
+            let body = json!({"subject": subject, "requester_id": contact, "priority": priority, "channel": channel, "category": category});
+            ids.push(app.post("/api/v1/tickets", &admin, &body).await.assert_status(201).str("id"));
+        }
+        app.post(&format!("/api/v1/tickets/{}/replies", ids[0]), &admin, &json!({"body": "On it", "status": "solved"})).await.assert_status(201);
+        app.post(&format!("/api/v1/tickets/{}/replies", ids[1]), &admin, &json!({"body": "On it", "status": "pending"})).await.assert_status(201);
+
+        let report = app.get("/api/v1/reports/service", &admin).await.assert_status(200).body;
+        assert_eq!(report["tickets"], 3, "{report}");
+        assert_eq!((report["first_reply"]["count"].as_i64(), report["first_reply"]["median_minutes"].as_f64()), (Some(2), Some(0.0)), "{report}");
+        assert_eq!(report["resolution"]["count"], 1);
+        let sla = report["sla"].as_array().cloned().unwrap_or_default();
+        let first = sla.iter().find(|a| a["metric"] == "first_reply").cloned().unwrap_or_default();
+        assert_eq!((first["met"].as_i64(), first["breached"].as_i64(), first["attainment_percent"].as_f64()), (Some(2), Some(0), Some(100.0)), "{report}");
+        let backlog: Vec<(&str, &str, i64)> = report["backlog"].as_array().map(|all| all.iter().map(|c| (c["status"].as_str().unwrap_or_default(), c["priority"].as_str().unwrap_or_default(), c["count"].as_i64().unwrap_or_default())).collect()).unwrap_or_default();
+        assert_eq!(backlog, [("new", "low", 1), ("pending", "high", 1)]);
+        assert_eq!(report["by_channel"], json!([{"key": "chat", "count": 1}, {"key": "email", "count": 2}]));
+        assert_eq!(report["by_category"], json!([{"key": "Access", "count": 1}, {"key": "Billing", "count": 2}]));
+        let high = app.get("/api/v1/reports/service?priority=high", &admin).await.assert_status(200).body;
+        assert_eq!(high["tickets"], 2);
+        let none = app.get("/api/v1/reports/service", &outsider).await.assert_status(200).body;
+        assert_eq!(none["tickets"], 0, "the report covers only what the caller may see");
+        app.get("/api/v1/reports/service?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", &admin).await.assert_problem(400);
+    }
+
     async fn support_agents_work_their_teams_tickets_and_others_see_only_what_their_role_reaches(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token.clone();

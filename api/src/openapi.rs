@@ -382,6 +382,7 @@ fn refer_page_items(schemas: &mut std::collections::BTreeMap<String, RefOr<Schem
         routes::service_levels::delete_policy,
         routes::service_levels::ticket_sla,
         routes::service_levels::service_report,
+        routes::overview::contact_overview,
         routes::surveys::list,
         routes::surveys::create,
         routes::surveys::get,

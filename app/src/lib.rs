@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod kinds;
 pub mod leads;
 pub mod merge;
+pub mod overview;
 pub mod pipelines;
 pub mod records;
 pub mod sales;

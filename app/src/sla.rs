@@ -59,8 +59,15 @@ fn check_policy(conn: &mut DbConnection, policy: &SlaPolicy) -> Result<(), AppEr
     }
     if let Some(conditions) = &policy.conditions {
         let catalogue = crate::records::catalogue(conn, RecordType::Ticket)?;
-        Filter::parse(conditions, &catalogue, Utc::now())
+        let filter = Filter::parse(conditions, &catalogue, Utc::now())
             .map_err(|e| AppError::invalid(&format!("conditions.{}", e.field), e.code, e.message))?;
+        if let Some(field) = filter.related_field() {
+            return Err(AppError::invalid(
+                "conditions",
+                "not_applicable",
+                format!("`{field}` is a related record's field; a policy reads the ticket's own (use `company_id`)"),
+            ));
+        }
     }
     Ok(())
 }

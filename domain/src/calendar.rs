@@ -256,19 +256,24 @@ impl Calendar {
         None
     }
 
-    /// Business seconds from `from` to `to`; negative when `to` is earlier.
-    pub fn seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    /// Business time from `from` to `to`; negative when `to` is earlier.
+    pub fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
         if to < from {
-            return -self.seconds_between(to, from);
+            return -self.between(to, from);
         }
-        let mut total = 0;
+        let mut total = TimeDelta::zero();
         for (open, close) in self.open_after(from) {
             if open >= to {
                 break;
             }
-            total += (close.min(to) - open).num_seconds();
+            total += close.min(to) - open;
         }
         total
+    }
+
+    /// [`Calendar::between`] in whole seconds.
+    pub fn seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.between(from, to).num_seconds()
     }
 }
 

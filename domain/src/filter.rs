@@ -292,6 +292,18 @@ impl Filter {
         Parser { catalogue, now, conditions: 0 }.node(raw, "filter", 1)
     }
 
+    /// The first field it names that only SQL can evaluate (a related record's: `company.*`,
+    /// `activity.*`, `has_open_deal`), for callers that evaluate filters in memory.
+    pub fn related_field(&self) -> Option<&str> {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().find_map(Filter::related_field),
+            Filter::Condition(condition) => match condition.field.target {
+                Target::Company(_) | Target::HasOpenDeal | Target::Activity(_) => Some(&condition.field.name),
+                Target::Standard(_) | Target::Custom { .. } => None,
+            },
+        }
+    }
+
     /// A filter that holds for every record.
     pub fn everything() -> Filter {
         Filter::And(Vec::new())
@@ -678,6 +690,18 @@ mod tests {
 
     fn record(raw: Value) -> Record {
         Record(raw.as_object().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn a_filter_names_the_related_fields_memory_cannot_evaluate() {
+        let own = parse(json!({"and": [{"field": "last_name", "op": "eq", "value": "x"}]})).expect("a filter");
+        assert_eq!(own.related_field(), None);
+        let related = parse(json!({"or": [
+            {"field": "last_name", "op": "eq", "value": "x"},
+            {"field": "company.name", "op": "eq", "value": "Globex"}
+        ]}))
+        .expect("a filter");
+        assert_eq!(related.related_field(), Some("company.name"));
     }
 
     #[test]

@@ -312,25 +312,26 @@ pub fn measure(
     let runs = runs(metric, marks);
     let started_at = runs.intervals.first()?.0;
     let calendar = calendar.filter(|_| target.business);
-    let seconds = |from: DateTime<Utc>, to: DateTime<Utc>| match calendar {
-        Some(calendar) => calendar.seconds_between(from, to),
-        None => (to - from).num_seconds(),
+    // Milliseconds, so a reply half a second past the due time is late, as the check that ran
+    // at the due time said.
+    let millis = |from: DateTime<Utc>, to: DateTime<Utc>| match calendar {
+        Some(calendar) => calendar.between(from, to).num_milliseconds(),
+        None => (to - from).num_milliseconds(),
     };
-    let add = |from: DateTime<Utc>, seconds: i64| match calendar {
-        Some(calendar) => calendar.add(from, TimeDelta::seconds(seconds)),
-        None => from.checked_add_signed(TimeDelta::seconds(seconds)),
+    let add = |from: DateTime<Utc>, millis: i64| match calendar {
+        Some(calendar) => calendar.add(from, TimeDelta::milliseconds(millis)),
+        None => from.checked_add_signed(TimeDelta::milliseconds(millis)),
     };
-    let target_seconds = i64::from(target.minutes) * 60;
-    let at_risk_seconds = target_seconds * i64::from(at_risk_percent) / 100;
-    let closed: i64 = runs.intervals.iter().filter_map(|(start, end)| end.map(|end| seconds(*start, end))).sum();
+    let target_millis = i64::from(target.minutes) * 60_000;
+    let at_risk_millis = target_millis * i64::from(at_risk_percent) / 100;
+    let closed: i64 = runs.intervals.iter().filter_map(|(start, end)| end.map(|end| millis(*start, end))).sum();
     let running_since = runs.intervals.last().and_then(|(start, end)| end.is_none().then_some(*start));
-    let elapsed = closed + running_since.map_or(0, |since| seconds(since, now.max(since)));
-    let left = target_seconds - elapsed;
+    let elapsed = closed + running_since.map_or(0, |since| millis(since, now.max(since)));
+    let left = target_millis - elapsed;
     let (due_at, at_risk_at) = match running_since {
         Some(since) => {
-            let due = add(since, target_seconds - closed);
-            let risk =
-                (left > at_risk_seconds).then(|| add(since, target_seconds - at_risk_seconds - closed)).flatten();
+            let due = add(since, target_millis - closed);
+            let risk = (left > at_risk_millis).then(|| add(since, target_millis - at_risk_millis - closed)).flatten();
             (due, risk)
         }
         None => (None, None),
@@ -341,7 +342,7 @@ pub fn measure(
         (Some(_), left) if left < 0 => ClockState::Breached,
         (Some(_), _) => ClockState::Met,
         (None, left) if left <= 0 => ClockState::Breached,
-        (None, left) if left <= at_risk_seconds => ClockState::AtRisk,
+        (None, left) if left <= at_risk_millis => ClockState::AtRisk,
         (None, _) => ClockState::OnTrack,
     };
     Some(Measure {
@@ -350,8 +351,8 @@ pub fn measure(
         state,
         due_at,
         at_risk_at,
-        elapsed_minutes: elapsed.div_euclid(60),
-        left_minutes: left.div_euclid(60),
+        elapsed_minutes: elapsed.div_euclid(60_000),
+        left_minutes: left.div_euclid(60_000),
         paused: running_since.is_none() && runs.stopped_at.is_none(),
         started_at,
         stopped_at: runs.stopped_at,

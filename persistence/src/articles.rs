@@ -193,8 +193,8 @@ pub fn ranked(
     };
     let hits: Vec<Hit> = diesel::sql_query(statement).into_boxed::<crate::Db>().bind::<Text, _>(term).load(conn)?;
     let ids: Vec<String> = hits.into_iter().map(|hit| hit.id).collect();
-    let rows: Vec<ArticleRow> =
-        narrowed(queries::visible(visibility, false), filters)?.filter(articles::id.eq_any(&ids)).load(conn)?;
+    let candidates = queries::filtered(queries::visible(visibility, false), &filters.common, conn)?;
+    let rows: Vec<ArticleRow> = narrowed(candidates, filters)?.filter(articles::id.eq_any(&ids)).load(conn)?;
     let mut found: Vec<Article> = rows.into_iter().map(ArticleRow::into_domain).collect::<StoreResult<_>>()?;
     found.sort_by_key(|article| ids.iter().position(|id| *id == article.id));
     found.truncate(usize::try_from(limit).unwrap_or(0));

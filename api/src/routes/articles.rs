@@ -350,6 +350,8 @@ pub struct RankedParams {
     pub status: Option<ArticleStatus>,
     pub locale: Option<String>,
     pub category: Option<String>,
+    /// Only articles with this tag.
+    pub tag: Option<String>,
     /// 1 to 50 (default 10).
     #[param(minimum = 1, maximum = 50)]
     pub limit: Option<u32>,
@@ -395,12 +397,9 @@ pub async fn ranked(
     let params = params.into_inner();
     let visibility = records::authorize_list(&caller, Module::Articles, false)?;
     let (words, limit) = (words_of(&params.q)?, ranked_limit(params.limit)?);
-    let filters = ArticleFilters {
-        status: params.status,
-        locale: params.locale,
-        category: params.category,
-        ..Default::default()
-    };
+    let (tag, _) = records::tag_and_query(params.tag.as_deref(), None)?;
+    let common = domain::listing::CommonFilters { tag, ..Default::default() };
+    let filters = ArticleFilters { common, status: params.status, locale: params.locale, category: params.category };
     let found = state.read(move |conn| Ok(articles::ranked(conn, &visibility, &words, &filters, limit)?)).await?;
     Ok(HttpResponse::Ok().json(RankedPage { data: found.into_iter().map(ArticleView::from).collect() }))
 }

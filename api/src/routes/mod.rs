@@ -25,6 +25,7 @@ pub mod leads;
 pub mod merge;
 pub mod metrics;
 pub mod newest_first;
+pub mod overview;
 pub mod pipelines;
 pub mod products;
 pub mod roles;
@@ -105,6 +106,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .configure(forms::routes)
         .configure(rules::routes)
         .configure(service_levels::routes)
+        .configure(overview::routes)
         .configure(surveys::routes)
         .configure(pipelines::routes)
         .configure(audit::routes)

@@ -13,7 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use app::surveys::{Delivery, GroupBy};
 
 use crate::definitions::DefinitionApi;
-use crate::error::{ApiError, CreateErrors, DeleteErrors, ListErrors, Problem, PublicErrors, ReadErrors, UpdateErrors};
+use crate::error::{
+    ApiError, CreateErrors, CreateUnderErrors, DeleteErrors, ListErrors, Problem, PublicErrors, ReadErrors,
+    UpdateErrors,
+};
 use crate::extract::{Caller, IdempotencyKey, IfMatch, NoParams, Origin, etag};
 use crate::routes::common::Page;
 use crate::state::AppState;
@@ -197,13 +200,12 @@ fn touchpoint_of(request: &SurveyRequest) -> Touchpoint {
 
 #[utoipa::path(
     post, path = "/api/v1/surveys/{id}/requests", tag = "surveys", operation_id = "send_survey", summary = "Send a survey",
-    description = "Asks a contact you can see, about a ticket or deal you can see (or nothing). By email (default) the message with the answer link goes through the SMTP server and is logged on the contact's timeline; `deliver: link` only returns the link. Either way the answer `url` is in the answer this once. Needs the grant to log activities.",
+    description = "Asks a contact you can see, about a ticket or deal you can see (or nothing). By email (default) the message with the answer link goes through the SMTP server and is logged on the contact's timeline; `deliver: link` only returns the link. Either way the answer `url` is in the answer this once. Needs the grant to log activities. An inactive survey, or email without an SMTP server, is 409.",
     params(("id" = String, Path, description = "Survey id"), NoParams),
     request_body(content = SurveySendInput, example = json!({"contact_id": "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a61", "touchpoint": {"type": "ticket", "id": "0193a5b2-7c1e-7d2a-9f10-3b5c8e2d4a62"}})),
     responses(
         (status = 201, description = "Sent", body = RequestView),
-        (status = 409, description = "The survey is inactive, or email was asked for and no SMTP server is configured", body = Problem, content_type = "application/problem+json"),
-        CreateErrors,
+        CreateUnderErrors,
     ),
     security(("bearer" = []))
 )]

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use e2e::smtp::SmtpSink;
 use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};
 
@@ -26,19 +27,63 @@ async fn customer(app: &TestApp) -> (String, String) {
     (company, contact)
 }
 
-/// A whole-hour UTC offset, as an IANA `Etc/` zone, whose local time now is between 09:00 and
-/// 11:00, so a calendar written in it puts today's lunch break an hour or two ahead.
-fn zone_near_ten(now: DateTime<Utc>) -> (String, i64) {
-    let mut offset = 10 - i64::from(now.hour());
-    if offset < -12 {
-        offset += 24;
+/// A business calendar written in a whole-hour UTC offset (an IANA `Etc/` zone) where it is
+/// between 09:00 and 11:00 now: open around the clock but for a lunch hour an hour or two
+/// ahead, and tomorrow a holiday; with the due times a test computes by hand on it.
+struct Desk {
+    zone: String,
+    offset: i64,
+    lunch: u32,
+}
+
+impl Desk {
+    fn now() -> Desk {
+        let now = Utc::now();
+        let mut offset = 10 - i64::from(now.hour());
+        if offset < -12 {
+            offset += 24;
+        }
+        let zone = match offset {
+            0 => "Etc/GMT".to_owned(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        };
+        let local = now + TimeDelta::hours(offset);
+        // Lunch from the next full hour, or the one after if that is under 15 minutes away.
+        let lunch = local.hour() + if local.minute() <= 45 { 1 } else { 2 };
+        Desk { zone, offset, lunch }
     }
-    let name = match offset {
-        0 => "Etc/GMT".to_owned(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    };
-    (name, offset)
+
+    fn calendar(&self) -> Value {
+        let day = json!([{"from": "00:00", "to": format!("{:02}:00", self.lunch)}, {"from": format!("{:02}:00", self.lunch + 1), "to": "24:00"}]);
+        let tomorrow = ((Utc::now() + TimeDelta::hours(self.offset)).date_naive() + TimeDelta::days(1)).to_string();
+        json!({
+            "name": "Desk", "time_zone": self.zone,
+            "hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day},
+            "holidays": [tomorrow]
+        })
+    }
+
+    /// The instant of a local wall time `days` after `from`'s local date.
+    fn local(&self, from: DateTime<Utc>, days: i64, hour: u32) -> DateTime<Utc> {
+        let date = (from + TimeDelta::hours(self.offset)).date_naive() + TimeDelta::days(days);
+        date.and_hms_opt(hour, 0, 0).expect("a time").and_utc() - TimeDelta::hours(self.offset)
+    }
+
+    /// When `minutes` business minutes from `from` (before lunch) end: today if they fit
+    /// around lunch, else on the day after the holiday.
+    fn due(&self, from: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+        let lunch = self.local(from, 0, self.lunch);
+        let (before, after) = (lunch - from, self.local(from, 1, 0) - (lunch + TimeDelta::hours(1)));
+        let wanted = TimeDelta::minutes(minutes);
+        if wanted <= before {
+            from + wanted
+        } else if wanted <= before + after {
+            lunch + TimeDelta::hours(1) + (wanted - before)
+        } else {
+            self.local(from, 2, 0) + (wanted - before - after)
+        }
+    }
 }
 
 fn time(value: &Value) -> DateTime<Utc> {
@@ -163,6 +208,16 @@ on_both_backends! {
         assert_eq!(ticket_moves, ["solved", "open", "pending", "new"]);
         let on_company = app.get(&format!("/api/v1/companies/{company}/timeline?type=status_change"), &admin).await.assert_status(200);
         assert_eq!(on_company.body["data"].as_array().map(Vec::len), Some(4), "{}", on_company.body);
+        // The contact's 360° view lists its open tickets (this one is solved: none until a new one).
+        let open = app.post("/api/v1/tickets", &admin, &json!({"subject": "Second question", "requester_id": contact})).await.assert_status(201).str("id");
+        let overview = app.get(&format!("/api/v1/contacts/{contact}/overview"), &admin).await.assert_status(200).body;
+        assert_eq!(overview["company"]["id"], json!(company), "{overview}");
+        let listed: Vec<&str> = overview["open_tickets"].as_array().map(|all| all.iter().filter_map(|t| t["id"].as_str()).collect()).unwrap_or_default();
+        assert_eq!(listed, [open.as_str()]);
+        let (_, agent) = app.user_with_role("agent@example.com", "support").await;
+        let seen = app.get(&format!("/api/v1/contacts/{contact}/overview"), &agent).await.assert_status(200).body;
+        assert_eq!(seen["open_tickets"], json!([]), "an agent sees only their teams' tickets: {seen}");
+        app.get("/api/v1/contacts/nope/overview", &admin).await.assert_problem(404);
 
         // A closed ticket takes no replies.
         app.patch(&format!("/api/v1/tickets/{id}"), &admin, &json!({"status": "closed"})).await.assert_status(200);
@@ -304,22 +359,115 @@ on_both_backends! {
         assert_eq!(kinds, ["user", "system"], "{}", events.body);
     }
 
+    async fn a_web_form_ticket_gets_due_times_breaches_is_escalated_answered_with_an_article_surveyed_and_reported(backend) {
+        let sink = SmtpSink::start();
+        let mail = sink.settings("https://crm.example.com");
+        let app = TestApp::spawn_with(backend, move |config| config.mail = Some(mail)).await;
+        let admin = app.admin_token.clone();
+        let (agent_id, agent) = app.user_with_role("agent@example.com", "support").await;
+        let (manager_id, manager) = app.user_with_role("lead@example.com", "manager").await;
+        app.team_with("Desk", &[&agent_id, &manager_id]).await;
+        let desk = Desk::now();
+        let calendar = app.post("/api/v1/business-calendars", &admin, &desk.calendar()).await.assert_status(201).str("id");
+        app.post("/api/v1/sla-policies", &admin, &json!({
+            "name": "Web", "calendar_id": calendar, "conditions": {"field": "channel", "op": "eq", "value": "web_form"},
+            "targets": {"normal": {"first_reply": {"minutes": 1, "business": false}, "resolution": {"minutes": 810}}}
+        })).await.assert_status(201);
+        let survey = app.post("/api/v1/surveys", &admin, &json!({"name": "CSAT", "kind": "csat", "question": "How did we do?"})).await.assert_status(201).str("id");
+        for workflow in [
+            json!({"name": "Escalate", "record_type": "ticket", "status": "active", "trigger": {"type": "sla_breached", "metric": "first_reply"},
+                "steps": [{"type": "update_fields", "fields": {"tier": "second_line"}}, {"type": "notify", "message": "First reply breached", "owner_managers": true}]}),
+            json!({"name": "Ask", "record_type": "ticket", "status": "active", "trigger": {"type": "status_changed", "to": "solved"},
+                "steps": [{"type": "send_survey", "survey_id": survey}]}),
+        ] {
+            app.post("/api/v1/workflows", &admin, &workflow).await.assert_status(201);
+        }
+        let form = app.post("/api/v1/forms", &admin, &json!({
+            "name": "Help", "target": "ticket", "owner_id": agent_id,
+            "fields": [{"field": "email", "required": true}, {"field": "first_name"}, {"field": "subject", "required": true}, {"field": "message"}]
+        })).await.assert_status(201).str("public_key");
+
+        // The customer submits the form, no login.
+        app.request(Method::POST, &format!("/api/v1/forms/{form}/submissions"))
+            .json(&json!({"email": "marge@customer.example", "first_name": "Marge", "subject": "Cannot export", "message": "Export fails"}))
+            .send().await.assert_status(202);
+        let tickets = app.list_all("/api/v1/tickets", &agent).await;
+        assert_eq!((tickets.len(), tickets[0]["channel"].as_str(), tickets[0]["owner_id"].as_str()), (1, Some("web_form"), Some(agent_id.as_str())));
+        let id = tickets[0]["id"].as_str().unwrap_or_default().to_owned();
+        let created = time(&tickets[0]["created_at"]);
+
+        // Due times to the minute: first reply in one calendar minute; resolution over lunch,
+        // the rest of the day and the holiday.
+        let path = format!("/api/v1/tickets/{id}");
+        let sla = app.get(&format!("{path}/sla"), &agent).await.assert_status(200).body;
+        let slack = TimeDelta::seconds(1);
+        assert!(close_to(time(&clock(&sla, "first_reply")["due_at"]), created + TimeDelta::minutes(1), slack), "{sla}");
+        let resolution_due = desk.due(created, 810);
+        assert!(close_to(time(&clock(&sla, "resolution")["due_at"]), resolution_due, slack), "{} != {resolution_due}", clock(&sla, "resolution")["due_at"]);
+
+        // Pending and back: the resolution clock waited.
+        let paused = time(&app.patch(&path, &agent, &json!({"status": "pending"})).await.assert_status(200).body["updated_at"]);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let resumed = time(&app.patch(&path, &agent, &json!({"status": "open"})).await.assert_status(200).body["updated_at"]);
+        let sla = app.get(&format!("{path}/sla"), &agent).await.assert_status(200).body;
+        assert!(close_to(time(&clock(&sla, "resolution")["due_at"]), resolution_due + (resumed - paused), slack), "{sla}");
+
+        // The first reply breaches; the breach event's workflow moves the ticket to second line
+        // and tells the manager of the assignee's team.
+        let mut tier = String::new();
+        for _ in 0..600 {
+            tier = app.get(&path, &agent).await.assert_status(200).str("tier");
+            if tier == "second_line" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(tier, "second_line");
+        let breached = app.get("/api/v1/events?type=ticket.sla_breached", &admin).await.assert_status(200).body;
+        assert_eq!(breached["data"].as_array().map(Vec::len), Some(1), "{breached}");
+        let mut told = 0;
+        for _ in 0..100 {
+            let feed = app.get("/api/v1/notifications", &manager).await.assert_status(200).body;
+            told = feed["data"].as_array().map(|all| all.iter().filter(|n| n["record_id"] == json!(id)).count()).unwrap_or_default();
+            if told > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(told, 1, "the manager is told");
+
+        // The agent answers with a knowledge-base article and solves the ticket.
+        let article = app.post("/api/v1/articles", &agent, &json!({"title": "Exporting", "body": "Use **Export** in the menu.", "status": "published"})).await.assert_status(201).str("id");
+        let answered = app.post(&format!("{path}/replies"), &agent, &json!({"body": "Here is how:", "article_ids": [article], "status": "solved"})).await.assert_status(201);
+        assert!(answered.body["ticket"]["first_replied_at"].is_string());
+
+        // The CSAT survey goes out by email through the SMTP server; the customer answers.
+        let mail = sink.wait_for(1, Duration::from_secs(30)).await;
+        assert_eq!(mail[0].to, ["marge@customer.example"]);
+        let unfolded = mail[0].data.replace("=\r\n", "").replace("=\n", "");
+        let start = unfolded.find("/api/v1/survey-responses/").unwrap_or_else(|| panic!("no link in {unfolded}"));
+        let link = unfolded[start..].split_whitespace().next().unwrap_or_default().to_owned();
+        app.request(Method::POST, &link).json(&json!({"score": 5, "comment": "Thanks!"})).send().await.assert_status(201);
+
+        // The service report and the survey results show it.
+        let report = app.get("/api/v1/reports/service", &admin).await.assert_status(200).body;
+        assert_eq!((report["tickets"].as_i64(), report["first_reply"]["count"].as_i64(), report["resolution"]["count"].as_i64()), (Some(1), Some(1), Some(1)), "{report}");
+        let sla = report["sla"].as_array().cloned().unwrap_or_default();
+        let first = sla.iter().find(|a| a["metric"] == "first_reply").cloned().unwrap_or_default();
+        let resolution = sla.iter().find(|a| a["metric"] == "resolution").cloned().unwrap_or_default();
+        assert_eq!((first["breached"].as_i64(), first["attainment_percent"].as_f64()), (Some(1), Some(0.0)), "{report}");
+        assert_eq!((resolution["met"].as_i64(), resolution["attainment_percent"].as_f64()), (Some(1), Some(100.0)), "{report}");
+        assert_eq!(report["by_channel"], json!([{"key": "web_form", "count": 1}]));
+        let results = app.get(&format!("/api/v1/surveys/{survey}/results"), &admin).await.assert_status(200).body;
+        assert_eq!((results["total"]["responses"].as_i64(), results["total"]["csat"]["csat"].as_f64()), (Some(1), Some(100.0)), "{results}");
+    }
+
     async fn an_sla_policy_on_a_calendar_with_lunch_and_a_holiday_gives_due_times_to_the_minute_pauses_while_pending_and_follows_calendar_edits(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token.clone();
         let (_, contact) = customer(&app).await;
-        let now = Utc::now();
-        let (zone, offset) = zone_near_ten(now);
-        let local = now + TimeDelta::hours(offset);
-        // Lunch from the next full hour (or the one after, if that is under 15 minutes away).
-        let lunch = local.hour() + if local.minute() <= 45 { 1 } else { 2 };
-        let day = json!([{"from": "00:00", "to": format!("{lunch:02}:00")}, {"from": format!("{:02}:00", lunch + 1), "to": "24:00"}]);
-        let tomorrow = (local.date_naive() + TimeDelta::days(1)).to_string();
-        let calendar = app.post("/api/v1/business-calendars", &admin, &json!({
-            "name": "Desk", "time_zone": zone,
-            "hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day},
-            "holidays": [tomorrow]
-        })).await.assert_status(201);
+        let desk = Desk::now();
+        let calendar = app.post("/api/v1/business-calendars", &admin, &desk.calendar()).await.assert_status(201);
         let calendar_id = calendar.str("id");
         let policy = app.post("/api/v1/sla-policies", &admin, &json!({
             "name": "Standard", "calendar_id": calendar_id,
@@ -332,18 +480,8 @@ on_both_backends! {
         let created = time(&ticket.body["created_at"]);
         let sla = app.get(&format!("/api/v1/tickets/{id}/sla"), &admin).await.assert_status(200).body;
         assert_eq!(sla["policy_id"], policy.body["id"], "{sla}");
-        // Business time left before lunch, then the expected due times computed by hand.
-        let local_created = created + TimeDelta::hours(offset);
-        let lunch_at = local_created.date_naive().and_hms_opt(lunch, 0, 0).expect("a time").and_utc() - TimeDelta::hours(offset);
-        let before_lunch = lunch_at - created;
-        let first_due = if before_lunch >= TimeDelta::minutes(30) {
-            created + TimeDelta::minutes(30)
-        } else {
-            lunch_at + TimeDelta::hours(1) + (TimeDelta::minutes(30) - before_lunch)
-        };
-        let midnight_after_holiday = (local_created.date_naive() + TimeDelta::days(2)).and_hms_opt(0, 0, 0).expect("a time").and_utc() - TimeDelta::hours(offset);
-        let after_lunch = TimeDelta::hours(23 - i64::from(lunch));
-        let resolution_due = midnight_after_holiday + (TimeDelta::minutes(810) - before_lunch - after_lunch);
+        // The due times computed by hand: over lunch, the rest of the day and the holiday.
+        let (first_due, resolution_due) = (desk.due(created, 30), desk.due(created, 810));
         let slack = TimeDelta::seconds(1);
         let first = clock(&sla, "first_reply");
         assert!(close_to(time(&first["due_at"]), first_due, slack), "first reply due {} != {first_due}: {sla}", first["due_at"]);
@@ -382,6 +520,8 @@ on_both_backends! {
         assert_eq!(bad.error_fields(), ["calendar_id"]);
         let bad = app.post("/api/v1/sla-policies", &admin, &json!({"name": "x", "conditions": {"field": "colour", "op": "eq", "value": "red"}, "targets": {"low": {"resolution": {"minutes": 60, "business": false}}}})).await.assert_problem(422);
         assert!(bad.error_fields()[0].starts_with("conditions"), "{}", bad.text);
+        let bad = app.post("/api/v1/sla-policies", &admin, &json!({"name": "x", "conditions": {"field": "company.name", "op": "eq", "value": "Globex"}, "targets": {"low": {"resolution": {"minutes": 60, "business": false}}}})).await.assert_problem(422);
+        assert_eq!(bad.error_fields(), ["conditions"], "{}", bad.text);
         app.delete(&format!("/api/v1/business-calendars/{calendar_id}"), &admin).await.assert_problem(409);
         let (_, agent) = app.user_with_role("agent@example.com", "support").await;
         app.get("/api/v1/sla-policies", &agent).await.assert_problem(403);

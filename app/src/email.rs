@@ -150,11 +150,7 @@ pub fn queue<V: Views>(
     mail: Option<&MailSettings>,
 ) -> Result<Email, AppError> {
     actor.principal.may_in_module(domain::access::Module::Activities, domain::access::Action::Create)?;
-    let Some(mail) = mail else {
-        return Err(AppError::Conflict(
-            "this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into(),
-        ));
-    };
+    let mail = smtp(mail)?;
     let (rendered, default_recipient) = render::<V>(conn, actor, template_id, target)?;
     let recipient = match to.map(str::to_owned).or(default_recipient) {
         Some(address) => EmailAddress::parse("to", &address)?,
@@ -167,6 +163,13 @@ pub fn queue<V: Views>(
         text: rendered.text.as_deref(),
     };
     outbox(conn, actor, target, recipient.as_str(), &message, mail)
+}
+
+/// The SMTP server email leaves through, or the refusal every sending step gives without one.
+pub fn smtp(mail: Option<&MailSettings>) -> Result<&MailSettings, AppError> {
+    mail.ok_or_else(|| {
+        AppError::Conflict("this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into())
+    })
 }
 
 /// What an email says, rendered.

@@ -14,7 +14,7 @@ use domain::ticket::{Channel, TicketChanges, TicketData};
 use persistence::contacts::Contact;
 use persistence::definitions::{self, Definition, Kind};
 use persistence::leads::{self, Lead};
-use persistence::links::{self, Actor as Author};
+use persistence::links::Actor as Author;
 use persistence::{DbConnection, StoreError, activities, contacts, keys};
 
 use crate::actor::RequestContext;
@@ -199,15 +199,7 @@ fn take_ticket<V: Views>(
     fill_custom_defaults(conn, &TICKETS, &mut data)?;
     let ticket = (TICKETS.insert)(conn, &data, now)?;
     let anonymous = Author { user_id: None, api_key_id: None };
-    links::record_change(
-        conn,
-        (RecordType::Ticket, &ticket.id),
-        "status",
-        None,
-        ticket.data.status.as_str(),
-        anonymous,
-        now,
-    )?;
+    crate::kinds::record_ticket_status(conn, anonymous, &ticket.id, None, ticket.data.status)?;
     audit::record_anonymous(conn, context, ("ticket", &ticket.id), &V::Ticket::from(ticket.clone()), detail)
 }
 

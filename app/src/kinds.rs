@@ -135,28 +135,20 @@ fn ticket_created(
     caller: &Actor,
     ticket: &persistence::tickets::Ticket,
 ) -> Result<(), AppError> {
-    record_ticket_status(conn, caller, &ticket.id, None, ticket.data.status)
+    record_ticket_status(conn, caller.actor(), &ticket.id, None, ticket.data.status)
 }
 
 /// Records a ticket's status move in its history (the SLA clocks read it).
 pub fn record_ticket_status(
     conn: &mut DbConnection,
-    actor: &Actor,
+    actor: persistence::links::Actor<'_>,
     id: &str,
     from: Option<domain::ticket::TicketStatus>,
     to: domain::ticket::TicketStatus,
 ) -> Result<(), AppError> {
     let from = from.map(domain::ticket::TicketStatus::as_str);
     let at = chrono::Utc::now();
-    Ok(persistence::links::record_change(
-        conn,
-        (RecordType::Ticket, id),
-        "status",
-        from,
-        to.as_str(),
-        actor.actor(),
-        at,
-    )?)
+    Ok(persistence::links::record_change(conn, (RecordType::Ticket, id), "status", from, to.as_str(), actor, at)?)
 }
 
 /// Every linked record must be visible to the caller (only links that are new are checked).

@@ -215,11 +215,11 @@ struct CheckPayload {
 
 /// Schedules a check at every instant a running clock of the ticket turns at risk or is due
 /// (now, for one already past); each instant once.
-fn schedule(conn: &mut DbConnection, ticket: &Ticket, now: DateTime<Utc>) -> Result<(), AppError> {
+fn schedule(conn: &mut DbConnection, policies: &Policies, ticket: &Ticket, now: DateTime<Utc>) -> Result<(), AppError> {
     if !ticket.data.status.is_active() {
         return Ok(());
     }
-    let Some(sla) = clocks_of(conn, ticket, now)? else { return Ok(()) };
+    let Some(sla) = policies.clocks(conn, ticket, now)? else { return Ok(()) };
     let payload = CheckPayload { ticket_id: ticket.id.clone() };
     for clock in sla.clocks.iter().filter(|c| c.stopped_at.is_none()) {
         for at in [clock.at_risk_at, clock.due_at].into_iter().flatten() {
@@ -240,7 +240,11 @@ fn reschedule_on_change(conn: &mut DbConnection, event: &persistence::events::St
         return Ok(());
     }
     match (TICKETS.find)(conn, &event.record_id, &Visibility::Everything) {
-        Ok(ticket) => schedule(conn, &ticket, Utc::now()),
+        Ok(ticket) => {
+            let now = Utc::now();
+            let policies = Policies::load(conn, now)?;
+            schedule(conn, &policies, &ticket, now)
+        }
         Err(StoreError::NotFound) => Ok(()),
         Err(other) => Err(other.into()),
     }
@@ -256,9 +260,11 @@ pub fn reschedule_all(run: &JobRun<'_>) -> Result<(), String> {
     loop {
         let done = run.write_held(|conn| -> Result<Option<String>, AppError> {
             let ids = tickets::active_after(conn, after.as_deref(), RESCHEDULE_BATCH)?;
+            let now = Utc::now();
+            let policies = Policies::load(conn, now)?;
             for id in &ids {
                 match (TICKETS.find)(conn, id, &Visibility::Everything) {
-                    Ok(ticket) => schedule(conn, &ticket, Utc::now())?,
+                    Ok(ticket) => schedule(conn, &policies, &ticket, now)?,
                     Err(StoreError::NotFound) => {}
                     Err(other) => return Err(other.into()),
                 }

@@ -107,11 +107,7 @@ pub fn send(
             let Some(address) = contact.data.emails.iter().find(|e| e.primary).or(contact.data.emails.first()) else {
                 return Err(AppError::invalid("contact_id", "no_email", "the contact has no email address"));
             };
-            if mail.is_none() {
-                return Err(AppError::Conflict(
-                    "this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into(),
-                ));
-            }
+            crate::email::smtp(mail)?;
             Some(address.email.clone())
         }
         Delivery::Link => None,

@@ -78,7 +78,7 @@ pub fn changed(
 ) -> Result<(), AppError> {
     check_references(conn, actor, Some(id), Some(before), after)?;
     if before.status != after.status {
-        crate::kinds::record_ticket_status(conn, actor, id, Some(before.status), after.status)?;
+        crate::kinds::record_ticket_status(conn, actor.actor(), id, Some(before.status), after.status)?;
     }
     Ok(())
 }

@@ -1087,11 +1087,7 @@ fn preview<V: Views>(
             json!({"task": {"title": task.title, "assignee_id": task.owner_id, "due_at": task.due_at, "priority": task.priority}})
         }
         Step::SendEmail { template_id, to } => {
-            if mail.is_none() {
-                return Err(AppError::Conflict(
-                    "this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into(),
-                ));
-            }
+            crate::email::smtp(mail)?;
             let target = RecordRef { record_type, id: record_id.to_owned() };
             let (rendered, default_to) = crate::email::render::<V>(conn, actor, template_id, &target)?;
             let to = match to.as_deref() {
@@ -1106,11 +1102,7 @@ fn preview<V: Views>(
             json!({"to": to, "subject": rendered.subject})
         }
         Step::SendSurvey { survey_id } => {
-            if mail.is_none() {
-                return Err(AppError::Conflict(
-                    "this server has no SMTP server configured (CRM_SMTP_HOST), so it sends no email".into(),
-                ));
-            }
+            crate::email::smtp(mail)?;
             let request = survey_request(record_type, record_id, view)?;
             json!({"survey_id": survey_id, "contact_id": request.contact_id})
         }

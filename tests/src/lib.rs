@@ -417,6 +417,21 @@ impl TestApp {
     }
 
     /// Every record of a list, following `next_cursor`.
+    /// The first feed page of one event type once it holds at least `at_least` events (or
+    /// after 10 s): the feed shows an event once the dispatcher has numbered it, a moment after
+    /// its transaction committed.
+    pub async fn events_once(&self, token: &str, event_type: &str, at_least: usize) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self.get(&format!("/api/v1/events?type={event_type}"), token).await.assert_status(200).body;
+            let count = page["data"].as_array().map_or(0, Vec::len);
+            if count >= at_least || std::time::Instant::now() > deadline {
+                return page;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn list_all(&self, path: &str, token: &str) -> Vec<Value> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
